@@ -16,24 +16,33 @@ read the other's threads):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as redis
 from agent_framework import AgentThread, ChatMessage, Role
 from agent_framework._threads import ChatMessageStoreState
 from pydantic import BaseModel, field_validator
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    ClusterError,
+    RedisClusterException,
+    ResponseError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -59,6 +68,25 @@ RETRY_BACKOFF_BASE = 0.05
 RETRY_BACKOFF_CAP = 0.8
 CONNECT_TIMEOUT_SECONDS = 5.0
 COMMAND_TIMEOUT_SECONDS = 15.0
+# On a cluster, how long a turn waits for a replica to take over from a failed
+# primary (the engine needs about cluster-node-timeout plus an election).
+CLUSTER_FAILOVER_WAIT_SECONDS = 30.0
+# What a failover looks like from the client (ClusterError covers CLUSTERDOWN and MASTERDOWN).
+CLUSTER_RETRYABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)
+
+T = TypeVar("T")
+
+
+class _RetryUnlessRefused(Retry):
+    """Retry dropped connections with backoff, but not a refused password: that will not fix itself."""
+
+    async def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):  # type: ignore[no-untyped-def]
+        def retryable(error: Exception) -> bool:
+            if isinstance(error, AuthenticationError):
+                return False
+            return is_retryable is None or bool(is_retryable(error))
+
+        return await super().call_with_retry(do, fail, retryable, with_failure_count)
 
 
 class RedisUnavailableError(RuntimeError):
@@ -107,6 +135,7 @@ class RedisStoreState(BaseModel):
     max_messages: int | None = None
     ttl_seconds: int | None = None
     redis_url: str | None = None
+    cluster: bool = False
 
     @field_validator("redis_url")
     @classmethod
@@ -230,7 +259,8 @@ class RedisChatMessageStore:
         *,
         ttl_seconds: int | None = None,
         ssl_ca_certs: str | None = None,
-        redis_client: redis.Redis | None = None,
+        redis_client: redis.Redis | RedisCluster | None = None,
+        cluster: bool = False,
     ) -> None:
         if not redis_url and redis_client is None:
             raise ValueError("RedisChatMessageStore needs a redis_url (for example redis://localhost:6379/0).")
@@ -244,25 +274,30 @@ class RedisChatMessageStore:
         self.key_prefix = key_prefix
         self.max_messages = max_messages
         self.ttl_seconds = ttl_seconds
+        self.cluster = cluster
         self._redis_url = redis_url
         self._ssl_ca_certs = ssl_ca_certs
         self._owns_client = redis_client is None
         self._redis_client = redis_client if redis_client is not None else self._connect(redis_url or "")
 
-    def _connect(self, url: str) -> redis.Redis:
+    def _connect(self, url: str) -> redis.Redis | RedisCluster:
         options: dict[str, Any] = {
             "decode_responses": True,
             "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "socket_timeout": COMMAND_TIMEOUT_SECONDS,
             "health_check_interval": 30,
-            "retry": Retry(ExponentialWithJitterBackoff(base=RETRY_BACKOFF_BASE, cap=RETRY_BACKOFF_CAP), RETRIES),
+            "retry": _RetryUnlessRefused(
+                ExponentialWithJitterBackoff(base=RETRY_BACKOFF_BASE, cap=RETRY_BACKOFF_CAP), RETRIES
+            ),
             "retry_on_error": [RedisConnectionError, RedisTimeoutError],
         }
         if urlsplit(url).scheme == "rediss" and self._ssl_ca_certs:
             options["ssl_ca_certs"] = self._ssl_ca_certs
         try:
+            if self.cluster:  # discovers every node from this one and routes each key to its slot's owner
+                return RedisCluster.from_url(url, **options)
             return redis.from_url(url, **options)
-        except ValueError as error:
+        except (ValueError, RedisClusterException) as error:
             raise ValueError(f"Not a usable Redis URL ({_redact(str(error), url)}).") from None
 
     # -- identity -------------------------------------------------------------
@@ -299,6 +334,7 @@ class RedisChatMessageStore:
                 max_messages=self.max_messages,
                 ttl_seconds=self.ttl_seconds,
                 ssl_ca_certs=self._ssl_ca_certs,
+                cluster=self.cluster,
             )
         return RedisChatMessageStore(
             thread_id=thread_id,
@@ -306,6 +342,7 @@ class RedisChatMessageStore:
             max_messages=self.max_messages,
             ttl_seconds=self.ttl_seconds,
             redis_client=self._redis_client,
+            cluster=self.cluster,
         )
 
     @asynccontextmanager
@@ -313,11 +350,13 @@ class RedisChatMessageStore:
         """Turn connection failures into one clear, password-free error."""
         try:
             yield
-        except AuthenticationError as error:
-            raise RedisUnavailableError(
-                f"Redis at {self.location} refused the credentials ({_redact(str(error), self._redis_url)})."
-            ) from None
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except AuthenticationError:
+            has_password = bool(self._redis_url and urlsplit(self._redis_url).password)
+            hint = (
+                "wrong password in REDIS_URL?" if has_password else "it needs a password: redis://:PASSWORD@host:port"
+            )
+            raise RedisUnavailableError(f"Redis at {self.location} refused the connection ({hint}).") from None
+        except (*CLUSTER_RETRYABLE_ERRORS, OSError) as error:
             reason = _redact(str(error), self._redis_url) or error.__class__.__name__
             raise RedisUnavailableError(f"Cannot reach Redis at {self.location}: {reason}") from None
 
@@ -329,19 +368,29 @@ class RedisChatMessageStore:
         if not payloads:
             return
         async with self._talking_to_redis():
-            pipe = self._redis_client.pipeline(transaction=True)
-            pipe.rpush(self.redis_key, *payloads)
-            if self.max_messages:
-                pipe.ltrim(self.redis_key, -self.max_messages, -1)
-            if self.ttl_seconds:
-                pipe.expire(self.redis_key, self.ttl_seconds)
+            if self.cluster:
+                await self._write_on_cluster(
+                    lambda pipe: self._queue_append(pipe, payloads),
+                    lambda client: client.zadd(self.recent_threads_key, {self.thread_id: time.time()}),
+                )
+                return
+            pipe = self._queue_append(self._redis_client.pipeline(transaction=True), payloads)
             pipe.zadd(self.recent_threads_key, {self.thread_id: time.time()})
             await pipe.execute()
+
+    def _queue_append(self, pipe: Any, payloads: Sequence[str]) -> Any:
+        """RPUSH, then LTRIM and EXPIRE when set: all on the thread's own key, so one hash slot."""
+        pipe.rpush(self.redis_key, *payloads)
+        if self.max_messages:
+            pipe.ltrim(self.redis_key, -self.max_messages, -1)
+        if self.ttl_seconds:
+            pipe.expire(self.redis_key, self.ttl_seconds)
+        return pipe
 
     async def list_messages(self) -> list[ChatMessage]:
         """The whole thread, oldest first; entries that are not messages are skipped, never deleted."""
         async with self._talking_to_redis():
-            raw_entries = await self._redis_client.lrange(self.redis_key, 0, -1)
+            raw_entries = await self._through_failover(lambda: self._redis_client.lrange(self.redis_key, 0, -1))
         messages: list[ChatMessage] = []
         for index, raw in enumerate(raw_entries):
             try:
@@ -357,10 +406,63 @@ class RedisChatMessageStore:
     async def clear(self) -> None:
         """Delete this thread's history and forget it in the recency index."""
         async with self._talking_to_redis():
+            if self.cluster:
+                await self._write_on_cluster(
+                    lambda pipe: pipe.delete(self.redis_key),
+                    lambda client: client.zrem(self.recent_threads_key, self.thread_id),
+                )
+                return
             pipe = self._redis_client.pipeline(transaction=True)
             pipe.delete(self.redis_key)
             pipe.zrem(self.recent_threads_key, self.thread_id)
             await pipe.execute()
+
+    # -- on a Redis Cluster ------------------------------------------------------
+
+    async def _write_on_cluster(
+        self, queue_thread_commands: Callable[[Any], Any], update_index: Callable[[Any], Awaitable[Any]]
+    ) -> None:
+        """A write on a cluster: the thread's own MULTI/EXEC, and the recency index beside it.
+
+        The index key hashes to another slot, usually on another node, so it cannot join the
+        transaction (CROSSSLOT); it goes as its own command, concurrently. Each part rides out
+        a failover on its own, so a failed index update never makes the messages go in twice.
+        """
+
+        async def thread_transaction() -> Any:
+            return await queue_thread_commands(self._redis_client.pipeline(transaction=True)).execute()
+
+        await asyncio.gather(
+            self._through_failover(thread_transaction),
+            self._through_failover(lambda: update_index(self._redis_client)),
+        )
+
+    async def _through_failover(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run ``operation``; on a cluster, retry it while a replica takes over a failed primary.
+
+        redis-py's cluster client gives up after a few quick retries, sooner than the engine
+        can elect a new primary; this waits up to CLUSTER_FAILOVER_WAIT_SECONDS, then gives up.
+        """
+        if not self.cluster:
+            return await operation()
+        started = time.monotonic()
+        delay = 0.1
+        failures = 0
+        while True:
+            try:
+                result = await operation()
+            except CLUSTER_RETRYABLE_ERRORS as error:
+                failures += 1
+                if time.monotonic() - started + delay > CLUSTER_FAILOVER_WAIT_SECONDS:
+                    raise
+                logger.debug("Redis cluster busy (%s); retrying in %.1fs", error.__class__.__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            if failures:  # say how long it waited, for whoever watches failovers
+                waited = time.monotonic() - started
+                logger.warning("Redis cluster answered for %s after waiting %.2fs (failover)", self.redis_key, waited)
+            return result
 
     async def ping(self) -> None:
         async with self._talking_to_redis():
@@ -493,6 +595,7 @@ class RedisChatMessageStore:
             max_messages=self.max_messages,
             ttl_seconds=self.ttl_seconds,
             redis_url=self._redis_url,
+            cluster=self.cluster,
         )
 
     @classmethod
@@ -501,10 +604,14 @@ class RedisChatMessageStore:
         state: RedisStoreState | Mapping[str, Any],
         *,
         redis_url: str | None = None,
-        redis_client: redis.Redis | None = None,
+        redis_client: redis.Redis | RedisCluster | None = None,
         ssl_ca_certs: str | None = None,
+        cluster: bool | None = None,
     ) -> RedisChatMessageStore:
-        """A store for the thread the state describes; credentials come from ``_resolve_url``."""
+        """A store for the thread the state describes; credentials come from ``_resolve_url``.
+
+        ``cluster`` overrides the stored flag (a thread moved to or from a cluster).
+        """
         if not isinstance(state, RedisStoreState):
             state = RedisStoreState.model_validate(dict(state))
         url = None if redis_client is not None else _resolve_url(redis_url, state.redis_url)
@@ -516,6 +623,7 @@ class RedisChatMessageStore:
             ttl_seconds=state.ttl_seconds,
             ssl_ca_certs=ssl_ca_certs,
             redis_client=redis_client,
+            cluster=state.cluster if cluster is None else cluster,
         )
 
     async def serialize(self, **kwargs: Any) -> RedisStoreSnapshot:
@@ -533,10 +641,12 @@ class RedisChatMessageStore:
         """
         state = _state_from_serialized(serialized_store_state)
         if kwargs.get("redis_client") is not None:
-            return cls.deserialize_state(state, redis_client=kwargs["redis_client"])
+            return cls.deserialize_state(state, redis_client=kwargs["redis_client"], cluster=kwargs.get("cluster"))
         failures: list[str] = []
         for url in _candidate_urls(kwargs.get("redis_url"), state.redis_url):
-            store = cls.deserialize_state(state, redis_url=url, ssl_ca_certs=kwargs.get("ssl_ca_certs"))
+            store = cls.deserialize_state(
+                state, redis_url=url, ssl_ca_certs=kwargs.get("ssl_ca_certs"), cluster=kwargs.get("cluster")
+            )
             try:
                 await store.ping()
             except RedisUnavailableError as error:
@@ -559,13 +669,16 @@ class RedisChatMessageStore:
         self.key_prefix = state.key_prefix
         self.max_messages = state.max_messages
         self.ttl_seconds = state.ttl_seconds
+        cluster = state.cluster if kwargs.get("cluster") is None else bool(kwargs["cluster"])
+        reconnect = cluster != self.cluster
+        self.cluster = cluster
         if kwargs.get("redis_client") is not None:
             if self._owns_client:
                 await self._redis_client.aclose()
             self._redis_client, self._owns_client, self._redis_url = kwargs["redis_client"], False, None
             return
         url = _resolve_url(kwargs.get("redis_url"), state.redis_url, current=self._redis_url)
-        if url != self._redis_url:
+        if url != self._redis_url or reconnect:
             if self._owns_client:
                 await self._redis_client.aclose()
             self._redis_url = url
