@@ -1,0 +1,135 @@
+"""Everything the lab reads from the environment, in one place.
+
+Values come from the process environment first, then from a ``.env`` file (the
+one in the working directory, else the one at the project root), then from the
+defaults below. Nothing else in the project reads ``os.environ``.
+
+The settings object is safe to print: passwords and API keys never appear in
+its ``repr``; use ``redact()`` on any text that might echo one back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP_NAME = "lab11"
+KEY_PREFIX = "lab11"
+MAX_MESSAGES = 200
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+VARIABLES = (
+    "REDIS_URL",
+    "REDIS_CA_CERT",
+    "LAB11_DATA_DIR",
+    "AOAI_ENDPOINT",
+    "AOAI_DEPLOYMENT",
+    "AOAI_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_CHAT_MODEL_ID",
+)
+
+
+def _dotenv_values() -> dict[str, str]:
+    """The first ``.env`` found (working directory, then project root), or nothing."""
+    for candidate in (Path.cwd() / ".env", PROJECT_ROOT / ".env"):
+        if candidate.is_file():
+            from dotenv import dotenv_values  # imported only when there is a file to read
+
+            return {key: value for key, value in dotenv_values(candidate).items() if value is not None}
+    return {}
+
+
+def _secret_parts_of_url(url: str | None) -> tuple[str, ...]:
+    if not url:
+        return ()
+    try:
+        parts = urlsplit(url)
+        return tuple(part for part in (parts.password, parts.username) if part)
+    except ValueError:
+        return ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The lab's configuration. Secrets are kept out of ``repr``."""
+
+    redis_url: str | None = field(default=None, repr=False)  # may carry a password
+    redis_ca_cert: str | None = None
+    data_dir: Path | None = None  # None: platformdirs' user data dir, decided by embedded_server
+    aoai_endpoint: str | None = None
+    aoai_deployment: str | None = None
+    aoai_api_key: str | None = field(default=None, repr=False)
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    openai_chat_model_id: str | None = None
+
+    @property
+    def model_kind(self) -> str:
+        """``azure``, ``openai`` or ``offline``: which chat client the app builds."""
+        if self.aoai_endpoint and self.aoai_deployment:
+            return "azure"
+        if self.openai_api_key:
+            return "openai"
+        return "offline"
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value the app knows of, longest first (for redaction)."""
+        values = [self.aoai_api_key, self.openai_api_key, *_secret_parts_of_url(self.redis_url)]
+        return tuple(sorted({value for value in values if value and len(value) >= 3}, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret replaced by ``***``."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in ("redis_ca_cert", "data_dir", "aoai_endpoint", "aoai_deployment", "openai_base_url")
+        )
+        flags = (
+            f"redis_url={'set' if self.redis_url else None!r}, "
+            f"aoai_api_key={'set' if self.aoai_api_key else None!r}, "
+            f"openai_api_key={'set' if self.openai_api_key else None!r}"
+        )
+        return f"Settings({flags}, {shown}, openai_chat_model_id={self.openai_chat_model_id!r})"
+
+    __str__ = __repr__
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
+    """Read the settings: environment first, then ``.env``, then defaults. Blank values count as unset."""
+    env = dict(os.environ if environ is None else environ)
+    file_values = _dotenv_values() if read_dotenv else {}
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        if value is None or not value.strip():
+            value = file_values.get(name)
+        value = value.strip() if value else None
+        return value or None
+
+    data_dir = get("LAB11_DATA_DIR")
+    return Settings(
+        redis_url=get("REDIS_URL"),
+        redis_ca_cert=get("REDIS_CA_CERT"),
+        data_dir=Path(data_dir).expanduser() if data_dir else None,
+        aoai_endpoint=get("AOAI_ENDPOINT"),
+        aoai_deployment=get("AOAI_DEPLOYMENT"),
+        aoai_api_key=get("AOAI_API_KEY"),
+        openai_api_key=get("OPENAI_API_KEY"),
+        openai_base_url=get("OPENAI_BASE_URL"),
+        openai_chat_model_id=get("OPENAI_CHAT_MODEL_ID"),
+    )
