@@ -32,6 +32,7 @@ VARIABLES = (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "OPENAI_CHAT_MODEL_ID",
+    "NO_COLOR",
 )
 
 
@@ -68,6 +69,7 @@ class Settings:
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
     openai_chat_model_id: str | None = None
+    no_color: bool = False
 
     @property
     def model_kind(self) -> str:
@@ -132,4 +134,40 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         openai_api_key=get("OPENAI_API_KEY"),
         openai_base_url=get("OPENAI_BASE_URL"),
         openai_chat_model_id=get("OPENAI_CHAT_MODEL_ID"),
+        no_color=bool(get("NO_COLOR")),
     )
+
+
+def describe_redis_url(url: str) -> str:
+    """Where a Redis URL points (``host:port/db`` or the socket path), never its credentials."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme == "unix":
+            return f"unix socket {parts.path}"
+        host = parts.hostname or "localhost"
+        port = parts.port or 6379
+    except ValueError:
+        return "an unparsable URL"
+    database = parts.path.lstrip("/") or "0"
+    return f"{host}:{port}/{database}"
+
+
+def url_host(url: str | None) -> str:
+    """``scheme://host[:port]`` of a URL: enough to say where a service is, nothing secret."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an unparsable URL"
+    return f"{parts.scheme}://{host}{port}" if parts.scheme else host
+
+
+def home_relative(path: Path) -> str:
+    """``~/...`` for paths under the home directory, else the path as it is."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)

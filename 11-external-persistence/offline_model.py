@@ -120,6 +120,8 @@ def compose_reply(memory: Recollection, question: str) -> str:
         parts.append("This is the start of our conversation.")
     is_question = "?" in question or bool(_QUESTION_START.match(question))
     stated = facts_in(question)
+    if stated:
+        parts.append("Noted: " + "; ".join(_PHRASES[kind].format(value) for kind, value in stated.items()) + ".")
     asked = [kind for kind, pattern in _QUESTIONS if is_question and kind not in stated and pattern.search(question)]
     answered = False
     for kind in asked:
