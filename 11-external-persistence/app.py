@@ -215,10 +215,12 @@ def build_chat_client(settings: Settings) -> Any:
                 deployment_name=settings.aoai_deployment,
                 api_key=settings.aoai_api_key,
             )
-        from azure.identity import AzureCliCredential
+        from azure.identity import DefaultAzureCredential  # az login, managed identity, environment, ...
 
         return AzureOpenAIChatClient(
-            endpoint=settings.aoai_endpoint, deployment_name=settings.aoai_deployment, credential=AzureCliCredential()
+            endpoint=settings.aoai_endpoint,
+            deployment_name=settings.aoai_deployment,
+            credential=DefaultAzureCredential(),
         )
     if kind == "openai":
         from agent_framework.openai import OpenAIChatClient

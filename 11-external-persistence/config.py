@@ -1,8 +1,8 @@
 """Everything the lab reads from the environment, in one place.
 
 Values come from the process environment first, then from a ``.env`` file (the
-one in the working directory, else the one at the project root), then from the
-defaults below. Nothing else in the project reads ``os.environ``.
+one ``LAB11_ENV_FILE`` names, else the one in the working directory, else the one
+at the project root), then from the defaults below. Nothing else in the project reads ``os.environ``.
 
 The settings object is safe to print: passwords and API keys never appear in
 its ``repr``; use ``redact()`` on any text that might echo one back.
@@ -33,12 +33,17 @@ VARIABLES = (
     "OPENAI_BASE_URL",
     "OPENAI_CHAT_MODEL_ID",
     "NO_COLOR",
+    "LAB11_ENV_FILE",
 )
 
 
-def _dotenv_values() -> dict[str, str]:
-    """The first ``.env`` found (working directory, then project root), or nothing."""
-    for candidate in (Path.cwd() / ".env", PROJECT_ROOT / ".env"):
+def _dotenv_values(env_file: str | None) -> dict[str, str]:
+    """Values from ``LAB11_ENV_FILE`` (``none`` reads no file), else the first ``.env`` in the
+    working directory or the project root, else nothing."""
+    if env_file and env_file.strip().lower() in ("none", "-", "off"):
+        return {}
+    candidates = [Path(env_file).expanduser()] if env_file else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
+    for candidate in candidates:
         if candidate.is_file():
             from dotenv import dotenv_values  # imported only when there is a file to read
 
@@ -114,7 +119,7 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
     """Read the settings: environment first, then ``.env``, then defaults. Blank values count as unset."""
     env = dict(os.environ if environ is None else environ)
-    file_values = _dotenv_values() if read_dotenv else {}
+    file_values = _dotenv_values(env.get("LAB11_ENV_FILE")) if read_dotenv else {}
 
     def get(name: str) -> str | None:
         value = env.get(name)

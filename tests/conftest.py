@@ -8,6 +8,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 
+from tests.support.model_server import ModelServer
 from tests.support.valkey import ValkeyProcess
 
 
@@ -25,3 +26,10 @@ def redis_server(tmp_path: Path) -> Iterator[ValkeyProcess]:
     server = ValkeyProcess(tmp_path / "valkey").start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def model_server() -> Iterator[ModelServer]:
+    """An OpenAI-compatible chat server on loopback that records every request (see tests/support)."""
+    with ModelServer() as server:
+        yield server
