@@ -1,0 +1,73 @@
+"""``python -m bench``: run every measurement, print the table, write docs/benchmarks.md and its plot."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from bench import report
+from bench.measure import Plan, Results, run_store_measurements
+from bench.proxy import ProxyProcess
+from bench.server import ValkeyServer
+from bench.startup import APP, DEFAULT_MENU_PATTERN, measure_startup
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PLOT_NAME = "benchmarks-list-messages.png"
+
+
+def _delays(text: str) -> list[float]:
+    """One-way delays in ms; 0 is always measured because round trips are derived against it."""
+    delays = sorted({float(part) for part in text.split(",") if part.strip()} | {0.0})
+    if any(delay < 0 or delay > 100 for delay in delays):
+        raise argparse.ArgumentTypeError("delays must be between 0 and 100 ms")
+    return delays
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small, fast run (what the smoke test uses)")
+    parser.add_argument("--delays", type=_delays, default=_delays("0,1,5"),
+                        help="one-way delays in milliseconds, comma-separated (default 0,1,5)")
+    parser.add_argument("--no-write", action="store_true", help="print the table only; leave docs/ alone")
+    parser.add_argument("--out-dir", type=Path, default=DOCS, help="where benchmarks.md and the plot go")
+    parser.add_argument("--app", type=Path, default=APP, help="the app whose start-up is timed")
+    parser.add_argument("--menu-pattern", default=DEFAULT_MENU_PATTERN,
+                        help="regular expression that marks the first menu as fully shown")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = Plan.quick(args.delays) if args.quick else Plan(delays_ms=args.delays)
+    results = Results(delays_ms=plan.delays_ms, quick=args.quick)
+    started = time.perf_counter()
+    print(f"Benchmark ({'quick' if args.quick else 'full'}), one-way delays {plan.delays_ms} ms", flush=True)
+    with ValkeyServer() as server, ProxyProcess(server.port, plan.delays_ms) as proxy:
+        asyncio.run(run_store_measurements(server.url, proxy, plan, results))
+    print("· start-up ...", flush=True)
+    results.startup = measure_startup(plan.startup_runs, app=args.app, pattern=args.menu_pattern,
+                                      warmup=not args.quick)
+    elapsed = time.perf_counter() - started
+    sections, targets = report.build(results)
+    print()
+    print(report.render_text(sections, targets, quick=args.quick))
+    print(f"\n({elapsed:.0f} s)")
+    if not args.no_write:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        report.plot(results, args.out_dir / PLOT_NAME)
+        given = argv if argv is not None else sys.argv[1:]
+        command = "python -m bench " + " ".join(shlex.quote(arg) for arg in given)
+        document = report.render_document(results, sections, targets, report.machine(), PLOT_NAME,
+                                          command.strip(), elapsed)
+        (args.out_dir / "benchmarks.md").write_text(document + "\n", encoding="utf-8")
+        print(f"wrote {args.out_dir / 'benchmarks.md'} and {args.out_dir / PLOT_NAME}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,427 @@
+"""The measurements: each one runs the three stores side by side, on the same server, in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as redis
+from agent_framework import ChatMessage
+
+from bench.baselines import lab_list_threads
+from bench.proxy import ProxyProcess
+from bench.stores import LAB, MICROSOFT, ORDER, OURS, StoreSpec, ours_class
+from bench.workload import messages, turns
+
+MAX_MESSAGES = 200
+THREAD_PREFIX = "bench-threads"
+LISTED_THREADS = 20
+INDEX_SAMPLES = 5  # threads written through the store itself, to prove the raw fill matches its index format
+POPULATE_BATCH = 2000
+WRITE_BATCH = 500
+
+
+@dataclass
+class Plan:
+    """How much to measure; ``quick()`` is the smoke-test size."""
+
+    delays_ms: list[float]
+    add_calls: int = 60
+    add_warmup: int = 3
+    history_sizes: tuple[int, ...] = (20, 200, 10_000)
+    thread_counts: tuple[int, ...] = (1_000, 10_000, 100_000)
+    startup_runs: int = 5
+
+    @classmethod
+    def quick(cls, delays_ms: list[float]) -> Plan:
+        return cls(
+            delays_ms=delays_ms,
+            add_calls=5,
+            add_warmup=1,
+            history_sizes=(20, 200),
+            thread_counts=(100, 1_000),
+            startup_runs=1,
+        )
+
+    def list_reps(self, size: int) -> int:
+        if self.add_calls < 10:
+            return 3
+        return 30 if size <= 200 else 7 if size <= 2_000 else 5
+
+    def listing_reps(self, threads: int, ours: bool) -> int:
+        if self.add_calls < 10:
+            return 3
+        if ours:
+            return 30
+        return 20 if threads <= 1_000 else 5 if threads <= 10_000 else 3
+
+
+@dataclass
+class Series:
+    """Repeated timings of one thing, in seconds."""
+
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+
+@dataclass
+class ServerCounts:
+    """What the server saw per call: read events (one per request flight) and commands by name."""
+
+    calls: int = 0
+    reads: int = 0
+    commands: Counter[str] = field(default_factory=Counter)
+
+    def add(self, reads: int, commands: Counter[str]) -> None:
+        self.calls += 1
+        self.reads += reads
+        self.commands.update(commands)
+
+    @property
+    def reads_per_call(self) -> float:
+        return self.reads / self.calls if self.calls else float("nan")
+
+    def commands_per_call(self) -> str:
+        if not self.calls:
+            return ""
+        parts = []
+        order = {"multi": (0, ""), "exec": (2, "")}
+        for name, count in sorted(self.commands.items(), key=lambda item: order.get(item[0], (1, item[0]))):
+            per_call = count / self.calls
+            shown = f"{per_call:g}" if per_call == int(per_call) else f"{per_call:.2f}"
+            parts.append(name.upper() if shown == "1" else f"{shown}×{name.upper()}")
+        return " ".join(parts)
+
+
+@dataclass
+class Results:
+    """Everything one run measured; ``report`` turns it into the table."""
+
+    delays_ms: list[float]
+    quick: bool = False
+    add: dict[float, dict[str, Series]] = field(default_factory=dict)
+    add_server: dict[float, dict[str, ServerCounts]] = field(default_factory=dict)
+    history_sizes: tuple[int, ...] = ()
+    lists: dict[float, dict[int, dict[str, Series]]] = field(default_factory=dict)
+    bare: dict[float, dict[int, dict[str, Series]]] = field(default_factory=dict)
+    list_server: dict[float, dict[int, dict[str, ServerCounts]]] = field(default_factory=dict)
+    thread_counts: tuple[int, ...] = ()
+    threads: dict[float, dict[int, dict[str, Series]]] = field(default_factory=dict)
+    threads_server: dict[float, dict[int, ServerCounts]] = field(default_factory=dict)
+    thread_checks: dict[str, bool] = field(default_factory=dict)
+    memory: dict[int, dict[str, float]] = field(default_factory=dict)
+    index_bytes_per_thread: float | None = None
+    proxy_lateness: dict[str, dict[str, float]] = field(default_factory=dict)
+    startup: Any = None
+    message_sizes: dict[str, float] = field(default_factory=dict)
+
+
+class Counters:
+    """Server-side counters read on a direct (unproxied) connection around each measured call."""
+
+    def __init__(self, admin: redis.Redis) -> None:
+        self.admin = admin
+
+    async def snapshot(self) -> tuple[int, Counter[str]]:
+        info = await self.admin.info("stats", "commandstats")
+        commands: Counter[str] = Counter()
+        for key, value in info.items():
+            if key.startswith("cmdstat_") and isinstance(value, dict):
+                commands[key[len("cmdstat_") :]] = int(value.get("calls", 0))
+        return int(info["total_reads_processed"]), commands
+
+    @staticmethod
+    def delta(before: tuple[int, Counter[str]], after: tuple[int, Counter[str]]) -> tuple[int, Counter[str]]:
+        """Reads and commands of what ran between two snapshots, without the snapshots themselves.
+
+        INFO counts its own read (so ``after`` includes one read of its own) but not its
+        own command (so the ``before`` INFO shows up once among the commands).
+        """
+        commands = after[1] - before[1]
+        commands.pop("info", None)
+        return after[0] - before[0] - 1, commands
+
+
+async def _timed(call: Callable[[], Awaitable[Any]]) -> float:
+    start = time.perf_counter()
+    await call()
+    return time.perf_counter() - start
+
+
+async def _measure_round(
+    calls: dict[str, Callable[[], Awaitable[Any]]],
+    reps: int,
+    series: dict[str, Series],
+    counts: dict[str, ServerCounts] | None,
+    counters: Counters,
+) -> None:
+    """Time every call ``reps`` times, interleaving the stores so drift hits them all alike."""
+    gc.collect()
+    for _ in range(reps):
+        for name, call in calls.items():
+            before = await counters.snapshot() if counts is not None else None
+            series[name].samples.append(await _timed(call))
+            if counts is not None and before is not None:
+                counts[name].add(*Counters.delta(before, await counters.snapshot()))
+
+
+def _prefix(name: str) -> str:
+    return f"bench-{name}"
+
+
+async def measure_add(
+    specs: dict[str, StoreSpec], proxy: ProxyProcess, counters: Counters, plan: Plan, results: Results
+) -> None:
+    """add_messages of one turn on a thread that already holds max_messages, so every write trims."""
+    prefill = messages(MAX_MESSAGES, seed=1)
+    fresh_turns = turns(plan.add_warmup + plan.add_calls, seed=2)
+    for delay in plan.delays_ms:
+        stores = {
+            name: spec.make(proxy.url(delay), f"thread_{uuid.uuid4()}", _prefix(name), MAX_MESSAGES)
+            for name, spec in specs.items()
+        }
+        try:
+            for store in stores.values():
+                await store.add_messages(prefill)
+            iterator = iter(fresh_turns)
+            series = {name: Series() for name in stores}
+            counts = {name: ServerCounts() for name in stores}
+            for _ in range(plan.add_warmup):
+                turn = next(iterator)
+                for store in stores.values():
+                    await store.add_messages(turn)
+            for _ in range(plan.add_calls):
+                turn = next(iterator)
+                calls = {name: (lambda s=store, t=turn: s.add_messages(t)) for name, store in stores.items()}
+                await _measure_round(calls, 1, series, counts, counters)
+            for name, store in stores.items():
+                length = await counters.admin.llen(f"{_prefix(name)}:{store.thread_id}")
+                if length != MAX_MESSAGES:
+                    raise RuntimeError(f"{name}: thread holds {length} messages, expected {MAX_MESSAGES}")
+            results.add[delay] = series
+            results.add_server[delay] = counts
+        finally:
+            for store in stores.values():
+                await store.aclose()
+
+
+async def _bare_lrange(client: redis.Redis, key: str) -> list[Any]:
+    """The floor for list_messages: fetch the list and parse the JSON, nothing else."""
+    return [json.loads(raw) for raw in await client.lrange(key, 0, -1)]
+
+
+async def measure_list(
+    specs: dict[str, StoreSpec],
+    server_url: str,
+    proxy: ProxyProcess,
+    counters: Counters,
+    plan: Plan,
+    results: Results,
+) -> None:
+    """list_messages at several history lengths, against a bare LRANGE + json.loads of the same key."""
+    results.history_sizes = plan.history_sizes
+    history = messages(max(plan.history_sizes), seed=3)
+    threads: dict[int, str] = {size: f"thread_{uuid.uuid4()}" for size in plan.history_sizes}
+    for name, spec in specs.items():
+        for size, thread_id in threads.items():
+            writer = spec.make(server_url, thread_id, _prefix(name), None)
+            try:
+                for start in range(0, size, WRITE_BATCH):
+                    await writer.add_messages(history[start : min(size, start + WRITE_BATCH)])
+            finally:
+                await writer.aclose()
+    for size, thread_id in threads.items():
+        results.memory[size] = {}
+        for name in specs:
+            usage = await counters.admin.memory_usage(f"{_prefix(name)}:{thread_id}", samples=0)
+            results.memory[size][name] = float(usage or 0) / size
+    for delay in plan.delays_ms:
+        bare_client = redis.from_url(proxy.url(delay), decode_responses=True)
+        stores = {name: spec.make(proxy.url(delay), "", _prefix(name), None) for name, spec in specs.items()}
+        results.lists[delay], results.bare[delay], results.list_server[delay] = {}, {}, {}
+        try:
+            for size, thread_id in threads.items():
+                for store in stores.values():
+                    store.thread_id = thread_id
+                series = {name: Series() for name in stores}
+                bare = {name: Series() for name in stores}
+                counts = {name: ServerCounts() for name in stores}
+                for name, store in stores.items():  # warm up connections and caches
+                    got = await store.list_messages()
+                    if len(got) != size or not isinstance(got[0], ChatMessage):
+                        raise RuntimeError(f"{name}: list_messages returned {len(got)} of {size} messages")
+                    await _bare_lrange(bare_client, f"{_prefix(name)}:{thread_id}")
+                reps = plan.list_reps(size)
+                for _ in range(reps):
+                    calls = {name: store.list_messages for name, store in stores.items()}
+                    await _measure_round(calls, 1, series, counts, counters)
+                    keys = {name: f"{_prefix(name)}:{thread_id}" for name in stores}
+                    bare_calls = {
+                        name: (lambda key=key, client=bare_client: _bare_lrange(client, key))
+                        for name, key in keys.items()
+                    }
+                    await _measure_round(bare_calls, 1, bare, None, counters)
+                results.lists[delay][size] = series
+                results.bare[delay][size] = bare
+                results.list_server[delay][size] = counts
+        finally:
+            for store in stores.values():
+                await store.aclose()
+            await bare_client.aclose()
+
+
+async def _populate_threads(admin: redis.Redis, start: int, stop: int, base_score: float) -> None:
+    """Fill threads fast: the raw writes the store does for one turn (RPUSH + recency-index ZADD)."""
+    encode = _ours_encoder()
+    pair = [encode(message) for message in messages(2, seed=4)]
+    index_key = f"{THREAD_PREFIX}:recent-threads"
+    for batch_start in range(start, stop, POPULATE_BATCH):
+        pipe = admin.pipeline(transaction=False)
+        scores = {}
+        for number in range(batch_start, min(stop, batch_start + POPULATE_BATCH)):
+            thread_id = f"thread_{number:08d}-{uuid.uuid4()}"
+            pipe.rpush(f"{THREAD_PREFIX}:{thread_id}", *pair)
+            scores[thread_id] = base_score + number
+        pipe.zadd(index_key, scores)
+        await pipe.execute()
+
+
+def _ours_encoder() -> Callable[[ChatMessage], str]:
+    import redis_chat_message_store
+
+    ours_class()
+    return redis_chat_message_store.encode_message  # type: ignore[no-any-return]
+
+
+async def measure_thread_listing(
+    server_url: str, proxy: ProxyProcess, counters: Counters, plan: Plan, results: Results
+) -> None:
+    """The 20 most recently used threads with their counts: this store's index against KEYS + LLEN."""
+    store_class = ours_class()
+    admin = counters.admin
+    results.thread_counts = plan.thread_counts
+    base_score = time.time() - 10_000_000  # raw-filled threads are all older than the samples
+    samples: list[str] = []
+    filled = 0
+    for target in plan.thread_counts:
+        await _populate_threads(admin, filled, target - INDEX_SAMPLES if not samples else target, base_score)
+        if not samples:
+            sample_turn = turns(1, seed=5)[0]
+            for _ in range(INDEX_SAMPLES):
+                thread_id = f"thread_{uuid.uuid4()}"
+                writer = store_class(redis_url=server_url, thread_id=thread_id, key_prefix=THREAD_PREFIX)
+                await writer.add_messages(sample_turn)
+                await writer.aclose()
+                samples.append(thread_id)
+        filled = target
+        held = await admin.zcard(f"{THREAD_PREFIX}:recent-threads")
+        if held != target:
+            raise RuntimeError(f"the recency index holds {held} threads, expected {target}")
+        for delay in plan.delays_ms:
+            store = store_class(redis_url=proxy.url(delay), key_prefix=THREAD_PREFIX)
+            client = redis.from_url(proxy.url(delay), decode_responses=True)
+            try:
+                listed = await store.list_saved_threads(limit=LISTED_THREADS)
+                results.thread_checks[f"index format matches ({target} threads, {delay:g} ms)"] = (
+                    len(listed) == LISTED_THREADS
+                    and [thread.thread_id for thread in listed[:INDEX_SAMPLES]] == samples[::-1]
+                    and all(thread.message_count == 2 for thread in listed)
+                )
+                lab_listed = await lab_list_threads(client, THREAD_PREFIX, LISTED_THREADS)
+                if len(lab_listed) != LISTED_THREADS:
+                    raise RuntimeError(f"the lab's listing found {len(lab_listed)} threads")
+                series = {OURS: Series(), LAB: Series()}
+                counts = {OURS: ServerCounts()}
+                await _measure_round(
+                    {OURS: lambda s=store: s.list_saved_threads(limit=LISTED_THREADS)},
+                    plan.listing_reps(target, ours=True),
+                    series,
+                    counts,
+                    counters,
+                )
+                await _measure_round(
+                    {LAB: lambda c=client: lab_list_threads(c, THREAD_PREFIX, LISTED_THREADS)},
+                    plan.listing_reps(target, ours=False),
+                    series,
+                    None,
+                    counters,
+                )
+                results.threads.setdefault(delay, {})[target] = series
+                results.threads_server.setdefault(delay, {})[target] = counts[OURS]
+            finally:
+                await store.aclose()
+                await client.aclose()
+    usage = await admin.memory_usage(f"{THREAD_PREFIX}:recent-threads", samples=0)
+    results.index_bytes_per_thread = float(usage or 0) / filled
+    await _check_cleared_and_expired(server_url, samples, results)
+
+
+async def _check_cleared_and_expired(server_url: str, samples: list[str], results: Results) -> None:
+    """The listing must stay right when a thread is cleared or its key expires."""
+    store_class = ours_class()
+    cleared, expiring = samples[-1], samples[-2]
+    store = store_class(redis_url=server_url, thread_id=cleared, key_prefix=THREAD_PREFIX)
+    await store.clear()
+    await store.aclose()
+    store = store_class(redis_url=server_url, thread_id=expiring, key_prefix=THREAD_PREFIX, ttl_seconds=1)
+    await store.add_messages(turns(1, seed=6)[0])
+    await store.aclose()
+    await asyncio.sleep(1.3)
+    lister = store_class(redis_url=server_url, key_prefix=THREAD_PREFIX)
+    try:
+        listed = await lister.list_saved_threads(limit=LISTED_THREADS)
+    finally:
+        await lister.aclose()
+    ids = [thread.thread_id for thread in listed]
+    results.thread_checks["cleared and expired threads leave the listing, which still shows 20"] = (
+        cleared not in ids and expiring not in ids and len(ids) == LISTED_THREADS
+        and all(thread.message_count > 0 for thread in listed)
+    )
+
+
+def measure_message_sizes(results: Results) -> None:
+    """Average JSON size of the messages used, for the docs."""
+    sample = messages(200, seed=3)
+    encode = _ours_encoder()
+    for role in ("user", "assistant"):
+        sizes = [len(encode(message).encode()) for message in sample if str(message.role.value) == role]
+        results.message_sizes[role] = statistics.mean(sizes)
+
+
+async def run_store_measurements(server_url: str, proxy: ProxyProcess, plan: Plan, results: Results) -> None:
+    """All Redis measurements in one event loop, sharing one admin connection."""
+    from bench.stores import store_specs
+
+    specs = store_specs()
+    specs = {name: specs[name] for name in ORDER}
+    admin = redis.from_url(server_url, decode_responses=True)
+    counters = Counters(admin)
+    try:
+        measure_message_sizes(results)
+        print("· add_messages ...", flush=True)
+        await measure_add(specs, proxy, counters, plan, results)
+        print("· list_messages ...", flush=True)
+        await measure_list(specs, server_url, proxy, counters, plan, results)
+        print("· listing saved threads ...", flush=True)
+        await measure_thread_listing(server_url, proxy, counters, plan, results)
+        results.proxy_lateness = proxy.stats()
+    finally:
+        await admin.aclose()
+
+
+__all__ = ["LAB", "MICROSOFT", "OURS", "Plan", "Results", "Series", "ServerCounts", "run_store_measurements"]
