@@ -1,0 +1,36 @@
+"""Fixtures for the reliability scenarios: real servers on loopback, stopped after each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.tls import Certificates, TLSRedisProcess, make_certificates, redis_server_binary
+
+TLS_SKIP_REASON = (
+    "Debian's redis-server (with TLS) is not installed; run: bash tests/reliability/install-tls-server.sh "
+    "(.ci/run does, so CI never skips this)"
+)
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> Certificates:
+    """A fresh self-signed CA and a server certificate for localhost and 127.0.0.1."""
+    return make_certificates(tmp_path / "certs")
+
+
+@pytest.fixture
+def tls_capable() -> None:
+    """Skip (saying how to fix it) only when Debian's redis-server is missing."""
+    if redis_server_binary() is None:
+        pytest.skip(TLS_SKIP_REASON)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, certificates: Certificates, tls_capable: None) -> Iterator[TLSRedisProcess]:
+    """A TLS-only redis-server on 127.0.0.1 with the plain port switched off."""
+    server = TLSRedisProcess(tmp_path / "tls-redis", certificates).start()
+    yield server
+    server.kill()

