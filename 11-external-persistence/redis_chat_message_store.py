@@ -430,6 +430,10 @@ class RedisChatMessageStore:
         """
 
         async def thread_transaction() -> Any:
+            # redis-py queues each command of a cluster transaction through asyncio.run() in a
+            # worker thread; if the client still has to (re)learn the topology, it would do so
+            # there and keep connections bound to that dead loop. Learning it here avoids that.
+            await self._redis_client.initialize()
             return await queue_thread_commands(self._redis_client.pipeline(transaction=True)).execute()
 
         await asyncio.gather(
