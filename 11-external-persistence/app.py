@@ -41,6 +41,7 @@ INSTALL_HINT = f"pip install agent-framework-core=={REQUIRED_FRAMEWORK}"
 EXIT_OK, EXIT_REDIS, EXIT_SETUP = 0, 1, 2
 PROBE_TIMEOUT_SECONDS = 5.0
 THREADS_SHOWN = 20
+AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 INSTRUCTIONS = (
     "You are a concise travel planner. Use every fact the user has told you earlier in this "
@@ -125,9 +126,10 @@ class StoreFactory:
     its store (the menu shows the key before anything is imported).
     """
 
-    def __init__(self, redis_url: str, *, ssl_ca_certs: str | None = None) -> None:
+    def __init__(self, redis_url: str, *, ssl_ca_certs: str | None = None, cluster: bool = False) -> None:
         self.redis_url = redis_url
         self.ssl_ca_certs = ssl_ca_certs
+        self.cluster = cluster
         self.next_thread_id: str | None = None
 
     def __call__(self, thread_id: str | None = None) -> RedisChatMessageStore:
@@ -140,6 +142,7 @@ class StoreFactory:
             key_prefix=KEY_PREFIX,
             max_messages=MAX_MESSAGES,
             ssl_ca_certs=self.ssl_ca_certs,
+            cluster=self.cluster,
         )
 
     def __repr__(self) -> str:  # the URL may hold a password
@@ -175,8 +178,13 @@ def _lab_agent_class() -> type:
     return _AGENT_CLASS
 
 
-def build_agent(redis_url: str, chat_client: Any = None, *, ssl_ca_certs: str | None = None) -> ChatAgent:
-    """A concise travel-planner ``ChatAgent`` whose threads keep their history in Redis."""
+def build_agent(
+    redis_url: str, chat_client: Any = None, *, ssl_ca_certs: str | None = None, cluster: bool = False
+) -> ChatAgent:
+    """A concise travel-planner ``ChatAgent`` whose threads keep their history in Redis.
+
+    ``cluster=True`` when ``redis_url`` is a Redis Cluster (``REDIS_CLUSTER=1``).
+    """
     if chat_client is None:
         from offline_model import OfflineChatClient
 
@@ -185,7 +193,7 @@ def build_agent(redis_url: str, chat_client: Any = None, *, ssl_ca_certs: str | 
         chat_client=chat_client,
         name="TravelPlanner",
         instructions=INSTRUCTIONS,
-        chat_message_store_factory=StoreFactory(redis_url, ssl_ca_certs=ssl_ca_certs),
+        chat_message_store_factory=StoreFactory(redis_url, ssl_ca_certs=ssl_ca_certs, cluster=cluster),
     )
 
 
@@ -209,19 +217,32 @@ def build_chat_client(settings: Settings) -> Any:
     if kind == "azure":
         from agent_framework.azure import AzureOpenAIChatClient
 
-        if settings.aoai_api_key:
-            return AzureOpenAIChatClient(
-                endpoint=settings.aoai_endpoint,
-                deployment_name=settings.aoai_deployment,
-                api_key=settings.aoai_api_key,
-            )
-        from azure.identity import DefaultAzureCredential  # az login, managed identity, environment, ...
+        auth: dict[str, Any] = {"api_key": settings.aoai_api_key}
+        if not settings.aoai_api_key:
+            # az login, managed identity, environment...; tokens are fetched (and refreshed) per request.
+            from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 
-        return AzureOpenAIChatClient(
-            endpoint=settings.aoai_endpoint,
-            deployment_name=settings.aoai_deployment,
-            credential=DefaultAzureCredential(),
-        )
+            auth = {"ad_token_provider": get_bearer_token_provider(DefaultAzureCredential(), AZURE_TOKEN_SCOPE)}
+        endpoint = settings.aoai_endpoint or ""
+        if endpoint.startswith("http://"):
+            # AzureOpenAISettings accepts only https endpoints; a local emulator (or the tests'
+            # loopback server) speaks http, so hand the framework an SDK client built for it.
+            from agent_framework.azure._shared import DEFAULT_AZURE_API_VERSION
+            from openai import AsyncAzureOpenAI
+
+            sdk_auth = (
+                {"api_key": auth["api_key"]}
+                if "api_key" in auth
+                else {"azure_ad_token_provider": auth["ad_token_provider"]}
+            )
+            sdk_client = AsyncAzureOpenAI(
+                azure_endpoint=endpoint,
+                azure_deployment=settings.aoai_deployment,
+                api_version=DEFAULT_AZURE_API_VERSION,
+                **sdk_auth,
+            )
+            return AzureOpenAIChatClient(deployment_name=settings.aoai_deployment, async_client=sdk_client)
+        return AzureOpenAIChatClient(endpoint=endpoint, deployment_name=settings.aoai_deployment, **auth)
     if kind == "openai":
         from agent_framework.openai import OpenAIChatClient
 
@@ -416,7 +437,10 @@ class Session:
         self.imports.wait()
         self.loop = asyncio.new_event_loop()
         self.agent = build_agent(
-            self.redis_url, build_chat_client(self.settings), ssl_ca_certs=self.settings.redis_ca_cert
+            self.redis_url,
+            build_chat_client(self.settings),
+            ssl_ca_certs=self.settings.redis_ca_cert,
+            cluster=self.settings.redis_cluster and not self.settings.uses_embedded_redis,
         )
         self.thread, self.store = create_thread(self.agent, self.thread_id)
 
@@ -466,9 +490,7 @@ class Session:
         from redis.exceptions import RedisError
         from redis_chat_message_store import RedisUnavailableError
 
-        detail = self.settings.redact(
-            f"{error}".strip().splitlines()[0] if f"{error}".strip() else type(error).__name__
-        )
+        detail = self.settings.redact(" ".join(str(error).split()) or type(error).__name__)
         if isinstance(error, RedisUnavailableError):
             restarted = self._restart_embedded_server()
             tail = " The embedded server has been restarted: try again." if restarted else " Try again in a moment."
