@@ -1,0 +1,246 @@
+"""Everything a user can get wrong, through the real program: one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.app.conftest import MENU_PROMPT, LabApp, assert_clean
+from tests.support.model_server import ModelServer
+from tests.support.valkey import ValkeyProcess, free_port
+
+NOT_ON_MENU = "Please choose 1, 2, 3, 4 or 0"
+
+
+def test_garbage_and_empty_choices_reprompt(start_app: Callable[..., LabApp]) -> None:
+    """Unknown or empty menu choices say what is allowed and show the menu again."""
+    app = start_app()
+    app.menu()
+    for garbage in ("hello", "", "9", "-1", "1 2"):
+        app.choose(garbage)
+        app.expect_exact(NOT_ON_MENU)
+        app.menu()
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
+def test_thread_number_out_of_range_reprompts_and_enter_goes_back(start_app: Callable[..., LabApp]) -> None:
+    """The thread picker accepts only a listed number; Enter returns to the menu."""
+    app = start_app()
+    app.menu()
+    app.say("My name is Ada.")
+    app.choose("3")
+    for wrong in ("7", "0", "abc"):
+        app.expect_exact("Enter to go back): ")
+        app.choose(wrong)
+        app.expect_exact("Please type a number from 1 to 1, or press Enter to go back.")
+    app.expect_exact("Enter to go back): ")
+    app.choose("")
+    app.menu()
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
+def test_ctrl_c_at_the_message_prompt_returns_to_the_menu(start_app: Callable[..., LabApp]) -> None:
+    app = start_app()
+    app.menu()
+    app.choose("1")
+    app.expect_exact("You: ")
+    app.child.sendintr()
+    app.menu()
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
+def test_ctrl_c_at_the_menu_exits_cleanly(start_app: Callable[..., LabApp]) -> None:
+    app = start_app()
+    app.menu()
+    app.child.sendintr()
+    assert app.finish() == 0
+    assert_clean(app.transcript)
+
+
+def test_ctrl_d_at_the_menu_exits_cleanly(start_app: Callable[..., LabApp]) -> None:
+    app = start_app()
+    app.menu()
+    app.child.sendeof()
+    assert app.finish() == 0
+    assert_clean(app.transcript)
+
+
+def test_empty_message_is_not_sent(start_app: Callable[..., LabApp]) -> None:
+    app = start_app()
+    app.menu()
+    app.choose("1")
+    app.expect_exact("You: ")
+    app.choose("   ")
+    app.expect_exact("Nothing sent (empty message).")
+    app.menu()
+    app.choose("2")
+    app.expect_exact("No messages in lab11:thread_")
+    assert app.exit() == 0
+
+
+def _openai_env(model_server: ModelServer, key: str = "sk-test-key-not-secret") -> dict[str, str]:
+    return {"OPENAI_API_KEY": key, "OPENAI_BASE_URL": model_server.openai_base_url}
+
+
+def test_ctrl_c_while_a_reply_streams_stops_it_and_saves_nothing(
+    start_app: Callable[..., LabApp], model_server: ModelServer
+) -> None:
+    """The framework saves a turn only after the stream completes: an interrupted turn leaves no trace."""
+    model_server.chunk_delay = 0.2
+    model_server.reply = lambda request, number: "A long and slow answer " * 20
+    app = start_app(_openai_env(model_server))
+    app.menu()
+    app.choose("1")
+    app.expect_exact("You: ")
+    app.choose("Plan a week in Lisbon.")
+    app.expect_exact("assistant: A long")
+    app.child.sendintr()
+    app.expect_exact("Stopped. Nothing from this turn was saved; you can send it again.")
+    app.menu()
+    app.choose("2")
+    app.expect_exact("No messages in lab11:thread_")
+    app.menu()
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
+def test_model_error_says_so_saves_nothing_and_the_message_can_be_sent_again(
+    start_app: Callable[..., LabApp], model_server: ModelServer
+) -> None:
+    model_server.fail_next(1)
+    app = start_app(_openai_env(model_server))
+    app.menu()
+    app.choose("1")
+    app.expect_exact("You: ")
+    app.choose("My name is Ada.")
+    app.expect_exact("The model call failed")
+    app.expect_exact("Nothing from this turn was saved; you can send it again.")
+    app.menu()
+    app.choose("2")
+    app.expect_exact("No messages in lab11:thread_")
+    app.menu()
+    reply = app.say("My name is Ada.")
+    assert reply.startswith("Model reply 2"), reply
+    app.choose("2")
+    app.expect_exact("2. assistant: Model reply 2")
+    app.menu()
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
+def test_redis_unreachable_at_start_names_host_and_port_and_exits_nonzero(start_app: Callable[..., LabApp]) -> None:
+    port = free_port()
+    app = start_app({"REDIS_URL": f"redis://:Sup3r-Secret-Pw@127.0.0.1:{port}/0"})
+    status = app.finish()
+    output = app.transcript.strip()
+    assert status == 1
+    assert output.count("\n") == 0, output  # one line
+    assert f"127.0.0.1:{port}" in output
+    assert "Sup3r-Secret-Pw" not in output
+    assert_clean(output)
+
+
+def test_redis_lost_mid_session_keeps_the_app_up_and_the_next_action_retries(
+    start_app: Callable[..., LabApp], redis_server: ValkeyProcess
+) -> None:
+    app = start_app({"REDIS_URL": redis_server.url})
+    app.menu()
+    app.say("My name is Ada.")
+    redis_server.stop()
+    app.choose("2")
+    app.expect_exact(f"Redis is unavailable: Cannot reach Redis at 127.0.0.1:{redis_server.port}/0")
+    app.menu()
+    redis_server.start()
+    app.choose("2")
+    app.expect_exact("2. assistant: ")
+    app.menu()
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
+def test_embedded_server_killed_mid_session_is_restarted_with_nothing_lost(
+    start_app: Callable[..., LabApp], data_dir: Path
+) -> None:
+    """appendfsync always: a SIGKILLed server loses no saved message, and the app starts a new one."""
+    app = start_app()
+    app.menu()
+    app.say("My name is Ada.")
+    state = json.loads((data_dir / "server.json").read_text())
+    os.kill(state["server_pid"], signal.SIGKILL)
+    app.choose("2")
+    app.expect_exact("The embedded server has been restarted: try again.")
+    app.menu()
+    app.choose("2")
+    app.expect_exact("1. user: My name is Ada.")
+    app.expect_exact("2. assistant: ")
+    app.menu()
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
+def test_corrupt_entry_gets_one_warning_line_and_the_rest_of_the_history_shows(
+    start_app: Callable[..., LabApp], redis_server: ValkeyProcess
+) -> None:
+    app = start_app({"REDIS_URL": redis_server.url})
+    app.menu()
+    app.say("My name is Ada.")
+    key = next(k for k in redis_server.client().keys("lab11:thread_*"))
+    redis_server.client().rpush(key, "{not json")
+    app.choose("2")
+    app.expect_exact(f"warning: Skipping entry 2 of {key}: not JSON")
+    app.expect_exact("2. assistant: ")
+    app.menu()
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
+def test_wrong_agent_framework_release_names_the_release_to_install(
+    start_app: Callable[..., LabApp], tmp_path: Path
+) -> None:
+    """A newer Agent Framework (no ChatMessageStore) on the path: one line with the pip command."""
+    fake = tmp_path / "fake-site"
+    (fake / "agent_framework").mkdir(parents=True)
+    (fake / "agent_framework" / "__init__.py").write_text("class Agent: ...\n")
+    dist = fake / "agent_framework_core-1.23.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: agent-framework-core\nVersion: 1.23.0\n")
+    app = start_app({"PYTHONPATH": str(fake)})
+    status = app.finish()
+    output = app.transcript.strip()
+    assert status == 2
+    assert output == (
+        "This lab needs agent-framework-core 1.0.0b260130 (found 1.23.0). "
+        "Run: pip install agent-framework-core==1.0.0b260130"
+    )
+
+
+def test_no_password_or_api_key_reaches_the_terminal(
+    start_app: Callable[..., LabApp], model_server: ModelServer, tmp_path: Path
+) -> None:
+    """Wrong Redis password and a failing model: the messages name host and port, never a secret."""
+    server = ValkeyProcess(tmp_path / "guarded", password="the-right-password").start()
+    try:
+        wrong = f"redis://:Wr0ng-Redis-Secret@127.0.0.1:{server.port}/0"
+        model_server.fail_next(1, status=401)
+        app = start_app({"REDIS_URL": wrong, **_openai_env(model_server, key="sk-LAB11-Api-Key-Secret")})
+        app.menu()
+        app.choose("2")
+        app.expect_exact(f"Redis at 127.0.0.1:{server.port}/0")
+        app.menu()
+        app.choose("1")
+        app.expect_exact("You: ")
+        app.choose("hello")
+        app.expect_exact(MENU_PROMPT)
+        assert app.exit() == 0
+    finally:
+        server.kill()
+    transcript = app.transcript
+    assert_clean(transcript)
+    for secret in ("Wr0ng-Redis-Secret", "the-right-password", "sk-LAB11-Api-Key-Secret"):
+        assert secret not in transcript
