@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shlex
 import sys
 import time
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan.quick(args.delays) if args.quick else Plan(delays_ms=args.delays)
     results = Results(delays_ms=plan.delays_ms, quick=args.quick)
     started = time.perf_counter()
+    results.load_average = list(os.getloadavg())
     print(f"Benchmark ({'quick' if args.quick else 'full'}), one-way delays {plan.delays_ms} ms", flush=True)
     with ValkeyServer() as server, ProxyProcess(server.port, plan.delays_ms) as proxy:
         asyncio.run(run_store_measurements(server.url, proxy, plan, results))
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     results.startup = measure_startup(plan.startup_runs, app=args.app, pattern=args.menu_pattern,
                                       warmup=not args.quick)
     elapsed = time.perf_counter() - started
+    results.load_average += list(os.getloadavg())
     sections, targets = report.build(results)
     print()
     print(report.render_text(sections, targets, quick=args.quick))

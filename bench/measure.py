@@ -27,6 +27,7 @@ LISTED_THREADS = 20
 INDEX_SAMPLES = 5  # threads written through the store itself, to prove the raw fill matches its index format
 POPULATE_BATCH = 2000
 WRITE_BATCH = 500
+COLLECT_FROM_SIZE = 2_000  # collect garbage before each timed call from this history length on
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Plan:
     def list_reps(self, size: int) -> int:
         if self.add_calls < 10:
             return 3
-        return 30 if size <= 200 else 7 if size <= 2_000 else 5
+        return 30 if size <= 200 else 9
 
     def listing_reps(self, threads: int, ours: bool) -> int:
         if self.add_calls < 10:
@@ -127,6 +128,7 @@ class Results:
     memory: dict[int, dict[str, float]] = field(default_factory=dict)
     index_bytes_per_thread: float | None = None
     proxy_lateness: dict[str, dict[str, float]] = field(default_factory=dict)
+    load_average: list[float] = field(default_factory=list)
     startup: Any = None
     message_sizes: dict[str, float] = field(default_factory=dict)
 
@@ -169,11 +171,14 @@ async def _measure_round(
     series: dict[str, Series],
     counts: dict[str, ServerCounts] | None,
     counters: Counters,
+    collect_each: bool = False,
 ) -> None:
     """Time every call ``reps`` times, interleaving the stores so drift hits them all alike."""
     gc.collect()
     for _ in range(reps):
         for name, call in calls.items():
+            if collect_each:
+                gc.collect()
             before = await counters.snapshot() if counts is not None else None
             series[name].samples.append(await _timed(call))
             if counts is not None and before is not None:
@@ -269,13 +274,14 @@ async def measure_list(
                 reps = plan.list_reps(size)
                 for _ in range(reps):
                     calls = {name: store.list_messages for name, store in stores.items()}
-                    await _measure_round(calls, 1, series, counts, counters)
+                    big = size >= COLLECT_FROM_SIZE
+                    await _measure_round(calls, 1, series, counts, counters, collect_each=big)
                     keys = {name: f"{_prefix(name)}:{thread_id}" for name in stores}
                     bare_calls = {
                         name: (lambda key=key, client=bare_client: _bare_lrange(client, key))
                         for name, key in keys.items()
                     }
-                    await _measure_round(bare_calls, 1, bare, None, counters)
+                    await _measure_round(bare_calls, 1, bare, None, counters, collect_each=big)
                 results.lists[delay][size] = series
                 results.bare[delay][size] = bare
                 results.list_server[delay][size] = counts

@@ -42,29 +42,42 @@ WAKE_LATENCY_WEIGHT = 0.1
 
 @dataclass
 class DelayStats:
-    """How precisely the delay was applied: positive lateness is a chunk sent after its due time."""
+    """How precisely the delay was applied.
+
+    A chunk the proxy had to hold back shows the timer's error (how far from its due time it
+    went out). A chunk already past due when its turn came sat behind earlier bytes that the
+    receiver had not taken yet (a large reply being parsed): that is back-pressure, counted apart.
+    """
 
     chunks: int = 0
     bytes: int = 0
-    total_late: float = 0.0
-    total_abs_late: float = 0.0
-    max_late: float = 0.0
+    timed: int = 0
+    total_error: float = 0.0
+    total_abs_error: float = 0.0
+    max_error: float = 0.0
+    backlogged: int = 0
 
-    def record(self, size: int, late: float) -> None:
+    def record(self, size: int, error: float | None) -> None:
         self.chunks += 1
         self.bytes += size
-        self.total_late += late
-        self.total_abs_late += abs(late)
-        self.max_late = max(self.max_late, late)
+        if error is None:
+            self.backlogged += 1
+            return
+        self.timed += 1
+        self.total_error += error
+        self.total_abs_error += abs(error)
+        self.max_error = max(self.max_error, error)
 
     def as_dict(self) -> dict[str, float]:
-        count = max(self.chunks, 1)
+        count = max(self.timed, 1)
         return {
             "chunks": self.chunks,
             "bytes": self.bytes,
-            "mean_late_ms": round(self.total_late / count * 1000, 4),
-            "mean_abs_error_ms": round(self.total_abs_late / count * 1000, 4),
-            "max_late_ms": round(self.max_late * 1000, 4),
+            "timed_chunks": self.timed,
+            "mean_error_ms": round(self.total_error / count * 1000, 4),
+            "mean_abs_error_ms": round(self.total_abs_error / count * 1000, 4),
+            "max_late_ms": round(self.max_error * 1000, 4),
+            "backlogged_chunks": self.backlogged,
         }
 
 
@@ -144,7 +157,11 @@ class DelayProxy:
                     if wait > 0:
                         await asyncio.sleep(wait)
                         self._learn_wake_latency(loop.time() - aim)
-                    self.stats.record(len(data), loop.time() - due)
+                        self.stats.record(len(data), loop.time() - due)
+                    elif self.delay > 0 and due - loop.time() > 0:
+                        self.stats.record(len(data), loop.time() - due)  # due within the compensation
+                    else:
+                        self.stats.record(len(data), None if self.delay > 0 else 0.0)
                     writer.write(data)
                     await writer.drain()
             except OSError:

@@ -51,6 +51,7 @@ def _environment(data_dir: str) -> dict[str, str]:
         if key != "REDIS_URL" and not key.startswith(SCRUBBED_PREFIXES)
     }
     env["LAB11_DATA_DIR"] = data_dir
+    env["LAB11_ENV_FILE"] = "none"  # a developer's .env must not bring REDIS_URL or Azure settings back
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
