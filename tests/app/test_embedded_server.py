@@ -1,0 +1,144 @@
+"""The private Valkey server used when REDIS_URL is unset: shared, durable, never left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from embedded_server import MAX_SOCKET_PATH, EmbeddedServer
+
+from tests.app.conftest import LabApp, assert_clean, wait_until_gone
+
+
+def _server_pids(data_dir: Path) -> list[int]:
+    state = json.loads((data_dir / "server.json").read_text())
+    return [state["server_pid"], state["watchdog_pid"]]
+
+
+def test_no_configuration_prints_one_line_saying_what_it_uses(
+    start_app: Callable[..., LabApp], data_dir: Path
+) -> None:
+    app = start_app()
+    app.menu()
+    using = [line for line in app.transcript.splitlines() if line.startswith("Using ")]
+    assert using == [
+        f"Using embedded Valkey (data in {data_dir}) and the offline model; "
+        "set REDIS_URL / AOAI_ENDPOINT+AOAI_DEPLOYMENT to use your own."
+    ]
+    assert app.exit() == 0
+
+
+def test_menu_shows_the_current_key_and_exactly_the_five_choices(start_app: Callable[..., LabApp]) -> None:
+    app = start_app()
+    app.menu()
+    lines = app.transcript.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Current Redis key: lab11:thread_"))
+    assert [line.strip() for line in lines[start + 1 : start + 6]] == [
+        "1) Send a user message",
+        "2) Peek at Redis history",
+        "3) Load a saved Redis thread",
+        "4) Start a fresh thread",
+        "0) Exit",
+    ]
+    assert app.exit() == 0
+
+
+def test_second_app_shares_the_server_and_neither_breaks_when_the_other_exits(
+    start_app: Callable[..., LabApp], data_dir: Path
+) -> None:
+    first = start_app()
+    first.menu()
+    first.say("My name is Ada.")
+    pids = _server_pids(data_dir)
+    second = start_app()
+    second.menu()
+    assert _server_pids(data_dir) == pids  # the same server, not a second one
+    assert first.exit() == 0
+    second.choose("3")
+    second.expect_exact("Enter to go back): ")
+    second.choose("1")
+    second.expect_exact("1. user: My name is Ada.")
+    second.menu()
+    assert second.exit() == 0
+    assert wait_until_gone(pids), "the server outlived both apps"
+    assert_clean(first.transcript + second.transcript)
+
+
+def test_no_server_process_is_left_after_the_last_app_exits(
+    start_app: Callable[..., LabApp], data_dir: Path
+) -> None:
+    app = start_app()
+    app.menu()
+    app.say("Hello")
+    pids = _server_pids(data_dir)
+    assert app.exit() == 0
+    assert wait_until_gone(pids, timeout=5)
+
+
+def test_server_of_a_killed_app_is_stopped_by_the_watchdog(start_app: Callable[..., LabApp], data_dir: Path) -> None:
+    """SIGKILL gives the app no chance to clean up; the watchdog notices it is gone."""
+    app = start_app()
+    app.menu()
+    pids = _server_pids(data_dir)
+    app.kill()
+    assert wait_until_gone(pids, timeout=10)
+
+
+def test_next_start_reuses_a_server_left_by_a_killed_app(start_app: Callable[..., LabApp], data_dir: Path) -> None:
+    first = start_app()
+    first.menu()
+    first.say("My name is Ada.")
+    pids = _server_pids(data_dir)
+    os.kill(pids[1], signal.SIGKILL)  # no watchdog any more: the server would live on
+    first.kill()
+    second = start_app()
+    second.menu()
+    second.choose("3")
+    second.expect_exact("Enter to go back): ")
+    second.choose("1")
+    second.expect_exact("1. user: My name is Ada.")
+    second.menu()
+    assert second.exit() == 0
+    assert wait_until_gone([pids[0]], timeout=5), "the last app out did not stop the reused server"
+
+
+def test_next_start_replaces_a_dead_server_and_keeps_the_history(
+    start_app: Callable[..., LabApp], data_dir: Path
+) -> None:
+    """Killing everything mid-session loses no saved message (append-only, fsync on every write)."""
+    first = start_app()
+    first.menu()
+    first.say("My name is Ada.")
+    for pid in _server_pids(data_dir):
+        os.kill(pid, signal.SIGKILL)
+    first.kill()
+    second = start_app()
+    second.menu()
+    second.choose("3")
+    second.expect_exact("Enter to go back): ")
+    second.choose("1")
+    second.expect_exact("1. user: My name is Ada.")
+    second.menu()
+    assert second.exit() == 0
+
+
+def test_a_long_data_dir_still_gets_a_unix_socket(tmp_path: Path) -> None:
+    """sun_path holds about 100 bytes: deep data directories get a short socket path in the temp dir."""
+    deep = tmp_path / ("d" * 120)
+    server = EmbeddedServer(deep)
+    assert len(str(server.socket_path)) <= MAX_SOCKET_PATH
+    assert server.url.startswith("unix://")
+    assert EmbeddedServer(deep).socket_path == server.socket_path  # stable, so a second app finds it
+
+
+def test_the_lab11_console_command_starts_the_app(start_app: Callable[..., LabApp]) -> None:
+    """The installed entry point (``lab11 = "app:run"``) works from another working directory."""
+    command = Path(sys.executable).parent / "lab11"
+    app = start_app(argv=[str(command)])
+    app.menu()
+    assert app.exit() == 0
+    assert_clean(app.transcript)
