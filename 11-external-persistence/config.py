@@ -25,6 +25,7 @@ DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 VARIABLES = (
     "REDIS_URL",
     "REDIS_CA_CERT",
+    "REDIS_CLUSTER",
     "LAB11_DATA_DIR",
     "AOAI_ENDPOINT",
     "AOAI_DEPLOYMENT",
@@ -67,6 +68,7 @@ class Settings:
 
     redis_url: str | None = field(default=None, repr=False)  # may carry a password
     redis_ca_cert: str | None = None
+    redis_cluster: bool = False  # REDIS_URL is a Redis Cluster: the store uses redis-py's cluster client
     data_dir: Path | None = None  # None: platformdirs' user data dir, decided by embedded_server
     aoai_endpoint: str | None = None
     aoai_deployment: str | None = None
@@ -104,7 +106,14 @@ class Settings:
     def __repr__(self) -> str:
         shown = ", ".join(
             f"{name}={getattr(self, name)!r}"
-            for name in ("redis_ca_cert", "data_dir", "aoai_endpoint", "aoai_deployment", "openai_base_url")
+            for name in (
+                "redis_ca_cert",
+                "redis_cluster",
+                "data_dir",
+                "aoai_endpoint",
+                "aoai_deployment",
+                "openai_base_url",
+            )
         )
         flags = (
             f"redis_url={'set' if self.redis_url else None!r}, "
@@ -114,6 +123,11 @@ class Settings:
         return f"Settings({flags}, {shown}, openai_chat_model_id={self.openai_chat_model_id!r})"
 
     __str__ = __repr__
+
+
+def _is_true(value: str | None) -> bool:
+    """``1``, ``true``, ``yes`` or ``on`` (any case); anything else, or unset, is false."""
+    return (value or "").lower() in ("1", "true", "yes", "on")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
@@ -132,6 +146,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     return Settings(
         redis_url=get("REDIS_URL"),
         redis_ca_cert=get("REDIS_CA_CERT"),
+        redis_cluster=_is_true(get("REDIS_CLUSTER")),
         data_dir=Path(data_dir).expanduser() if data_dir else None,
         aoai_endpoint=get("AOAI_ENDPOINT"),
         aoai_deployment=get("AOAI_DEPLOYMENT"),

@@ -1,0 +1,160 @@
+"""Failover: the primary that owns the active thread is killed mid-session (SIGKILL, no handover).
+
+The cluster runs with cluster-node-timeout 1000 ms (Valkey's default is 15000 ms) so that
+its replica is elected in seconds. Each test measures how long the election took, how long
+the store's turn waited, and how many messages were lost, and brings the dead node back
+(it rejoins as a replica) so the cluster is whole again for the next test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, MutableSequence
+from typing import Any
+
+import app
+import pytest
+from agent_framework import AgentThread, ChatAgent, ChatMessage, ChatResponse
+from offline_model import OfflineChatClient
+from redis_chat_message_store import RedisChatMessageStore
+
+from tests.cluster.conftest import FIGURES
+from tests.support.cluster import ClusterNode, ValkeyCluster
+
+EARLIER_TURNS = ("Hi, my name is Ada and I want to go to Lisbon.", "I love seafood.", "My budget is 1500 euros.")
+AFTER_FAILOVER = "What is my name and where do I want to go?"
+
+
+class ModelThatTriggersAFault(OfflineChatClient):
+    """The offline model, but it can run a fault (kill a node) while it is 'thinking' about a reply."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fault: Callable[[], None] | None = None
+
+    async def _inner_get_response(
+        self, *, messages: MutableSequence[ChatMessage], options: dict[str, Any], **kwargs: Any
+    ) -> ChatResponse:
+        if self.fault is not None:
+            fault, self.fault = self.fault, None
+            fault()
+        return await super()._inner_get_response(messages=messages, options=options, **kwargs)
+
+
+@pytest.fixture
+def whole_cluster_afterwards(redis_cluster: ValkeyCluster) -> Iterator[list[ClusterNode]]:
+    """Nodes a test kills go here; they are restarted (as replicas) and the cluster is healthy again after."""
+    killed: list[ClusterNode] = []
+    yield killed
+    started = time.monotonic()
+    for node in killed:
+        redis_cluster.restart_node(node)
+    redis_cluster.wait_until_healthy(timeout=30)
+    if killed:
+        FIGURES.append(f"  killed node back as a replica, cluster healthy again in {time.monotonic() - started:.1f}s")
+
+
+async def _chat(agent: ChatAgent, thread: AgentThread, prompts: tuple[str, ...]) -> list[tuple[str, str]]:
+    said = []
+    for prompt in prompts:
+        response = await agent.run(prompt, thread=thread)
+        said.append((prompt, response.text))
+    return said
+
+
+def _texts(messages: list[ChatMessage]) -> list[tuple[str, str]]:
+    return [(str(message.role.value), message.text or "") for message in messages]
+
+
+def _expected(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [pair for prompt, reply in turns for pair in (("user", prompt), ("assistant", reply))]
+
+
+async def _saved_on_the_cluster(cluster: ValkeyCluster, store: RedisChatMessageStore) -> list[tuple[str, str]]:
+    """What the cluster holds for the thread, read through a brand-new client (no cached state).
+
+    Its startup URL names a live node: a new client cannot discover a cluster from a dead one.
+    """
+    fresh = RedisChatMessageStore(
+        redis_url=cluster.url, thread_id=store.thread_id, key_prefix=store.key_prefix, cluster=True
+    )
+    try:
+        return _texts(await fresh.list_messages())
+    finally:
+        await fresh.aclose()
+
+
+def _lost(expected: list[tuple[str, str]], saved: list[tuple[str, str]]) -> int:
+    return sum(1 for message in expected if message not in saved)
+
+
+async def test_the_turn_after_the_threads_primary_dies_is_saved_and_nothing_is_lost(
+    redis_cluster: ValkeyCluster, whole_cluster_afterwards: list[ClusterNode]
+) -> None:
+    agent = app.build_agent(redis_cluster.url, OfflineChatClient(), cluster=True)
+    thread, store = app.create_thread(agent)
+    before = await _chat(agent, thread, EARLIER_TURNS)
+    slot = redis_cluster.slot_of(store.redis_key)
+    owner = redis_cluster.primary_for_slot(slot)
+
+    owner.kill()
+    killed_at = time.monotonic()
+    whole_cluster_afterwards.append(owner)
+    election = asyncio.create_task(asyncio.to_thread(redis_cluster.wait_for_new_primary, slot, owner))
+    after = await _chat(agent, thread, (AFTER_FAILOVER,))
+    turn_seconds = time.monotonic() - killed_at
+    election_seconds = await election
+
+    saved = await _saved_on_the_cluster(redis_cluster, store)
+    expected = _expected(before + after)
+    lost = _lost(expected, saved)
+    new_owner = redis_cluster.primary_for_slot(slot)
+    FIGURES.append(
+        f"failover between turns: replica elected {election_seconds:.2f}s after SIGKILL of {owner.address}; "
+        f"the next turn (read history, model, write) waited and finished {turn_seconds:.2f}s after the kill; "
+        f"messages lost: {lost} of {len(expected)}"
+    )
+    print(FIGURES[-1])
+    await store.aclose()
+
+    assert new_owner is not owner and new_owner.alive
+    assert saved == expected  # every earlier message, then the new turn, in order
+    assert "Your name is Ada." in after[0][1] and "Lisbon" in after[0][1]  # the history reached the model
+
+
+async def test_a_turn_whose_primary_dies_while_the_model_answers_is_saved_and_nothing_is_lost(
+    redis_cluster: ValkeyCluster, whole_cluster_afterwards: list[ClusterNode]
+) -> None:
+    """The history was read from the old primary; the write has to wait for its replica to take over."""
+    model = ModelThatTriggersAFault()
+    agent = app.build_agent(redis_cluster.url, model, cluster=True)
+    thread, store = app.create_thread(agent)
+    before = await _chat(agent, thread, EARLIER_TURNS)
+    slot = redis_cluster.slot_of(store.redis_key)
+    owner = redis_cluster.primary_for_slot(slot)
+    killed_at: list[float] = []
+
+    def kill_owner() -> None:
+        owner.kill()
+        killed_at.append(time.monotonic())
+
+    model.fault = kill_owner
+    whole_cluster_afterwards.append(owner)
+    after = await _chat(agent, thread, (AFTER_FAILOVER,))
+    write_seconds = time.monotonic() - killed_at[0]
+
+    saved = await _saved_on_the_cluster(redis_cluster, store)
+    expected = _expected(before + after)
+    lost = _lost(expected, saved)
+    FIGURES.append(
+        f"failover during a turn: the write waited {write_seconds:.2f}s after SIGKILL of {owner.address} "
+        "for the replica to take over and then saved the turn; "
+        f"messages lost: {lost} of {len(expected)}"
+    )
+    print(FIGURES[-1])
+    await store.aclose()
+
+    assert redis_cluster.primary_for_slot(slot) is not owner
+    assert saved == expected
+    assert len(saved) == 2 * (len(EARLIER_TURNS) + 1)
