@@ -1,0 +1,43 @@
+"""The offline model: a real BaseChatClient whose answers show which history reached it."""
+
+from __future__ import annotations
+
+from agent_framework import BaseChatClient, ChatAgent
+from offline_model import OfflineChatClient
+
+
+async def _conversation(prompts: list[str]) -> list[str]:
+    agent = ChatAgent(chat_client=OfflineChatClient(chunk_delay=0), instructions="Be brief.")
+    thread = agent.get_new_thread()
+    replies = []
+    for prompt in prompts:
+        replies.append("".join([update.text async for update in agent.run_stream(prompt, thread=thread)]))
+    return replies
+
+
+def test_it_is_a_real_chat_client() -> None:
+    assert isinstance(OfflineChatClient(), BaseChatClient)
+
+
+async def test_it_says_how_many_earlier_messages_it_received() -> None:
+    replies = await _conversation(["Hello", "Hello again", "And again"])
+    assert [reply.split(".")[0] for reply in replies] == [
+        "[offline model] I received 0 earlier messages from this thread",
+        "[offline model] I received 2 earlier messages from this thread",
+        "[offline model] I received 4 earlier messages from this thread",
+    ]
+
+
+async def test_it_recalls_facts_the_user_stated_earlier() -> None:
+    *_, answer = await _conversation(
+        ["Hi, my name is Ada Lovelace and I want to go to Lisbon.", "My budget is 1500 euros.", "What is my name?"]
+    )
+    assert "your name is Ada Lovelace; you want to go to Lisbon; your budget is 1500 euros" in answer
+    assert answer.endswith("Your name is Ada Lovelace.")
+
+
+async def test_streaming_and_non_streaming_answers_agree() -> None:
+    agent = ChatAgent(chat_client=OfflineChatClient(chunk_delay=0))
+    streamed = "".join([u.text async for u in agent.run_stream("I want to go to Oslo.")])
+    whole = (await agent.run("I want to go to Oslo.")).text
+    assert streamed == whole
