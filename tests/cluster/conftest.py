@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.cluster import ValkeyCluster
+from tests.app.conftest import app_env, data_dir, start_app  # noqa: F401 (the app's pexpect fixtures, reused)
+from tests.support.cluster import ClusterNode, ValkeyCluster
 
 # Figures the failover tests measure, printed at the end of the run (no -s needed).
 FIGURES: list[str] = []
@@ -30,6 +31,19 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyCl
 def key_prefix() -> str:
     """A prefix of its own per test: the cluster is shared, the threads are not."""
     return f"lab11-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def whole_cluster_afterwards(redis_cluster: ValkeyCluster) -> Iterator[list[ClusterNode]]:
+    """Nodes a test kills go here; they are restarted (as replicas) and the cluster is healthy again after."""
+    killed: list[ClusterNode] = []
+    yield killed
+    started = time.monotonic()
+    for node in killed:
+        redis_cluster.restart_node(node)
+    redis_cluster.wait_until_healthy(timeout=30)
+    if killed:
+        FIGURES.append(f"  killed node back as a replica, cluster healthy again in {time.monotonic() - started:.1f}s")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator, MutableSequence
+from collections.abc import Callable, MutableSequence
 from typing import Any
 
 import app
-import pytest
 from agent_framework import AgentThread, ChatAgent, ChatMessage, ChatResponse
 from offline_model import OfflineChatClient
 from redis_chat_message_store import RedisChatMessageStore
@@ -40,19 +39,6 @@ class ModelThatTriggersAFault(OfflineChatClient):
             fault, self.fault = self.fault, None
             fault()
         return await super()._inner_get_response(messages=messages, options=options, **kwargs)
-
-
-@pytest.fixture
-def whole_cluster_afterwards(redis_cluster: ValkeyCluster) -> Iterator[list[ClusterNode]]:
-    """Nodes a test kills go here; they are restarted (as replicas) and the cluster is healthy again after."""
-    killed: list[ClusterNode] = []
-    yield killed
-    started = time.monotonic()
-    for node in killed:
-        redis_cluster.restart_node(node)
-    redis_cluster.wait_until_healthy(timeout=30)
-    if killed:
-        FIGURES.append(f"  killed node back as a replica, cluster healthy again in {time.monotonic() - started:.1f}s")
 
 
 async def _chat(agent: ChatAgent, thread: AgentThread, prompts: tuple[str, ...]) -> list[tuple[str, str]]:
