@@ -360,6 +360,10 @@ class HeavyImports:
         except BaseException as error:  # reported by wait(), in the main thread
             self.error = error
 
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
     def wait(self) -> None:
         """Block until loaded (interruptible by Ctrl-C); raise SetupError if loading failed."""
         while self._thread.is_alive():
@@ -434,6 +438,8 @@ class Session:
 
         if self.imports is None:
             self.imports = HeavyImports(self.settings)
+        if not self.imports.done:
+            self.term.say(self.term.paint("Loading the Agent Framework…", "2"))
         self.imports.wait()
         self.loop = asyncio.new_event_loop()
         self.agent = build_agent(
