@@ -10,7 +10,7 @@ from agent_framework_redis import RedisChatMessageStore as MicrosoftStore
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.crc import key_slot
-from redis.exceptions import MovedError
+from redis.exceptions import CrossSlotTransactionError, MovedError
 from redis_chat_message_store import RedisChatMessageStore, encode_message, resume_thread
 
 from tests.support.cluster import ValkeyCluster
@@ -112,9 +112,17 @@ async def test_max_messages_keeps_only_the_newest_on_the_cluster(redis_cluster: 
 async def test_the_thread_and_the_recency_index_live_in_different_slots(
     redis_cluster: ValkeyCluster, key_prefix: str
 ) -> None:
-    """The reason the index update cannot join the transaction: a MULTI over both keys is refused."""
+    """Why the index update cannot join the transaction: one MULTI over both keys is refused."""
     store = cluster_store(redis_cluster, key_prefix)
     assert key_slot(store.redis_key.encode()) != key_slot(store.recent_threads_key.encode())
+    client = RedisCluster.from_url(redis_cluster.url, decode_responses=True)
+    await client.initialize()
+    pipe = client.pipeline(transaction=True)
+    pipe.rpush(store.redis_key, "x")
+    pipe.zadd(store.recent_threads_key, {store.thread_id: 1.0})
+    with pytest.raises(CrossSlotTransactionError):
+        await pipe.execute()
+    await client.aclose()
     await store.aclose()
 
 
