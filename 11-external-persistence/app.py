@@ -15,6 +15,7 @@ while the user reads the menu, and the first action that needs them waits for it
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -322,6 +323,9 @@ def probe_redis(url: str) -> None:
 # -- background loading of the heavy modules ------------------------------------------
 
 
+_LOADERS: list[threading.Thread] = []
+
+
 class HeavyImports:
     """Imports the Agent Framework, the model SDK and the Redis client in a daemon thread."""
 
@@ -330,6 +334,7 @@ class HeavyImports:
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._load, name="lab11-imports", daemon=True)
         self._thread.start()
+        _LOADERS.append(self._thread)
 
     def _load(self) -> None:
         try:
@@ -787,7 +792,15 @@ def main() -> int:
 
 def run() -> None:
     """Console entry point (``lab11``)."""
-    sys.exit(main())
+    status = main()
+    if any(thread.is_alive() for thread in _LOADERS):
+        # Leaving while the background imports still run (say, Ctrl-C at the first menu):
+        # interpreter shutdown could wait forever on an import lock that thread holds.
+        # Everything is closed and released by now, so skip the shutdown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ def _server_pids(data_dir: Path) -> list[int]:
     return [state["server_pid"], state["watchdog_pid"]]
 
 
-def test_no_configuration_prints_one_line_saying_what_it_uses(
-    start_app: Callable[..., LabApp], data_dir: Path
-) -> None:
+def test_no_configuration_prints_one_line_saying_what_it_uses(start_app: Callable[..., LabApp], data_dir: Path) -> None:
     app = start_app()
     app.menu()
     using = [line for line in app.transcript.splitlines() if line.startswith("Using ")]
@@ -68,9 +66,7 @@ def test_second_app_shares_the_server_and_neither_breaks_when_the_other_exits(
     assert_clean(first.transcript + second.transcript)
 
 
-def test_no_server_process_is_left_after_the_last_app_exits(
-    start_app: Callable[..., LabApp], data_dir: Path
-) -> None:
+def test_no_server_process_is_left_after_the_last_app_exits(start_app: Callable[..., LabApp], data_dir: Path) -> None:
     app = start_app()
     app.menu()
     app.say("Hello")
