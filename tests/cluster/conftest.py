@@ -43,7 +43,9 @@ def whole_cluster_afterwards(redis_cluster: ValkeyCluster) -> Iterator[list[Clus
         redis_cluster.restart_node(node)
     redis_cluster.wait_until_healthy(timeout=30)
     if killed:
-        FIGURES.append(f"  killed node back as a replica, cluster healthy again in {time.monotonic() - started:.1f}s")
+        FIGURES.append(
+            f"  killed node(s) restarted on their data, cluster whole again in {time.monotonic() - started:.1f}s"
+        )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

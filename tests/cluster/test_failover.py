@@ -14,9 +14,11 @@ from collections.abc import Callable, MutableSequence
 from typing import Any
 
 import app
+import pytest
+import redis_chat_message_store as store_module
 from agent_framework import AgentThread, ChatAgent, ChatMessage, ChatResponse
 from offline_model import OfflineChatClient
-from redis_chat_message_store import RedisChatMessageStore
+from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 
 from tests.cluster.conftest import FIGURES
 from tests.support.cluster import ClusterNode, ValkeyCluster
@@ -144,3 +146,25 @@ async def test_a_turn_whose_primary_dies_while_the_model_answers_is_saved_and_no
     assert redis_cluster.primary_for_slot(slot) is not owner
     assert saved == expected
     assert len(saved) == 2 * (len(EARLIER_TURNS) + 1)
+
+
+async def test_the_store_gives_up_with_a_clear_error_when_a_whole_shard_stays_down(
+    redis_cluster: ValkeyCluster, whole_cluster_afterwards: list[ClusterNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait is bounded: with no replica left to take over, the turn fails with the store's own error."""
+    monkeypatch.setattr(store_module, "CLUSTER_FAILOVER_WAIT_SECONDS", 2.0)
+    store = RedisChatMessageStore(redis_url=redis_cluster.url, key_prefix="lab11-down", cluster=True)
+    await store.add_messages([ChatMessage(role="user", text="before")])
+    primary = redis_cluster.primary_for_key(store.redis_key)
+    replicas = [redis_cluster.node_at(address) for address in redis_cluster.shards()[primary.address]]
+    for node in (primary, *replicas):
+        node.kill()
+        whole_cluster_afterwards.append(node)
+
+    started = time.monotonic()
+    with pytest.raises(RedisUnavailableError, match="Cannot reach Redis"):
+        await store.add_messages([ChatMessage(role="user", text="after")])
+    gave_up_after = time.monotonic() - started
+    FIGURES.append(f"whole shard down, wait bound set to 2 s: the store gave up after {gave_up_after:.2f}s")
+    await store.aclose()
+    assert gave_up_after < 2.0 + 8.0  # the bound, plus redis-py's own retries of the last attempt
