@@ -371,12 +371,31 @@ class RedisChatMessageStore:
             if self.cluster:
                 await self._write_on_cluster(
                     lambda pipe: self._queue_append(pipe, payloads),
-                    lambda client: client.zadd(self.recent_threads_key, {self.thread_id: time.time()}),
+                    self._touch_index,
                 )
                 return
             pipe = self._queue_append(self._redis_client.pipeline(transaction=True), payloads)
             pipe.zadd(self.recent_threads_key, {self.thread_id: time.time()})
-            await pipe.execute()
+            *thread_replies, index_reply = await pipe.execute(raise_on_error=False)
+            for reply in thread_replies:  # the turn itself failed (e.g. the key is not a list)
+                if isinstance(reply, Exception):
+                    raise reply
+            if isinstance(index_reply, Exception):  # the turn is saved; only the index is unusable
+                self._warn_index_unusable(index_reply)
+
+    async def _touch_index(self, client: Any) -> None:
+        """Mark this thread as just used; a foreign key where the index should be only costs a warning."""
+        try:
+            await client.zadd(self.recent_threads_key, {self.thread_id: time.time()})
+        except ResponseError as error:
+            self._warn_index_unusable(error)
+
+    def _warn_index_unusable(self, error: Exception) -> None:
+        logger.warning(
+            "%s is not the sorted set this store keeps its thread index in (%s); left as it is",
+            self.recent_threads_key,
+            error,
+        )
 
     def _queue_append(self, pipe: Any, payloads: Sequence[str]) -> Any:
         """RPUSH, then LTRIM and EXPIRE when set: all on the thread's own key, so one hash slot."""
@@ -389,8 +408,14 @@ class RedisChatMessageStore:
 
     async def list_messages(self) -> list[ChatMessage]:
         """The whole thread, oldest first; entries that are not messages are skipped, never deleted."""
-        async with self._talking_to_redis():
-            raw_entries = await self._through_failover(lambda: self._redis_client.lrange(self.redis_key, 0, -1))
+        try:
+            async with self._talking_to_redis():
+                raw_entries = await self._through_failover(lambda: self._redis_client.lrange(self.redis_key, 0, -1))
+        except ResponseError as error:
+            if not str(error).startswith("WRONGTYPE"):
+                raise
+            logger.warning("%s is not a list, so it holds no messages; left as it is", self.redis_key)
+            return []
         messages: list[ChatMessage] = []
         for index, raw in enumerate(raw_entries):
             try:
@@ -487,7 +512,11 @@ class RedisChatMessageStore:
         async with self._talking_to_redis():
             if limit is None:
                 return await self._scan_saved_threads()
-            if not await self._redis_client.exists(self.recent_threads_key):
+            index_type = await self._redis_client.type(self.recent_threads_key)
+            if index_type not in ("zset", "none"):  # someone else's key: list without the index
+                self._warn_index_unusable(ResponseError(f"it is a {index_type}"))
+                return (await self._scan_saved_threads())[:limit]
+            if index_type == "none":
                 await self.rebuild_thread_index()
             return await self._recent_saved_threads(limit)
 
