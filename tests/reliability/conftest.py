@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability.settings import FIGURES
 from tests.support.tls import Certificates, TLSRedisProcess, make_certificates, redis_server_binary
 
 TLS_SKIP_REASON = (
@@ -34,3 +35,13 @@ def tls_server(tmp_path: Path, certificates: Certificates, tls_capable: None) ->
     server = TLSRedisProcess(tmp_path / "tls-redis", certificates).start()
     yield server
     server.kill()
+
+
+# -- figures for docs/reliability.md ---------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for scenario, text in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{scenario}: {text}")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability import aof
+from tests.reliability.settings import record_figure
 from tests.reliability.workers import DONE_KEY, GO_KEY, READY_KEY, turn_texts
 from tests.support.valkey import ValkeyProcess
 
@@ -81,7 +82,16 @@ def _run(data_dir: Path, max_messages: int | None) -> Run:
                 process.wait(timeout=10)
         server.kill()
     pushed = _texts(aof.pushed_values(data_dir, KEY))
-    return Run(entries=entries, pushed_in_server_order=pushed, reader=json.loads(output), seconds=seconds)
+    run = Run(entries=entries, pushed_in_server_order=pushed, reader=json.loads(output), seconds=seconds)
+    expected = WRITERS * TURNS * 2 if max_messages is None else max_messages
+    record_figure(
+        f"concurrent writers, max_messages={max_messages}",
+        f"{WRITERS} processes x {TURNS} turns, {len(entries)} entries kept (expected {expected}), "
+        f"{len(entries) - len(set(entries))} twice, newest-{expected} match with the AOF: "
+        f"{entries == pushed[-expected:]}; reader: {run.reader['polls']} polls, largest list seen "
+        f"{run.reader['max_lrange']}, torn turns {run.reader['torn_turns']}; {seconds:.1f}s",
+    )
+    return run
 
 
 @pytest.fixture(scope="module")

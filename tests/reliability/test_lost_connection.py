@@ -8,15 +8,18 @@ could not be saved, and never keep half of one.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from agent_framework import ChatMessage
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 
+from tests.reliability.app_driver import App, app_env, has_traceback
 from tests.reliability.faults import ReplyLosingProxy
-from tests.reliability.settings import scaled
+from tests.reliability.settings import record_figure, scaled
 from tests.support.valkey import ValkeyProcess
 
 # Connection refused is retried 4 times with a backoff capped at 0.8 s: well under this.
@@ -107,7 +110,14 @@ async def test_repeated_kills_lose_no_saved_turn_and_keep_no_failed_one(
         with pytest.raises(RedisUnavailableError):
             await store.add_messages(_turn(2 * cycle + 1))
         redis_server.start()
-    assert await _texts(store) == saved
+    texts = await _texts(store)
+    record_figure(
+        "lost connection: store",
+        f"{RESTART_CYCLES} SIGKILL/restart cycles, {len(saved) // 2} turns acknowledged, "
+        f"{len([t for t in saved if t not in texts]) // 2} lost, {len(texts) - len(set(texts))} extra entries, "
+        f"{RESTART_CYCLES} failed turns reported and none saved",
+    )
+    assert texts == saved
 
 
 @pytest.mark.xfail(
@@ -135,3 +145,34 @@ async def test_a_reply_lost_after_the_server_committed_a_turn_does_not_save_it_t
         await proxy.aclose()
     assert [text for text, count in Counter(texts).items() if count > 1] == []
     assert texts[:2] == ["question 1", "answer 1"]
+
+
+def test_the_app_says_redis_is_lost_stays_up_and_saves_the_next_turn(
+    redis_server: ValkeyProcess, tmp_path: Path
+) -> None:
+    """As the user sees it: a clear line while Redis is down, no traceback, the next turn saved."""
+    env = app_env(tmp_path / "home", tmp_path / "unused-data", REDIS_URL=redis_server.url)
+    app = App(env, tmp_path)
+    try:
+        key = app.menu()
+        app.say("before: I want to go to Oslo.")
+        redis_server.stop()
+        app.send("1")
+        app.expect_exact("You: ")
+        app.send("during: this turn cannot be saved")
+        app.expect_exact("Redis is unavailable")
+        app.menu()
+        redis_server.start()
+        app.say("after: my budget is 900 euros.")
+        app.send("0")
+        status = app.finish()
+    finally:
+        app.kill()
+    assert status == 0
+    assert not has_traceback(app.transcript), app.transcript
+    with redis_server.client() as client:
+        users = [entry for entry in client.lrange(key, 0, -1) if '"user"' in entry]
+    assert [json.loads(entry)["contents"][0]["text"] for entry in users] == [
+        "before: I want to go to Oslo.",
+        "after: my budget is 900 euros.",
+    ]

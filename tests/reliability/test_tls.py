@@ -9,6 +9,7 @@ import pytest
 from agent_framework import ChatMessage
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 
+from tests.reliability.app_driver import App, app_env, has_traceback
 from tests.support.tls import Certificates, TLSRedisProcess, make_certificates
 
 REFUSAL_BOUND_SECONDS = 10.0
@@ -82,3 +83,39 @@ async def test_tls_refused_write_leaves_nothing_behind(tls_server: TLSRedisProce
     )
     assert await trusted.list_saved_threads() == []
     await trusted.aclose()
+
+
+def _app_over_tls(tls_server: TLSRedisProcess, tmp_path: Path, **extra: str) -> App:
+    env = app_env(tmp_path / "home", tmp_path / "unused-data", REDIS_URL=tls_server.url, **extra)
+    return App(env, tmp_path)
+
+
+def test_tls_app_saves_a_turn_when_redis_ca_cert_names_the_ca(tls_server: TLSRedisProcess, tmp_path: Path) -> None:
+    app = _app_over_tls(tls_server, tmp_path, REDIS_CA_CERT=str(tls_server.certificates.ca_cert))
+    try:
+        app.menu()
+        app.say("Over TLS: I want to go to Bergen.")
+        app.send("0")
+        assert app.finish() == 0
+    finally:
+        app.kill()
+    assert not has_traceback(app.transcript)
+
+
+def test_tls_app_without_redis_ca_cert_refuses_with_a_clear_message(
+    tls_server: TLSRedisProcess, tmp_path: Path
+) -> None:
+    app = _app_over_tls(tls_server, tmp_path)
+    try:
+        app.menu()
+        app.send("1")
+        app.expect_exact("You: ")
+        app.send("this must not be sent in the clear or to an unverified server")
+        app.expect_exact("Redis is unavailable")
+        app.menu()
+        app.send("0")
+        assert app.finish() == 0
+    finally:
+        app.kill()
+    assert "certificate verify failed" in app.transcript
+    assert not has_traceback(app.transcript)
