@@ -44,6 +44,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    (
+        "when",
+        re.compile(
+            r"\b(?:in|during|next|this)\s+((?:early |late |mid-)?(?-i:January|February|March|April|May|June|July"
+            r"|August|September|October|November|December)|(?:the )?(?:spring|summer|autumn|fall|winter))\b",
+            re.I,
+        ),
+    ),
     ("home", re.compile(r"\b(?:i live in|i'm from|i am from|i come from)\s+(.+?)" + _STOP, re.I)),
     ("budget", re.compile(r"\bbudget (?:is |of |around |about )?(.+?)" + _STOP, re.I)),
     ("likes", re.compile(r"\bi (?:really )?(?:like|love|enjoy)\s+(.+?)" + _STOP, re.I)),
@@ -52,6 +60,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _PHRASES = {
     "name": "your name is {}",
     "destination": "you want to go to {}",
+    "when": "you travel in {}",
     "home": "you live in {}",
     "budget": "your budget is {}",
     "likes": "you like {}",

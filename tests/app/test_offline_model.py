@@ -36,6 +36,14 @@ async def test_it_recalls_facts_the_user_stated_earlier() -> None:
     assert answer.endswith("Your name is Ada Lovelace.")
 
 
+async def test_it_recalls_when_the_user_travels_and_what_they_like() -> None:
+    *_, answer = await _conversation(
+        ["My name is Ana and I'm planning a trip to Lisbon.", "I travel in May and I love seafood.", "Anything else?"]
+    )
+    assert "you travel in May" in answer
+    assert "you like seafood" in answer
+
+
 async def test_streaming_and_non_streaming_answers_agree() -> None:
     agent = ChatAgent(chat_client=OfflineChatClient(chunk_delay=0))
     streamed = "".join([u.text async for u in agent.run_stream("I want to go to Oslo.")])
