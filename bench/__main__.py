@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = Plan.quick(args.delays) if args.quick else Plan(delays_ms=args.delays)
-    results = Results(delays_ms=plan.delays_ms, quick=args.quick)
+    results = Results(delays_ms=plan.delays_ms, quick=args.quick, idle_seconds=plan.idle_seconds)
     started = time.perf_counter()
     results.load_average = list(os.getloadavg())
     print(f"Benchmark ({'quick' if args.quick else 'full'}), one-way delays {plan.delays_ms} ms", flush=True)

@@ -40,6 +40,7 @@ class Plan:
     history_sizes: tuple[int, ...] = (20, 200, 10_000)
     thread_counts: tuple[int, ...] = (1_000, 10_000, 100_000)
     startup_runs: int = 5
+    idle_seconds: float = 31.0  # just past redis-py's health_check_interval of 30 s in our store
 
     @classmethod
     def quick(cls, delays_ms: list[float]) -> Plan:
@@ -50,6 +51,7 @@ class Plan:
             history_sizes=(20, 200),
             thread_counts=(100, 1_000),
             startup_runs=1,
+            idle_seconds=0.0,
         )
 
     def list_reps(self, size: int) -> int:
@@ -70,6 +72,11 @@ class Series:
     """Repeated timings of one thing, in seconds."""
 
     samples: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this process's CPU seconds per call, immune to other load
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu) if self.cpu else float("nan")
 
     @property
     def n(self) -> int:
@@ -117,6 +124,8 @@ class Results:
     quick: bool = False
     add: dict[float, dict[str, Series]] = field(default_factory=dict)
     add_server: dict[float, dict[str, ServerCounts]] = field(default_factory=dict)
+    add_after_idle: dict[tuple[float, str], tuple[float, ServerCounts]] = field(default_factory=dict)
+    idle_seconds: float = 0.0
     history_sizes: tuple[int, ...] = ()
     lists: dict[float, dict[int, dict[str, Series]]] = field(default_factory=dict)
     bare: dict[float, dict[int, dict[str, Series]]] = field(default_factory=dict)
@@ -159,28 +168,39 @@ class Counters:
         return after[0] - before[0] - 1, commands
 
 
-async def _timed(call: Callable[[], Awaitable[Any]]) -> float:
+async def _timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one call."""
+    cpu = time.process_time()
     start = time.perf_counter()
     await call()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 async def _measure_round(
-    calls: dict[str, Callable[[], Awaitable[Any]]],
+    calls: dict[Any, Callable[[], Awaitable[Any]]],
     reps: int,
-    series: dict[str, Series],
-    counts: dict[str, ServerCounts] | None,
+    series: dict[Any, Series],
+    counts: dict[Any, ServerCounts] | None,
     counters: Counters,
     collect_each: bool = False,
+    rotate: int = 0,
 ) -> None:
-    """Time every call ``reps`` times, interleaving the stores so drift hits them all alike."""
-    gc.collect()
-    for _ in range(reps):
-        for name, call in calls.items():
+    """Time every call ``reps`` times, interleaved so drift hits them all alike.
+
+    ``rotate`` shifts which call goes first, so no store always gets the same slot (the
+    first call after other work tends to pay for cold caches). With ``collect_each`` the
+    garbage collector runs before every call, so that no call pays for another's garbage.
+    """
+    items = list(calls.items())
+    for rep in range(reps):
+        shift = (rotate + rep) % len(items)
+        for name, call in items[shift:] + items[:shift]:
             if collect_each:
                 gc.collect()
             before = await counters.snapshot() if counts is not None else None
-            series[name].samples.append(await _timed(call))
+            wall, cpu = await _timed(call)
+            series[name].samples.append(wall)
+            series[name].cpu.append(cpu)
             if counts is not None and before is not None:
                 counts[name].add(*Counters.delta(before, await counters.snapshot()))
 
@@ -192,42 +212,84 @@ def _prefix(name: str) -> str:
 async def measure_add(
     specs: dict[str, StoreSpec], proxy: ProxyProcess, counters: Counters, plan: Plan, results: Results
 ) -> None:
-    """add_messages of one turn on a thread that already holds max_messages, so every write trims."""
+    """add_messages of one turn on a thread that already holds max_messages, so every write trims.
+
+    Every repetition calls every store at every delay, so a burst of load elsewhere on the
+    machine lands on all of them alike (and on the 0 ms figure the round trips are derived from).
+    """
     prefill = messages(MAX_MESSAGES, seed=1)
     fresh_turns = turns(plan.add_warmup + plan.add_calls, seed=2)
-    for delay in plan.delays_ms:
-        stores = {
-            name: spec.make(proxy.url(delay), f"thread_{uuid.uuid4()}", _prefix(name), MAX_MESSAGES)
-            for name, spec in specs.items()
-        }
-        try:
-            for store in stores.values():
-                await store.add_messages(prefill)
-            iterator = iter(fresh_turns)
-            series = {name: Series() for name in stores}
-            counts = {name: ServerCounts() for name in stores}
-            for _ in range(plan.add_warmup):
-                turn = next(iterator)
-                for store in stores.values():
-                    await store.add_messages(turn)
-            for _ in range(plan.add_calls):
-                turn = next(iterator)
-                calls = {name: (lambda s=store, t=turn: s.add_messages(t)) for name, store in stores.items()}
-                await _measure_round(calls, 1, series, counts, counters)
-            for name, store in stores.items():
-                length = await counters.admin.llen(f"{_prefix(name)}:{store.thread_id}")
-                if length != MAX_MESSAGES:
-                    raise RuntimeError(f"{name}: thread holds {length} messages, expected {MAX_MESSAGES}")
-            results.add[delay] = series
-            results.add_server[delay] = counts
-        finally:
-            for store in stores.values():
-                await store.aclose()
+    stores = {
+        (delay, name): spec.make(proxy.url(delay), f"thread_{uuid.uuid4()}", _prefix(name), MAX_MESSAGES)
+        for delay in plan.delays_ms
+        for name, spec in specs.items()
+    }
+    try:
+        for store in stores.values():
+            await store.add_messages(prefill)
+        series = {key: Series() for key in stores}
+        counts = {key: ServerCounts() for key in stores}
+        for number, turn in enumerate(fresh_turns):
+            calls = {key: (lambda s=store, t=turn: s.add_messages(t)) for key, store in stores.items()}
+            if number < plan.add_warmup:
+                for call in calls.values():
+                    await call()
+                continue
+            await _measure_round(calls, 1, series, counts, counters, rotate=number)
+        if plan.idle_seconds:
+            await _after_idle(stores, turns(1, seed=7)[0], counters, plan.idle_seconds, results)
+        for (_, name), store in stores.items():
+            length = await counters.admin.llen(f"{_prefix(name)}:{store.thread_id}")
+            if length != MAX_MESSAGES:
+                raise RuntimeError(f"{name}: thread holds {length} messages, expected {MAX_MESSAGES}")
+    finally:
+        for store in stores.values():
+            await store.aclose()
+    for (delay, name), timing in series.items():
+        results.add.setdefault(delay, {})[name] = timing
+        results.add_server.setdefault(delay, {})[name] = counts[(delay, name)]
+
+
+async def _after_idle(
+    stores: dict[tuple[float, str], Any],
+    turn: list[ChatMessage],
+    counters: Counters,
+    idle_seconds: float,
+    results: Results,
+) -> None:
+    """A user reads and types between turns: what does the first write after a pause cost?
+
+    redis-py sends a PING before a command on a connection idle longer than its
+    ``health_check_interval``, which adds a round trip exactly when a chat resumes.
+    """
+    print(f"  (idle {idle_seconds:g} s, as a user between turns)", flush=True)
+    await asyncio.sleep(idle_seconds)
+    for key, store in stores.items():
+        before = await counters.snapshot()
+        wall, _ = await _timed(lambda s=store: s.add_messages(turn))
+        reads, commands = Counters.delta(before, await counters.snapshot())
+        counts = ServerCounts()
+        counts.add(reads, commands)
+        results.add_after_idle[key] = (wall, counts)
 
 
 async def _bare_lrange(client: redis.Redis, key: str) -> list[Any]:
     """The floor for list_messages: fetch the list and parse the JSON, nothing else."""
     return [json.loads(raw) for raw in await client.lrange(key, 0, -1)]
+
+
+async def _write_histories(
+    specs: dict[str, StoreSpec], server_url: str, threads: dict[int, str], history: list[ChatMessage]
+) -> None:
+    """Each store writes the same messages, in its own format, through its own add_messages."""
+    for name, spec in specs.items():
+        for size, thread_id in threads.items():
+            writer = spec.make(server_url, thread_id, _prefix(name), None)
+            try:
+                for start in range(0, size, WRITE_BATCH):
+                    await writer.add_messages(history[start : min(size, start + WRITE_BATCH)])
+            finally:
+                await writer.aclose()
 
 
 async def measure_list(
@@ -240,55 +302,49 @@ async def measure_list(
 ) -> None:
     """list_messages at several history lengths, against a bare LRANGE + json.loads of the same key."""
     results.history_sizes = plan.history_sizes
-    history = messages(max(plan.history_sizes), seed=3)
     threads: dict[int, str] = {size: f"thread_{uuid.uuid4()}" for size in plan.history_sizes}
-    for name, spec in specs.items():
-        for size, thread_id in threads.items():
-            writer = spec.make(server_url, thread_id, _prefix(name), None)
-            try:
-                for start in range(0, size, WRITE_BATCH):
-                    await writer.add_messages(history[start : min(size, start + WRITE_BATCH)])
-            finally:
-                await writer.aclose()
+    await _write_histories(specs, server_url, threads, messages(max(plan.history_sizes), seed=3))
     for size, thread_id in threads.items():
         results.memory[size] = {}
         for name in specs:
             usage = await counters.admin.memory_usage(f"{_prefix(name)}:{thread_id}", samples=0)
             results.memory[size][name] = float(usage or 0) / size
-    for delay in plan.delays_ms:
-        bare_client = redis.from_url(proxy.url(delay), decode_responses=True)
-        stores = {name: spec.make(proxy.url(delay), "", _prefix(name), None) for name, spec in specs.items()}
-        results.lists[delay], results.bare[delay], results.list_server[delay] = {}, {}, {}
-        try:
-            for size, thread_id in threads.items():
-                for store in stores.values():
-                    store.thread_id = thread_id
-                series = {name: Series() for name in stores}
-                bare = {name: Series() for name in stores}
-                counts = {name: ServerCounts() for name in stores}
-                for name, store in stores.items():  # warm up connections and caches
-                    got = await store.list_messages()
-                    if len(got) != size or not isinstance(got[0], ChatMessage):
-                        raise RuntimeError(f"{name}: list_messages returned {len(got)} of {size} messages")
-                    await _bare_lrange(bare_client, f"{_prefix(name)}:{thread_id}")
-                reps = plan.list_reps(size)
-                for _ in range(reps):
-                    calls = {name: store.list_messages for name, store in stores.items()}
-                    big = size >= COLLECT_FROM_SIZE
-                    await _measure_round(calls, 1, series, counts, counters, collect_each=big)
-                    keys = {name: f"{_prefix(name)}:{thread_id}" for name in stores}
-                    bare_calls = {
-                        name: (lambda key=key, client=bare_client: _bare_lrange(client, key))
-                        for name, key in keys.items()
-                    }
-                    await _measure_round(bare_calls, 1, bare, None, counters, collect_each=big)
-                results.lists[delay][size] = series
-                results.bare[delay][size] = bare
-                results.list_server[delay][size] = counts
-        finally:
-            for store in stores.values():
-                await store.aclose()
-            await bare_client.aclose()
+    bare_clients = {delay: redis.from_url(proxy.url(delay), decode_responses=True) for delay in plan.delays_ms}
+    stores = {
+        (delay, name, size): spec.make(proxy.url(delay), thread_id, _prefix(name), None)
+        for delay in plan.delays_ms
+        for name, spec in specs.items()
+        for size, thread_id in threads.items()
+    }
+    try:
+        for (delay, name, size), store in stores.items():  # warm up connections, and check what comes back
+            got = await store.list_messages()
+            if len(got) != size or not isinstance(got[0], ChatMessage):
+                raise RuntimeError(f"{name}: list_messages returned {len(got)} of {size} messages")
+            await _bare_lrange(bare_clients[delay], store.redis_key)
+        for size in plan.history_sizes:
+            keys = [key for key in stores if key[2] == size]
+            series = {key: Series() for key in keys}
+            bare = {key: Series() for key in keys}
+            counts = {key: ServerCounts() for key in keys}
+            big = size >= COLLECT_FROM_SIZE
+            for rep in range(plan.list_reps(size)):
+                calls = {key: stores[key].list_messages for key in keys}
+                await _measure_round(calls, 1, series, counts, counters, collect_each=big, rotate=rep)
+                bare_calls = {
+                    key: (lambda c=bare_clients[key[0]], k=stores[key].redis_key: _bare_lrange(c, k))
+                    for key in keys
+                }
+                await _measure_round(bare_calls, 1, bare, None, counters, collect_each=big, rotate=rep)
+            for delay, name, _ in keys:
+                results.lists.setdefault(delay, {}).setdefault(size, {})[name] = series[(delay, name, size)]
+                results.bare.setdefault(delay, {}).setdefault(size, {})[name] = bare[(delay, name, size)]
+                results.list_server.setdefault(delay, {}).setdefault(size, {})[name] = counts[(delay, name, size)]
+    finally:
+        for store in stores.values():
+            await store.aclose()
+        for client in bare_clients.values():
+            await client.aclose()
 
 
 async def _populate_threads(admin: redis.Redis, start: int, stop: int, base_score: float) -> None:
