@@ -32,7 +32,7 @@ from tests.reliability.app_driver import (
 from tests.reliability.settings import record_figure, scaled
 
 APP_KILLS = scaled(50, 300)
-SERVER_KILLS = scaled(50, 300)
+SERVER_KILLS = scaled(25, 300)
 LANES = 4  # apps running side by side on the shared embedded server
 RESENDS = 3  # a turn the app reports as not saved is sent again, at most this often
 
