@@ -18,6 +18,7 @@ ADD_TARGET_DELAY = 5.0
 ADD_TARGET_RATIO = 0.45
 DESERIALIZE_TARGET = 2.0
 LISTING_TARGET_RATIO = 1 / 20
+LISTING_TARGET_THREADS = 100_000
 FLAT_TARGET = 1.5  # "nearly flat": 100x more threads may cost at most 1.5x the time
 STARTUP_TARGET = 0.5
 ROUND_TRIP_TOLERANCE = 0.3
@@ -151,8 +152,11 @@ def build(results: Results) -> tuple[list[tuple[str, list[Row]]], list[Target]]:
                         {OURS: commands,
                          LAB: results.add_after_idle[(delays[-1], LAB)][1].commands_per_call(),
                          MICROSOFT: results.add_after_idle[(delays[-1], MICROSOFT)][1].commands_per_call()}))
-        targets.append(Target(f"one round trip per add_messages also after {results.idle_seconds:g} s idle "
-                              "(a user between turns)", "server read events", all(idle_reads_ok)))
+        reads = ", ".join(f"{results.add_after_idle[(d, OURS)][1].reads_per_call:.0f}" for d in delays)
+        targets.append(Target(f"one round trip for the first add_messages after {results.idle_seconds:g} s idle "
+                              "(added by the benchmark: a user between turns)",
+                              f"{reads} server read events @ {', '.join(f'{d:g}' for d in delays)} ms",
+                              all(idle_reads_ok)))
     counts = results.add_server[delays[0]]
     rows.append(Row("add_messages, commands per call (INFO commandstats, unordered)", str(counts[OURS].calls),
                     {name: counts[name].commands_per_call() for name in ORDER}))
@@ -207,8 +211,21 @@ def build(results: Results) -> tuple[list[tuple[str, list[Row]]], list[Target]]:
                         ratio_ms=_ratio(*(sum(results.lists[delay][s][n].median for s in sizes)
                                           for n in (OURS, MICROSOFT)))))
     sections.append(("list_messages at several history lengths", rows))
-    targets.append(Target("one round trip per add_messages and per list_messages, whatever the delay",
-                          "from time and from server read events", all(rt_met_all + list_rt_met)))
+    worst_add = max(results.add_server[d][OURS].reads_per_call for d in delays)
+    worst_list = max(results.list_server[d][s][OURS].reads_per_call for d in delays for s in results.history_sizes)
+    rt_from_time = [
+        _round_trips(results.add[d][OURS].median, results.add[0.0][OURS].median, d) for d in positive
+    ] + [
+        _round_trips(results.lists[d][results.history_sizes[0]][OURS].median,
+                     results.lists[0.0][results.history_sizes[0]][OURS].median, d)
+        for d in positive
+    ]
+    targets.append(Target(
+        "one round trip per add_messages and per list_messages, whatever the delay",
+        f"server read events per call at most {worst_add:.2f} (add) and {worst_list:.2f} (list); from time "
+        + (f"{min(rt_from_time):.2f} to {max(rt_from_time):.2f}" if rt_from_time else "n/a"),
+        all(rt_met_all + list_rt_met),
+    ))
 
     # 3. listing saved threads
     rows = []
@@ -219,7 +236,10 @@ def build(results: Results) -> tuple[list[tuple[str, list[Row]]], list[Target]]:
             target, met = "", None
             if count == largest:
                 ratio = series[OURS].median / series[LAB].median
-                target, met = f"≤ 1/{round(1 / LISTING_TARGET_RATIO)} of lab", ratio <= LISTING_TARGET_RATIO
+                target = f"≤ 1/{round(1 / LISTING_TARGET_RATIO)} of lab"
+                met = ratio <= LISTING_TARGET_RATIO if count >= LISTING_TARGET_THREADS else None
+                if met is None:
+                    target += f" (set for {LISTING_TARGET_THREADS:,})"
                 targets.append(Target(f"20 most recent threads at {count:,} threads @ {_delay(delay)} "
                                       f"≤ 1/{round(1 / LISTING_TARGET_RATIO)} of the lab's KEYS way",
                                       f"{ratio:.4f}× (1/{1 / ratio:,.0f})", met))
@@ -244,8 +264,10 @@ def build(results: Results) -> tuple[list[tuple[str, list[Row]]], list[Target]]:
     for check, passed in results.thread_checks.items():
         rows.append(Row(f"check: {check}", "", {OURS: "yes" if passed else "NO", LAB: "", MICROSOFT: ""},
                         target="yes", met=passed))
+    passed = sum(results.thread_checks.values())
     targets.append(Target("listing stays correct when threads are cleared or expire, and the raw fill "
-                          "matches the store's index", "checks below", all(results.thread_checks.values())))
+                          "matches the store's index", f"{passed} of {len(results.thread_checks)} checks pass",
+                          all(results.thread_checks.values())))
     sections.append(("Listing saved threads (the 20 most recently used, each with its message count)", rows))
 
     # 4. start-up
@@ -445,7 +467,13 @@ def render_document(
         for delay, stats in results.proxy_lateness.items()
         if float(delay) > 0
     )
-    load = ", ".join(f"{value:.2f}" for value in results.load_average)
+    averages = results.load_average
+    load = (
+        f"{'/'.join(f'{v:.2f}' for v in averages[:3])} at the start, {'/'.join(f'{v:.2f}' for v in averages[3:])} "
+        "at the end"
+        if len(averages) == 6
+        else ""
+    )
     lines = [
         "# Benchmarks",
         "",
@@ -466,7 +494,7 @@ def render_document(
         "",
         *[f"- **{key}**: {value}" for key, value in host.items()],
         f"- **Command**: `{command}` ({elapsed:.0f} s)",
-        f"- **Load average** (1, 5, 15 min) at the start and the end: {load or 'n/a'}. Other work on the",
+        f"- **Load average** (1/5/15 min): {load or 'n/a'}. Other work on the",
         "  machine shares its two cores and shows up as noise, mostly in the CPU-bound 10,000-message rows.",
         "",
         "## How it is measured",
