@@ -3,6 +3,7 @@
 
     python3 dev.py app      set up .venv (first time only) and start the lab's CLI
     python3 dev.py test     set up .venv with the test tools, run ruff and the test suite
+                            (as root on Debian it also installs redis-server for the TLS tests)
     python3 dev.py bench    set up .venv with the test tools, run the benchmarks
 
 The virtual environment lives in `.venv/` inside the checkout. It is rebuilt only
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -54,6 +56,18 @@ def _ensure_venv(with_dev_tools: bool) -> None:
     stamp.write_text(requirements + "\n")
 
 
+def _ensure_tls_test_server() -> None:
+    """The TLS tests need Debian's redis-server (the embedded Valkey has no TLS): install it where we can."""
+    if shutil.which("redis-server"):
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("Installing Debian's redis-server for the TLS tests ...", flush=True)
+        subprocess.run(["bash", str(ROOT / "tests" / "reliability" / "install-tls-server.sh")], check=True)
+        return
+    print("Note: redis-server is not installed, so the TLS tests will be skipped", flush=True)
+    print("      (as root on Debian/Ubuntu: bash tests/reliability/install-tls-server.sh).", flush=True)
+
+
 def _run(argv: list[str]) -> int:
     return subprocess.call(argv, cwd=ROOT)
 
@@ -65,6 +79,7 @@ def main(argv: list[str]) -> int:
         return _run([str(PYTHON), str(ROOT / "11-external-persistence" / "app.py"), *rest])
     if command == "test":
         _ensure_venv(with_dev_tools=True)
+        _ensure_tls_test_server()
         lint = _run([str(PYTHON), "-m", "ruff", "check", "."])
         tests = _run([str(PYTHON), "-m", "pytest", *rest])
         return tests or lint
