@@ -86,6 +86,20 @@ class Terminal:
     def error(self, text: str) -> None:
         print(self.paint(text, "1;31"), flush=True)
 
+    def ask(self, prompt: str) -> str:
+        """One line from the user, stripped; EOFError at end of input, KeyboardInterrupt on Ctrl-C.
+
+        Reads ``sys.stdin`` itself rather than calling ``input()``: on a terminal, ``input()``
+        stops at a NUL byte (Ctrl-@ / Ctrl-Space) and silently waits for another line. GNU
+        readline would fix that too, but it treats typed control keys as editing commands
+        (Esc and digits repeat the next key thousands of times), which hostile input must not do.
+        """
+        print(prompt, end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.strip()
+
 
 ROLE_STYLES = {
     "user": ("you", "1;36"),
@@ -471,7 +485,7 @@ class Session:
             if self.imports is None:  # load the heavy modules while the user reads the menu
                 self.imports = HeavyImports(self.settings)
             try:
-                choice = input("Choose an option: ").strip()
+                choice = self.term.ask("Choose an option: ")
             except (KeyboardInterrupt, EOFError):
                 self.term.say()
                 return EXIT_OK
@@ -529,7 +543,7 @@ class Session:
 
     def send_message(self) -> None:
         try:
-            prompt = input("You: ").strip()
+            prompt = self.term.ask("You: ")
         except (KeyboardInterrupt, EOFError):
             self.term.say()
             return
@@ -621,7 +635,7 @@ class Session:
             self.term.say(f"  {number}) {thread.redis_key}  {thread.message_count} message{plural}{preview}{current}")
         while True:
             try:
-                answer = input(f"Load which thread? (1-{len(saved)}, Enter to go back): ").strip()
+                answer = self.term.ask(f"Load which thread? (1-{len(saved)}, Enter to go back): ")
             except (KeyboardInterrupt, EOFError):
                 self.term.say()
                 return

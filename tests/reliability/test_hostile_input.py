@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pexpect
-import pytest
 
 from tests.reliability.app_driver import APP, App, app_env, has_traceback, stop_embedded_server
 from tests.reliability.settings import record_figure, scaled
@@ -107,8 +106,8 @@ def test_a_thousand_generated_lines_through_a_pipe_end_cleanly_with_no_traceback
 
 # Keys the terminal itself turns into signals or flow control (^C ^D are sent on purpose below;
 # ^Z stops and ^\\ kills any program, ^S/^Q pause output, ^V quotes the Enter): not input the app
-# can see. NUL has its own (xfail) test below: a typed NUL makes input() wait for another line.
-TTY_SPECIAL = str.maketrans("", "", "\x00\x03\x04\x1a\x1c\x13\x11\x16\r\n")
+# can see.
+TTY_SPECIAL = str.maketrans("", "", "\x03\x04\x1a\x1c\x13\x11\x16\r\n")
 PTY_PROMPTS = ["Choose an option: ", r"\(1-\d+, Enter to go back\): ", "You: ", pexpect.EOF]
 
 
@@ -153,15 +152,8 @@ def test_typed_garbage_ctrl_c_and_ctrl_d_in_a_terminal_never_show_a_traceback(tm
     assert set(statuses) == {0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app bug, not fixed: a line typed with a NUL (Ctrl-@ / Ctrl-Space in many terminals) gets no "
-        "answer; Python's input() without readline on a tty reads past the NUL and silently waits "
-        "for the next line, whose text then replaces it (app.py could import readline)"
-    ),
-)
 def test_a_typed_line_with_a_nul_character_gets_an_answer(tmp_path: Path) -> None:
+    """Ctrl-@ / Ctrl-Space types a NUL; without readline, input() would wait for another line."""
     data_dir = tmp_path / "data"
     app = App(app_env(tmp_path / "home", data_dir), tmp_path)
     try:
