@@ -11,12 +11,16 @@ read the other's threads):
   document of ``ChatMessage.to_dict()`` per entry;
 - ``{key_prefix}:recent-threads``: a sorted set of thread ids scored by the time
   of their last write, so "the 20 most recently used threads" costs the same
-  whether there are a thousand threads or a million.
+  whether there are a thousand threads or a million;
+- ``{<thread key>}:last-write``: the token of the thread's latest write, kept for a
+  few minutes in the thread's own hash slot, so that a write whose reply was lost
+  can tell whether it went through instead of saving the turn twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
@@ -60,6 +64,8 @@ logger = logging.getLogger(__name__)
 
 RECENT_THREADS_SUFFIX = "recent-threads"
 PREVIEW_LENGTH = 60
+# Long enough to outlast every retry of a write; short enough to leave nothing behind.
+WRITE_TOKEN_TTL_SECONDS = 600
 
 # Bounded reconnects: a restarted server or a dropped socket costs a few tries
 # spread over about a second, never an endless loop.
@@ -76,13 +82,16 @@ CLUSTER_RETRYABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ClusterErro
 
 T = TypeVar("T")
 
+# Set while a write transaction runs: redis-py must not resend it on its own (see add_messages).
+_ONE_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("one_attempt", default=False)
+
 
 class _RetryUnlessRefused(Retry):
     """Retry dropped connections with backoff, but not a refused password: that will not fix itself."""
 
     async def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):  # type: ignore[no-untyped-def]
         def retryable(error: Exception) -> bool:
-            if isinstance(error, AuthenticationError):
+            if _ONE_ATTEMPT.get() or isinstance(error, AuthenticationError):
                 return False
             return is_retryable is None or bool(is_retryable(error))
 
@@ -270,6 +279,8 @@ class RedisChatMessageStore:
             raise ValueError("ttl_seconds must be a positive number of seconds or None.")
         if not key_prefix:
             raise ValueError("key_prefix must not be empty.")
+        if thread_id == RECENT_THREADS_SUFFIX:
+            raise ValueError(f"The thread id {thread_id!r} is taken by the store's own index of threads.")
         self.thread_id = thread_id or f"thread_{uuid.uuid4()}"
         self.key_prefix = key_prefix
         self.max_messages = max_messages
@@ -285,7 +296,6 @@ class RedisChatMessageStore:
             "decode_responses": True,
             "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "socket_timeout": COMMAND_TIMEOUT_SECONDS,
-            "health_check_interval": 30,
             "retry": _RetryUnlessRefused(
                 ExponentialWithJitterBackoff(base=RETRY_BACKOFF_BASE, cap=RETRY_BACKOFF_CAP), RETRIES
             ),
@@ -309,6 +319,16 @@ class RedisChatMessageStore:
     @property
     def recent_threads_key(self) -> str:
         return f"{self.key_prefix}:{RECENT_THREADS_SUFFIX}"
+
+    @property
+    def write_token_key(self) -> str:
+        """A key in the thread key's hash slot (so it can join the thread's transaction on a cluster)."""
+        key = self.redis_key
+        opening = key.find("{")
+        closing = key.find("}", opening + 1)
+        if opening != -1 and closing > opening + 1:  # the key already names its slot
+            return f"{key}:last-write"
+        return f"{{{key}}}:last-write"
 
     @property
     def location(self) -> str:
@@ -368,20 +388,54 @@ class RedisChatMessageStore:
         if not payloads:
             return
         async with self._talking_to_redis():
-            if self.cluster:
-                await self._write_on_cluster(
-                    lambda pipe: self._queue_append(pipe, payloads),
-                    self._touch_index,
+            if self.cluster:  # the index lives in another slot: its own command, sent alongside
+                await asyncio.gather(
+                    self._append_exactly_once(payloads, with_index=False),
+                    self._through_failover(lambda: self._touch_index(self._redis_client)),
                 )
-                return
-            pipe = self._queue_append(self._redis_client.pipeline(transaction=True), payloads)
-            pipe.zadd(self.recent_threads_key, {self.thread_id: time.time()})
-            *thread_replies, index_reply = await pipe.execute(raise_on_error=False)
-            for reply in thread_replies:  # the turn itself failed (e.g. the key is not a list)
+            else:
+                await self._append_exactly_once(payloads, with_index=True)
+
+    async def _append_exactly_once(self, payloads: Sequence[str], *, with_index: bool) -> None:
+        """Send the turn's MULTI/EXEC; after a lost reply, resend it only if it did not go through.
+
+        redis-py would resend a transaction by itself when the connection drops, and if the
+        server had already run it (only the reply was lost) the turn would be saved twice.
+        So the transaction also stores a fresh token, redis-py's own retry is off for it, and
+        before each resend the token tells whether the earlier attempt was applied.
+        """
+        token = uuid.uuid4().hex
+        sent = False
+
+        async def attempt() -> None:
+            nonlocal sent
+            if sent and await self._redis_client.get(self.write_token_key) == token:
+                return  # applied; only its reply was lost
+            if self.cluster:
+                # redis-py queues each command of a cluster transaction through asyncio.run() in a
+                # worker thread; if the client still has to (re)learn the topology it would do so
+                # there and keep connections bound to that dead loop. Learning it here avoids that.
+                await self._redis_client.initialize()
+            pipe = self._redis_client.pipeline(transaction=True)
+            self._queue_append(pipe, payloads)
+            pipe.set(self.write_token_key, token, ex=WRITE_TOKEN_TTL_SECONDS)
+            if with_index:
+                pipe.zadd(self.recent_threads_key, {self.thread_id: time.time()})
+            sent = True
+            one_attempt = _ONE_ATTEMPT.set(True)
+            try:
+                replies = await pipe.execute(raise_on_error=False)
+            finally:
+                _ONE_ATTEMPT.reset(one_attempt)
+            turn_replies, index_replies = (replies[:-1], replies[-1:]) if with_index else (replies, [])
+            for reply in turn_replies:  # the turn itself failed (e.g. the key is not a list)
                 if isinstance(reply, Exception):
                     raise reply
-            if isinstance(index_reply, Exception):  # the turn is saved; only the index is unusable
-                self._warn_index_unusable(index_reply)
+            for reply in index_replies:  # the turn is saved; only the index is unusable
+                if isinstance(reply, Exception):
+                    self._warn_index_unusable(reply)
+
+        await self._through_failover(attempt, single_server_retries=RETRIES)
 
     async def _touch_index(self, client: Any) -> None:
         """Mark this thread as just used; a foreign key where the index should be only costs a warning."""
@@ -433,12 +487,12 @@ class RedisChatMessageStore:
         async with self._talking_to_redis():
             if self.cluster:
                 await self._write_on_cluster(
-                    lambda pipe: pipe.delete(self.redis_key),
+                    lambda pipe: pipe.delete(self.redis_key, self.write_token_key),
                     lambda client: client.zrem(self.recent_threads_key, self.thread_id),
                 )
                 return
             pipe = self._redis_client.pipeline(transaction=True)
-            pipe.delete(self.redis_key)
+            pipe.delete(self.redis_key, self.write_token_key)
             pipe.zrem(self.recent_threads_key, self.thread_id)
             await pipe.execute()
 
@@ -466,31 +520,38 @@ class RedisChatMessageStore:
             self._through_failover(lambda: update_index(self._redis_client)),
         )
 
-    async def _through_failover(self, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run ``operation``; on a cluster, retry it while a replica takes over a failed primary.
+    async def _through_failover(self, operation: Callable[[], Awaitable[T]], *, single_server_retries: int = 0) -> T:
+        """Run ``operation``, retrying while the server is briefly away.
 
-        redis-py's cluster client gives up after a few quick retries, sooner than the engine
-        can elect a new primary; this waits up to CLUSTER_FAILOVER_WAIT_SECONDS, then gives up.
+        On a cluster, redis-py gives up sooner than the engine can elect a new primary, so this
+        waits up to CLUSTER_FAILOVER_WAIT_SECONDS. On a single server redis-py's own retries
+        are enough, except for what runs with them off (``single_server_retries`` more tries).
+        A refused password is never retried.
         """
-        if not self.cluster:
-            return await operation()
+        retryable = CLUSTER_RETRYABLE_ERRORS if self.cluster else (RedisConnectionError, RedisTimeoutError)
         started = time.monotonic()
-        delay = 0.1
+        delay = 0.1 if self.cluster else RETRY_BACKOFF_BASE
         failures = 0
         while True:
             try:
                 result = await operation()
-            except CLUSTER_RETRYABLE_ERRORS as error:
-                failures += 1
-                if time.monotonic() - started + delay > CLUSTER_FAILOVER_WAIT_SECONDS:
+            except retryable as error:
+                if isinstance(error, AuthenticationError):
                     raise
-                logger.debug("Redis cluster busy (%s); retrying in %.1fs", error.__class__.__name__, delay)
+                failures += 1
+                if self.cluster:
+                    out_of_time = time.monotonic() - started + delay > CLUSTER_FAILOVER_WAIT_SECONDS
+                else:
+                    out_of_time = failures > single_server_retries
+                if out_of_time:
+                    raise
+                logger.debug("Redis unavailable (%s); retrying in %.1fs", error.__class__.__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
             if failures:  # say how long it waited, for whoever watches failovers
                 waited = time.monotonic() - started
-                logger.warning("Redis cluster answered for %s after waiting %.2fs (failover)", self.redis_key, waited)
+                logger.warning("Redis answered for %s after waiting %.2fs", self.redis_key, waited)
             return result
 
     async def ping(self) -> None:
@@ -512,13 +573,16 @@ class RedisChatMessageStore:
         async with self._talking_to_redis():
             if limit is None:
                 return await self._scan_saved_threads()
-            index_type = await self._redis_client.type(self.recent_threads_key)
-            if index_type not in ("zset", "none"):  # someone else's key: list without the index
-                self._warn_index_unusable(ResponseError(f"it is a {index_type}"))
+            if limit <= 0:
+                return []
+            try:
+                first_page = await self._recent_page(0, limit)
+            except ResponseError as error:  # someone else's key where the index should be
+                self._warn_index_unusable(error)
                 return (await self._scan_saved_threads())[:limit]
-            if index_type == "none":
-                await self.rebuild_thread_index()
-            return await self._recent_saved_threads(limit)
+            if not first_page and await self.rebuild_thread_index():  # threads written by other tools
+                first_page = await self._recent_page(0, limit)
+            return await self._recent_saved_threads(limit, first_page)
 
     async def rebuild_thread_index(self) -> int:
         """Index threads written by other tools (the lab's store, Microsoft's); returns how many were added."""
@@ -579,14 +643,18 @@ class RedisChatMessageStore:
             )
         return found, gone
 
-    async def _recent_saved_threads(self, limit: int) -> list[SavedThread]:
+    async def _recent_page(self, start: int, size: int) -> list[tuple[str, float]]:
+        return await self._redis_client.zrevrange(self.recent_threads_key, start, start + size - 1, withscores=True)
+
+    async def _recent_saved_threads(self, limit: int, first_page: list[tuple[str, float]]) -> list[SavedThread]:
+        """Walk the index newest first, in pages, until ``limit`` threads that still exist are found."""
         found: list[SavedThread] = []
         start = 0
         page = max(limit, 1)
+        entries = first_page
         while len(found) < limit:
-            entries = await self._redis_client.zrevrange(
-                self.recent_threads_key, start, start + page - 1, withscores=True
-            )
+            if start:
+                entries = await self._recent_page(start, page)
             if not entries:
                 break
             start += len(entries)
@@ -595,6 +663,8 @@ class RedisChatMessageStore:
             found.extend(threads)
             if gone:  # cleared or expired since their last write: drop them from the index
                 await self._forget_if_still_gone(gone)
+            if len(entries) < page:  # that was the end of the index
+                break
         return found[:limit]
 
     async def _forget_if_still_gone(self, thread_ids: Sequence[str]) -> None:

@@ -81,7 +81,7 @@ async def test_add_messages_is_one_transaction_on_the_node_that_owns_the_thread(
     owner = redis_cluster.primary_for_key(store.redis_key).port
     index_owner = redis_cluster.primary_for_key(store.recent_threads_key).port
     to_owner = [commands for port, commands in socket_writes if "RPUSH" in commands]
-    assert to_owner == [["MULTI", "RPUSH", "LTRIM", "EXPIRE", "EXEC"]]
+    assert to_owner == [["MULTI", "RPUSH", "LTRIM", "EXPIRE", "SET", "EXEC"]]
     assert [port for port, commands in socket_writes if "RPUSH" in commands] == [owner]
     assert [(port, commands) for port, commands in socket_writes if "ZADD" in commands] == [(index_owner, ["ZADD"])]
     assert len(socket_writes) == 2  # the transaction and the index update, sent side by side

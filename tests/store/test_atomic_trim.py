@@ -6,20 +6,11 @@ import asyncio
 
 import redis.asyncio as redis
 from agent_framework import ChatMessage
-from redis.asyncio.connection import Connection
+from redis.crc import key_slot
 from redis_chat_message_store import RedisChatMessageStore
 
+from tests.support.round_trips import CountingConnection, counting_client
 from tests.support.valkey import ValkeyProcess
-
-
-class CountingConnection(Connection):
-    """A real connection that counts what it writes to the socket: one write is one round trip."""
-
-    writes = 0
-
-    async def send_packed_command(self, command, check_health=True):  # type: ignore[no-untyped-def]
-        CountingConnection.writes += 1
-        return await super().send_packed_command(command, check_health)
 
 
 def _turn(number: int) -> list[ChatMessage]:
@@ -38,10 +29,7 @@ def _command_calls(server: ValkeyProcess) -> dict[str, int]:
 
 
 async def test_add_messages_is_one_round_trip_on_a_full_thread(redis_server: ValkeyProcess) -> None:
-    pool = redis.ConnectionPool(
-        host="127.0.0.1", port=redis_server.port, decode_responses=True, connection_class=CountingConnection
-    )
-    client = redis.Redis(connection_pool=pool)
+    client = counting_client(redis_server.port)
     store = RedisChatMessageStore(redis_client=client, key_prefix="lab11", max_messages=4, ttl_seconds=600)
     for number in range(3):
         await store.add_messages(_turn(number))
@@ -63,6 +51,7 @@ async def test_push_trim_and_expiry_run_inside_one_transaction(redis_server: Val
         "rpush": 1,
         "ltrim": 1,
         "expire": 1,
+        "set": 1,
         "zadd": 1,
         "exec": 1,
     }
@@ -108,3 +97,12 @@ async def test_two_writers_leave_exactly_the_newest_max_messages(redis_server: V
         assert mine == sorted(mine)
     await first.aclose()
     await second.aclose()
+
+
+async def test_the_write_token_shares_the_thread_keys_hash_slot(redis_server: ValkeyProcess) -> None:
+    store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="t1", key_prefix="lab11")
+    tagged = RedisChatMessageStore(redis_url=redis_server.url, thread_id="t1", key_prefix="lab{11}")
+    assert key_slot(store.write_token_key.encode()) == key_slot(store.redis_key.encode())
+    assert key_slot(tagged.write_token_key.encode()) == key_slot(tagged.redis_key.encode())
+    await store.aclose()
+    await tagged.aclose()

@@ -6,6 +6,7 @@ import fakeredis
 from agent_framework import ChatMessage
 from redis_chat_message_store import RedisChatMessageStore
 
+from tests.support.round_trips import CountingConnection, counting_client
 from tests.support.valkey import ValkeyProcess
 
 
@@ -95,3 +96,21 @@ async def test_listing_uses_scan_and_never_keys(redis_server: ValkeyProcess) -> 
     assert "cmdstat_keys" not in stats
     assert stats["cmdstat_scan"]["calls"] >= 1
     await store.aclose()
+
+
+async def test_a_limit_of_zero_lists_nothing(fake_redis: fakeredis.FakeAsyncRedis) -> None:
+    store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11")
+    await _save(store, "x")
+    assert await store.list_saved_threads(limit=0) == []
+
+
+async def test_the_recent_threads_take_two_round_trips(redis_server: ValkeyProcess) -> None:
+    client = counting_client(redis_server.port)
+    store = RedisChatMessageStore(redis_client=client, key_prefix="lab11")
+    for number in range(3):
+        await _save(store.for_thread(f"t{number}"), "x")
+    CountingConnection.writes = 0
+    threads = await store.list_saved_threads(limit=20)
+    assert len(threads) == 3
+    assert CountingConnection.writes == 2  # ZREVRANGE, then one pipeline of LLEN + LRANGE per thread
+    await client.aclose()

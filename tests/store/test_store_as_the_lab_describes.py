@@ -196,3 +196,8 @@ def test_a_store_can_be_opened_on_another_thread_with_the_same_settings(
     store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11", max_messages=200)
     other = store.for_thread("thread_other")
     assert (other.redis_key, other.max_messages) == ("lab11:thread_other", 200)
+
+
+def test_the_index_name_cannot_be_used_as_a_thread_id(fake_redis: fakeredis.FakeAsyncRedis) -> None:
+    with pytest.raises(ValueError, match="recent-threads"):
+        RedisChatMessageStore(redis_client=fake_redis, thread_id="recent-threads")
