@@ -281,14 +281,22 @@ class EmbeddedServer:
             try:
                 with self._locked():
                     if not self._read_clients() and server.poll() is None:
-                        server.terminate()  # SIGTERM: valkey fsyncs the AOF and exits
+                        # SIGTERM: valkey fsyncs the AOF and exits. Wait for that before letting
+                        # go of the lock, or a new app could meet a server about to vanish.
+                        server.terminate()
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            server.wait(timeout=STOP_TIMEOUT_SECONDS)
+                        self._forget_state_of(server.pid)
             except OSError:
                 server.terminate()
-        with contextlib.suppress(OSError):
-            current = self.read_state()
-            if current.get("server_pid") == server.pid:
-                self.state_path.unlink()
+        self._forget_state_of(server.pid)
         return 0
+
+    def _forget_state_of(self, server_pid: int) -> None:
+        """Remove the state file if it still describes this server (a newer one may have replaced it)."""
+        with contextlib.suppress(OSError):
+            if self.read_state().get("server_pid") == server_pid:
+                self.state_path.unlink()
 
 
 def _watch_main(data_dir: str, binary: str) -> int:
