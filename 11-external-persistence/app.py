@@ -188,6 +188,8 @@ def _lab_agent_class() -> type:
                 turn = [*as_list(input_messages), *as_list(response_messages)]
                 if turn:
                     await thread.on_new_messages(turn)
+                if thread.context_provider:  # as the framework's own version does
+                    await thread.context_provider.invoked(input_messages, response_messages, **kwargs)
 
         _AGENT_CLASS = LabAgent
     return _AGENT_CLASS
