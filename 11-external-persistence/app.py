@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -518,6 +519,7 @@ class Session:
         from redis_chat_message_store import RedisUnavailableError
 
         detail = self.settings.redact(" ".join(str(error).split()) or type(error).__name__)
+        detail = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", detail)  # the framework names classes by repr
         if isinstance(error, RedisUnavailableError):
             restarted = self._restart_embedded_server()
             tail = " The embedded server has been restarted: try again." if restarted else " Try again in a moment."
