@@ -8,7 +8,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.app.conftest import MENU_PROMPT, LabApp, assert_clean
+from tests.support.app_driver import MENU_PROMPT, LabApp, assert_clean
 from tests.support.model_server import ModelServer
 from tests.support.valkey import ValkeyProcess, free_port
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from embedded_server import MAX_SOCKET_PATH, EmbeddedServer
 
-from tests.app.conftest import LabApp, assert_clean, wait_until_gone
+from tests.support.app_driver import LabApp, assert_clean, wait_until_gone
 
 
 def _server_pids(data_dir: Path) -> list[int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from tests.app.conftest import LabApp, assert_clean
+from tests.support.app_driver import LabApp, assert_clean
 from tests.support.model_server import ModelServer
 
 FIRST = "Hi, my name is Ada and I want to go to Lisbon."

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.app.conftest import LabApp
+from tests.support.app_driver import LabApp
 
 RUNS = 3
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from redis_chat_message_store import RedisChatMessageStore
 
-from tests.app.conftest import LabApp, assert_clean
 from tests.cluster.conftest import FIGURES
+from tests.support.app_driver import LabApp, assert_clean
 from tests.support.cluster import ClusterNode, ValkeyCluster
 
 FIRST = "Hi, my name is Ada and I want to go to Lisbon."

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.app_driver import (
-    App,
+from tests.reliability.settings import record_figure, scaled
+from tests.support.app_driver import (
+    LabApp,
     TurnNotSaved,
     app_env,
     embedded_redis,
@@ -29,7 +30,6 @@ from tests.reliability.app_driver import (
     stop_embedded_server,
     wait_for,
 )
-from tests.reliability.settings import record_figure, scaled
 
 APP_KILLS = scaled(50, 300)
 SERVER_KILLS = scaled(25, 300)
@@ -49,7 +49,7 @@ class CrashRun:
     seconds: float = 0.0
 
 
-def _say_until_saved(app: App, message: str, run: CrashRun, *, then_menu: bool = True) -> str:
+def _say_until_saved(app: LabApp, message: str, run: CrashRun, *, then_menu: bool = True) -> str:
     for _ in range(RESENDS):
         try:
             return app.say(message, then_menu=then_menu)
@@ -60,7 +60,7 @@ def _say_until_saved(app: App, message: str, run: CrashRun, *, then_menu: bool =
 
 def _lane(lane: int, kills: int, env: dict[str, str], cwd: Path, run: CrashRun) -> None:
     for number in range(kills):
-        app = App(env, cwd)
+        app = LabApp(env, cwd)
         try:
             app.menu()
             message = f"crash {lane}-{number}: I want to go to Porto {lane}{number}"
@@ -110,7 +110,7 @@ def server_kills(tmp_path_factory: pytest.TempPathFactory) -> CrashRun:
     base = tmp_path_factory.mktemp("server-kills")
     data_dir, env = base / "data", app_env(base / "home", base / "data")
     run, started = CrashRun(), time.monotonic()
-    app = App(env, base)
+    app = LabApp(env, base)
     try:
         app.menu()
         for number in range(SERVER_KILLS):

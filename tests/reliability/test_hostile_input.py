@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pexpect
 
-from tests.reliability.app_driver import APP, App, app_env, has_traceback, stop_embedded_server
 from tests.reliability.settings import record_figure, scaled
+from tests.support.app_driver import APP, LabApp, app_env, has_traceback, stop_embedded_server
 
 SEED = 20261125
 LINES = scaled(1000, 5000)
@@ -118,7 +118,7 @@ def test_typed_garbage_ctrl_c_and_ctrl_d_in_a_terminal_never_show_a_traceback(tm
     data_dir, env = tmp_path / "data", app_env(tmp_path / "home", tmp_path / "data")
     transcripts: list[str] = []
     statuses: list[int] = []
-    app = App(env, tmp_path)
+    app = LabApp(env, tmp_path)
     try:
         app.menu()
         for line in lines:
@@ -132,7 +132,7 @@ def test_typed_garbage_ctrl_c_and_ctrl_d_in_a_terminal_never_show_a_traceback(tm
             if app.expect(PTY_PROMPTS, timeout=60) == len(PTY_PROMPTS) - 1:  # the app ended
                 statuses.append(app.finish())
                 transcripts.append(app.transcript)
-                app = App(env, tmp_path)
+                app = LabApp(env, tmp_path)
                 app.menu()
         for _ in range(3):  # Ctrl-D until it ends: at a sub-prompt it goes back to the menu first
             app.child.sendeof()
@@ -155,7 +155,7 @@ def test_typed_garbage_ctrl_c_and_ctrl_d_in_a_terminal_never_show_a_traceback(tm
 def test_a_typed_line_with_a_nul_character_gets_an_answer(tmp_path: Path) -> None:
     """Ctrl-@ / Ctrl-Space types a NUL; without readline, input() would wait for another line."""
     data_dir = tmp_path / "data"
-    app = App(app_env(tmp_path / "home", data_dir), tmp_path)
+    app = LabApp(app_env(tmp_path / "home", data_dir), tmp_path)
     try:
         app.menu()
         app.child.send("\x1d\x00\x19\x06\r")

@@ -16,9 +16,9 @@ import pytest
 from agent_framework import ChatMessage
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 
-from tests.reliability.app_driver import App, app_env, has_traceback
 from tests.reliability.faults import ReplyLosingProxy
 from tests.reliability.settings import record_figure, scaled
+from tests.support.app_driver import LabApp, app_env, has_traceback
 from tests.support.valkey import ValkeyProcess
 
 # Connection refused is retried 4 times with a backoff capped at 0.8 s: well under this.
@@ -143,7 +143,7 @@ def test_the_app_says_redis_is_lost_stays_up_and_saves_the_next_turn(
 ) -> None:
     """As the user sees it: a clear line while Redis is down, no traceback, the next turn saved."""
     env = app_env(tmp_path / "home", tmp_path / "unused-data", REDIS_URL=redis_server.url)
-    app = App(env, tmp_path)
+    app = LabApp(env, tmp_path)
     try:
         key = app.menu()
         app.say("before: I want to go to Oslo.")

@@ -19,8 +19,8 @@ import redis
 from agent_framework import AgentThread
 from redis_chat_message_store import RedisChatMessageStore
 
-from tests.reliability.app_driver import App, TurnNotSaved, app_env, has_traceback
 from tests.reliability.settings import record_figure
+from tests.support.app_driver import LabApp, TurnNotSaved, app_env, has_traceback
 from tests.support.model_server import ModelServer
 from tests.support.valkey import ValkeyProcess
 
@@ -71,7 +71,7 @@ def secret_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     server.kill()
 
 
-def _flow(app: App, server: ValkeyProcess, model: ModelServer) -> str:
+def _flow(app: LabApp, server: ValkeyProcess, model: ModelServer) -> str:
     """Every menu action, a model failure and a Redis outage; returns the thread's key."""
     key = app.menu()
     app.say("Hi, my name is Ada and I want to go to Lisbon.")
@@ -119,7 +119,7 @@ async def test_neither_secret_appears_anywhere_after_the_whole_flow(
     )
     workdir = tmp_path / "cwd"
     workdir.mkdir()
-    app = App(env, workdir)
+    app = LabApp(env, workdir)
     try:
         key = _flow(app, secret_server, model_server)
     finally:
@@ -127,7 +127,7 @@ async def test_neither_secret_appears_anywhere_after_the_whole_flow(
     transcripts = [app.transcript]
 
     secret_server.stop()  # a start with Redis down must name host and port, not the password
-    down = App(env, workdir)
+    down = LabApp(env, workdir)
     try:
         status = down.finish()
     finally:

@@ -9,7 +9,7 @@ import pytest
 from agent_framework import ChatMessage
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 
-from tests.reliability.app_driver import App, app_env, has_traceback
+from tests.support.app_driver import LabApp, app_env, has_traceback
 from tests.support.tls import Certificates, TLSRedisProcess, make_certificates
 
 REFUSAL_BOUND_SECONDS = 10.0
@@ -85,9 +85,9 @@ async def test_tls_refused_write_leaves_nothing_behind(tls_server: TLSRedisProce
     await trusted.aclose()
 
 
-def _app_over_tls(tls_server: TLSRedisProcess, tmp_path: Path, **extra: str) -> App:
+def _app_over_tls(tls_server: TLSRedisProcess, tmp_path: Path, **extra: str) -> LabApp:
     env = app_env(tmp_path / "home", tmp_path / "unused-data", REDIS_URL=tls_server.url, **extra)
-    return App(env, tmp_path)
+    return LabApp(env, tmp_path)
 
 
 def test_tls_app_saves_a_turn_when_redis_ca_cert_names_the_ca(tls_server: TLSRedisProcess, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Drive the real ``app.py`` in a pseudo-terminal, read what its embedded server holds, clean up.
 
-Kept separate from ``tests/app`` so the reliability suite does not depend on another
-suite's fixtures. Every wait is bounded; every process started here is killed.
+One driver for every suite that runs the program (tests/app, tests/reliability, tests/cluster),
+so they all wait, record and clean up the same way. Every wait is bounded; every process started
+here is killed.
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
 import redis
+
+# The app's own module (pytest puts 11-external-persistence on sys.path): the tests judge
+# "alive" and read the server's state exactly as the app does.
+from embedded_server import EmbeddedServer
+from embedded_server import _pid_alive as pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "11-external-persistence" / "app.py"
@@ -32,13 +38,15 @@ class TurnNotSaved(Exception):
     """The app said the turn could not be saved (shown text is in ``args[0]``)."""
 
 
-class App:
+class LabApp:
     """One run of the real program; everything it printed is kept in ``transcript``."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, argv: list[str] | None = None) -> None:
+        """``argv`` replaces ``python app.py`` (e.g. the installed ``lab11`` command)."""
+        command = argv or [sys.executable, str(APP)]
         self.child = pexpect.spawn(
-            sys.executable,
-            [str(APP)],
+            command[0],
+            command[1:],
             env=env,
             cwd=str(cwd),
             encoding="utf-8",
@@ -50,6 +58,7 @@ class App:
 
     @property
     def transcript(self) -> str:
+        """Everything read so far, including what arrived after the last match."""
         return "".join(self._seen) + (self.child.buffer or "")
 
     def _record(self) -> str:
@@ -76,6 +85,10 @@ class App:
 
     def send(self, line: str) -> None:
         self.child.sendline(line)
+
+    def choose(self, option: str) -> None:
+        """Answer the menu (the same keystrokes as ``send``; reads better in menu-driven tests)."""
+        self.send(option)
 
     def say(self, message: str, *, then_menu: bool = True) -> str:
         """Option 1 with ``message``; returns the reply once its line is complete.
@@ -108,10 +121,15 @@ class App:
             return int(self.child.exitstatus)
         return 128 + int(self.child.signalstatus or 0)
 
+    def exit(self) -> int:
+        """Menu option 0; returns the exit status."""
+        self.choose("0")
+        return self.finish()
+
     def kill(self) -> None:
         """SIGKILL: no chance to flush, close or say goodbye."""
         with contextlib.suppress(OSError):
-            os.kill(self.child.pid, signal.SIGKILL)
+            self.child.kill(signal.SIGKILL)
         self.child.close(force=True)
 
 
@@ -135,35 +153,30 @@ def has_traceback(text: str) -> bool:
     return any(marker in text for marker in TRACEBACK_MARKERS)
 
 
-def embedded_state(data_dir: Path) -> dict[str, int]:
-    try:
-        state = json.loads((data_dir / "server.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
+def assert_clean(transcript: str) -> None:
+    """No traceback, ever (any "Traceback" at all counts here)."""
+    assert "Traceback" not in transcript, transcript
+    assert 'File "' not in transcript, transcript
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def wait_for(condition: object, timeout: float = 10.0) -> bool:
+def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> bool:
     """Poll ``condition()`` until true or the time is up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return True
         time.sleep(0.02)
     return False
+
+
+def wait_until_gone(pids: list[int], timeout: float = 10.0) -> bool:
+    """True once none of ``pids`` is alive (zombies count as gone)."""
+    return wait_for(lambda: not any(pid_alive(pid) for pid in pids), timeout)
+
+
+def embedded_state(data_dir: Path) -> dict[str, int]:
+    """Pids of the data directory's embedded server and its watchdog, as the app last wrote them."""
+    return EmbeddedServer(data_dir).read_state()
 
 
 def stop_embedded_server(data_dir: Path) -> None:
@@ -177,9 +190,6 @@ def stop_embedded_server(data_dir: Path) -> None:
 @contextlib.contextmanager
 def embedded_redis(data_dir: Path) -> Iterator[redis.Redis]:
     """A client on the data directory's embedded server (started if needed, released after)."""
-    sys.path.insert(0, str(APP.parent))
-    from embedded_server import EmbeddedServer
-
     server = EmbeddedServer(data_dir).acquire()
     client = redis.Redis(unix_socket_path=str(server.socket_path), decode_responses=True)
     try:
