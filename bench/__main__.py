@@ -13,7 +13,7 @@ from pathlib import Path
 from bench import report
 from bench.measure import Plan, Results, run_store_measurements
 from bench.proxy import ProxyProcess
-from bench.server import ValkeyServer
+from bench.server import valkey_server
 from bench.startup import APP, DEFAULT_MENU_PATTERN, measure_startup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,13 +32,20 @@ def _delays(text: str) -> list[float]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small, fast run (what the smoke test uses)")
-    parser.add_argument("--delays", type=_delays, default=_delays("0,1,5"),
-                        help="one-way delays in milliseconds, comma-separated (default 0,1,5)")
+    parser.add_argument(
+        "--delays",
+        type=_delays,
+        default=_delays("0,1,5"),
+        help="one-way delays in milliseconds, comma-separated (default 0,1,5)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the table only; leave docs/ alone")
     parser.add_argument("--out-dir", type=Path, default=DOCS, help="where benchmarks.md and the plot go")
     parser.add_argument("--app", type=Path, default=APP, help="the app whose start-up is timed")
-    parser.add_argument("--menu-pattern", default=DEFAULT_MENU_PATTERN,
-                        help="regular expression that marks the first menu as fully shown")
+    parser.add_argument(
+        "--menu-pattern",
+        default=DEFAULT_MENU_PATTERN,
+        help="regular expression that marks the first menu as fully shown",
+    )
     return parser.parse_args(argv)
 
 
@@ -49,11 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results.load_average = list(os.getloadavg())
     print(f"Benchmark ({'quick' if args.quick else 'full'}), one-way delays {plan.delays_ms} ms", flush=True)
-    with ValkeyServer() as server, ProxyProcess(server.port, plan.delays_ms) as proxy:
+    with valkey_server() as server, ProxyProcess(server.port, plan.delays_ms) as proxy:
         asyncio.run(run_store_measurements(server.url, proxy, plan, results))
     print("· start-up ...", flush=True)
-    results.startup = measure_startup(plan.startup_runs, app=args.app, pattern=args.menu_pattern,
-                                      warmup=not args.quick)
+    results.startup = measure_startup(plan.startup_runs, app=args.app, pattern=args.menu_pattern, warmup=not args.quick)
     elapsed = time.perf_counter() - started
     results.load_average += list(os.getloadavg())
     sections, targets = report.build(results)
@@ -65,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         report.plot(results, args.out_dir / PLOT_NAME)
         given = argv if argv is not None else sys.argv[1:]
         command = "python -m bench " + " ".join(shlex.quote(arg) for arg in given)
-        document = report.render_document(results, sections, targets, report.machine(), PLOT_NAME,
-                                          command.strip(), elapsed)
+        document = report.render_document(
+            results, sections, targets, report.machine(), PLOT_NAME, command.strip(), elapsed
+        )
         (args.out_dir / "benchmarks.md").write_text(document + "\n", encoding="utf-8")
         print(f"wrote {args.out_dir / 'benchmarks.md'} and {args.out_dir / PLOT_NAME}")
     return 0

@@ -9,19 +9,16 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.support.valkey import free_port
-
-START_TIMEOUT_SECONDS = 10.0
+from tests.support.valkey import ValkeyProcess
 
 
 def redis_server_binary() -> str | None:
@@ -93,37 +90,40 @@ def make_certificates(directory: Path, server_names: tuple[str, ...] = ("localho
     return certificates
 
 
-class TLSRedisProcess:
-    """redis-server listening only on a TLS port on 127.0.0.1 (plain port disabled)."""
+class TLSRedisProcess(ValkeyProcess):
+    """redis-server listening only on a TLS port on 127.0.0.1 (plain port disabled).
+
+    Started, waited for and killed as a ValkeyProcess; only the binary, its arguments and the
+    client (TLS) differ.
+    """
+
+    NAME = "redis-server (TLS)"
+    LOG_NAME = "redis.log"
+    # Refused, TLS handshake, loading: anything the probe raises means "not up yet" until the deadline.
+    NOT_UP_YET = (Exception,)
 
     def __init__(self, data_dir: Path, certificates: Certificates, *, password: str | None = None) -> None:
-        self.data_dir = data_dir
+        super().__init__(data_dir, password=password, persistent=False)
         self.certificates = certificates
-        self.password = password
-        self.port = free_port()
-        self._process: subprocess.Popen[bytes] | None = None
-        data_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def url(self) -> str:
         credentials = f":{self.password}@" if self.password else ""
         return f"rediss://{credentials}127.0.0.1:{self.port}/0"
 
-    def _ping(self) -> bool:
-        import redis
-
-        with redis.Redis(
+    def client(self) -> redis.Redis:
+        """A TLS client on the CA (host name not checked: for probing; the tests check names through the store)."""
+        return redis.Redis(
             host="127.0.0.1",
             port=self.port,
             password=self.password,
             ssl=True,
             ssl_ca_certs=str(self.certificates.ca_cert),
-            ssl_check_hostname=False,  # a readiness probe only; the tests check names through the store
+            ssl_check_hostname=False,
             socket_connect_timeout=1,
-        ) as probe:
-            return bool(probe.ping())
+        )
 
-    def start(self) -> TLSRedisProcess:
+    def arguments(self) -> list[str]:
         binary = redis_server_binary()
         if binary is None:
             raise RuntimeError("redis-server is not installed (bash tests/reliability/install-tls-server.sh)")
@@ -140,26 +140,8 @@ class TLSRedisProcess:
             "--save", "",
             "--appendonly", "no",
             "--daemonize", "no",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--logfile", str(self.data_dir / self.LOG_NAME),
         ]  # fmt: skip
         if self.password:
             arguments += ["--requirepass", self.password]
-        self._process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                log = (self.data_dir / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server exited at start: {log}")
-            try:
-                if self._ping():
-                    return self
-            except Exception:  # not up yet (refused, handshake, loading): try again until the deadline
-                time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"redis-server (TLS) did not answer on port {self.port} within {START_TIMEOUT_SECONDS}s")
-
-    def kill(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(timeout=START_TIMEOUT_SECONDS)
-        self._process = None
+        return arguments

