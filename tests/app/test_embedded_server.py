@@ -19,6 +19,23 @@ def _server_pids(data_dir: Path) -> list[int]:
     return [state["server_pid"], state["watchdog_pid"]]
 
 
+def _start_and_tell_my_name(start_app: Callable[..., LabApp]) -> LabApp:
+    """An app that has saved one turn ("My name is Ada.") and is back at its menu."""
+    app = start_app()
+    app.menu()
+    app.say("My name is Ada.")
+    return app
+
+
+def _load_the_saved_thread_and_see_ada(app: LabApp) -> None:
+    """Option 3, the only saved thread: its history must start with the turn another app saved."""
+    app.choose("3")
+    app.expect_exact("Enter to go back): ")
+    app.choose("1")
+    app.expect_exact("1. user: My name is Ada.")
+    app.menu()
+
+
 def test_no_configuration_prints_one_line_saying_what_it_uses(start_app: Callable[..., LabApp], data_dir: Path) -> None:
     app = start_app()
     app.menu()
@@ -48,19 +65,13 @@ def test_menu_shows_the_current_key_and_exactly_the_five_choices(start_app: Call
 def test_second_app_shares_the_server_and_neither_breaks_when_the_other_exits(
     start_app: Callable[..., LabApp], data_dir: Path
 ) -> None:
-    first = start_app()
-    first.menu()
-    first.say("My name is Ada.")
+    first = _start_and_tell_my_name(start_app)
     pids = _server_pids(data_dir)
     second = start_app()
     second.menu()
     assert _server_pids(data_dir) == pids  # the same server, not a second one
     assert first.exit() == 0
-    second.choose("3")
-    second.expect_exact("Enter to go back): ")
-    second.choose("1")
-    second.expect_exact("1. user: My name is Ada.")
-    second.menu()
+    _load_the_saved_thread_and_see_ada(second)
     assert second.exit() == 0
     assert wait_until_gone(pids), "the server outlived both apps"
     assert_clean(first.transcript + second.transcript)
@@ -85,19 +96,13 @@ def test_server_of_a_killed_app_is_stopped_by_the_watchdog(start_app: Callable[.
 
 
 def test_next_start_reuses_a_server_left_by_a_killed_app(start_app: Callable[..., LabApp], data_dir: Path) -> None:
-    first = start_app()
-    first.menu()
-    first.say("My name is Ada.")
+    first = _start_and_tell_my_name(start_app)
     pids = _server_pids(data_dir)
     os.kill(pids[1], signal.SIGKILL)  # no watchdog any more: the server would live on
     first.kill()
     second = start_app()
     second.menu()
-    second.choose("3")
-    second.expect_exact("Enter to go back): ")
-    second.choose("1")
-    second.expect_exact("1. user: My name is Ada.")
-    second.menu()
+    _load_the_saved_thread_and_see_ada(second)
     assert second.exit() == 0
     assert wait_until_gone([pids[0]], timeout=5), "the last app out did not stop the reused server"
 
@@ -106,19 +111,13 @@ def test_next_start_replaces_a_dead_server_and_keeps_the_history(
     start_app: Callable[..., LabApp], data_dir: Path
 ) -> None:
     """Killing everything mid-session loses no saved message (append-only, fsync on every write)."""
-    first = start_app()
-    first.menu()
-    first.say("My name is Ada.")
+    first = _start_and_tell_my_name(start_app)
     for pid in _server_pids(data_dir):
         os.kill(pid, signal.SIGKILL)
     first.kill()
     second = start_app()
     second.menu()
-    second.choose("3")
-    second.expect_exact("Enter to go back): ")
-    second.choose("1")
-    second.expect_exact("1. user: My name is Ada.")
-    second.menu()
+    _load_the_saved_thread_and_see_ada(second)
     assert second.exit() == 0
 
 
