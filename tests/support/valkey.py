@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self is 3.11+; the project supports 3.10
 
 START_TIMEOUT_SECONDS = 10.0
+PORT_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -43,6 +44,7 @@ class ValkeyProcess:
         """``persistent=False``: no append-only file at all (the benchmark measures the store, not fsync)."""
         self.data_dir = data_dir
         self.port = port or free_port()
+        self._may_move = port is None  # a port we picked may be taken before the server binds it
         self.password = password
         self.persistent = persistent
         self._process: subprocess.Popen[bytes] | None = None
@@ -80,6 +82,18 @@ class ValkeyProcess:
 
     def start(self) -> Self:
         """Launch the server and return once it answers; RuntimeError (with its log) if it does not."""
+        for attempt in range(PORT_ATTEMPTS):
+            try:
+                self._start_once()
+                break
+            except RuntimeError as error:
+                if not self._may_move or attempt == PORT_ATTEMPTS - 1 or "Address already in use" not in str(error):
+                    raise
+                self.port = free_port()
+        self._may_move = False  # from now on, restarts must come back on the same port
+        return self
+
+    def _start_once(self) -> None:
         self._process = subprocess.Popen(self.arguments(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
@@ -89,7 +103,7 @@ class ValkeyProcess:
             try:
                 with self.client() as probe:
                     if probe.ping():
-                        return self
+                        return
             except self.NOT_UP_YET:
                 time.sleep(0.02)
         self.kill()
