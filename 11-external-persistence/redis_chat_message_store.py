@@ -345,23 +345,19 @@ class RedisChatMessageStore:
         )
 
     def for_thread(self, thread_id: str) -> RedisChatMessageStore:
-        """A store for another thread with the same connection settings and limits."""
-        if self._redis_url:
-            return RedisChatMessageStore(
-                redis_url=self._redis_url,
-                thread_id=thread_id,
-                key_prefix=self.key_prefix,
-                max_messages=self.max_messages,
-                ttl_seconds=self.ttl_seconds,
-                ssl_ca_certs=self._ssl_ca_certs,
-                cluster=self.cluster,
-            )
+        """A store for another thread with the same connection settings and limits.
+
+        A store built from a URL gets a connection pool of its own (closing one store leaves
+        the other working); one built around a caller's client shares that client.
+        """
         return RedisChatMessageStore(
+            redis_url=self._redis_url,
             thread_id=thread_id,
             key_prefix=self.key_prefix,
             max_messages=self.max_messages,
             ttl_seconds=self.ttl_seconds,
-            redis_client=self._redis_client,
+            ssl_ca_certs=self._ssl_ca_certs,
+            redis_client=None if self._redis_url else self._redis_client,
             cluster=self.cluster,
         )
 
