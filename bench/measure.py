@@ -332,8 +332,7 @@ async def measure_list(
                 calls = {key: stores[key].list_messages for key in keys}
                 await _measure_round(calls, 1, series, counts, counters, collect_each=big, rotate=rep)
                 bare_calls = {
-                    key: (lambda c=bare_clients[key[0]], k=stores[key].redis_key: _bare_lrange(c, k))
-                    for key in keys
+                    key: (lambda c=bare_clients[key[0]], k=stores[key].redis_key: _bare_lrange(c, k)) for key in keys
                 }
                 await _measure_round(bare_calls, 1, bare, None, counters, collect_each=big, rotate=rep)
             for delay, name, _ in keys:
@@ -451,7 +450,9 @@ async def _check_cleared_and_expired(server_url: str, samples: list[str], result
         await lister.aclose()
     ids = [thread.thread_id for thread in listed]
     results.thread_checks["cleared and expired threads leave the listing, which still shows 20"] = (
-        cleared not in ids and expiring not in ids and len(ids) == LISTED_THREADS
+        cleared not in ids
+        and expiring not in ids
+        and len(ids) == LISTED_THREADS
         and all(thread.message_count > 0 for thread in listed)
     )
 

@@ -224,7 +224,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-
 class ProxyProcess:
     """The proxy in a child process, so the benchmark's own CPU work never delays its timers."""
 
@@ -238,10 +237,15 @@ class ProxyProcess:
     def start(self, timeout: float = 15.0) -> ProxyProcess:
         self._process = subprocess.Popen(
             [
-                sys.executable, "-m", "bench.proxy",
-                "--upstream-port", str(self.upstream_port),
-                "--delays", ",".join(f"{delay:g}" for delay in self.delays_ms),
-                "--max-seconds", str(self.max_seconds),
+                sys.executable,
+                "-m",
+                "bench.proxy",
+                "--upstream-port",
+                str(self.upstream_port),
+                "--delays",
+                ",".join(f"{delay:g}" for delay in self.delays_ms),
+                "--max-seconds",
+                str(self.max_seconds),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

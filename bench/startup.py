@@ -46,9 +46,7 @@ class StartupResult:
 
 def _environment(data_dir: str) -> dict[str, str]:
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if key != "REDIS_URL" and not key.startswith(SCRUBBED_PREFIXES)
+        key: value for key, value in os.environ.items() if key != "REDIS_URL" and not key.startswith(SCRUBBED_PREFIXES)
     }
     env["LAB11_DATA_DIR"] = data_dir
     env["LAB11_ENV_FILE"] = "none"  # a developer's .env must not bring REDIS_URL or Azure settings back
