@@ -2,7 +2,7 @@
 """One entry point for a fresh machine that has only Python.
 
     python3 dev.py app      set up .venv (first time only) and start the lab's CLI
-    python3 dev.py test     set up .venv with the test tools, run ruff and the test suite
+    python3 dev.py test     set up .venv with the test tools, run ruff (lint and format) and the tests
                             (as root on Debian it also installs redis-server for the TLS tests)
     python3 dev.py bench    set up .venv with the test tools, run the benchmarks
 
@@ -80,7 +80,8 @@ def main(argv: list[str]) -> int:
     if command == "test":
         _ensure_venv(with_dev_tools=True)
         _ensure_tls_test_server()
-        lint = _run([str(PYTHON), "-m", "ruff", "check", "."])
+        ruff = [str(PYTHON), "-m", "ruff"]
+        lint = _run([*ruff, "check", "."]) or _run([*ruff, "format", "--check", "."])
         tests = _run([str(PYTHON), "-m", "pytest", *rest])
         return tests or lint
     if command == "bench":
