@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -69,7 +70,19 @@ def _ensure_tls_test_server() -> None:
 
 
 def _run(argv: list[str]) -> int:
-    return subprocess.call(argv, cwd=ROOT)
+    """Run a child and return its exit status.
+
+    Ctrl-C goes to every process in the terminal's foreground group, this one too. The
+    child decides what Ctrl-C means (the app goes back to its menu), so this process
+    lets it pass: if it exited, the shell would take the terminal back from a running app.
+    A Python-level handler, unlike SIG_IGN, is not inherited by the child.
+    """
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        status = subprocess.call(argv, cwd=ROOT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 128 - status if status < 0 else status  # killed by signal N: 128 + N, as a shell reports it
 
 
 def main(argv: list[str]) -> int:
