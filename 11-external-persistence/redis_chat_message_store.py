@@ -289,6 +289,9 @@ class RedisChatMessageStore:
         self._redis_url = redis_url
         self._ssl_ca_certs = ssl_ca_certs
         self._owns_client = redis_client is None
+        # Entries already reported as not being messages: the agent reads the whole thread on
+        # every turn, and one warning per bad entry is enough.
+        self._reported_entries: set[int] = set()  # hash() of each entry
         self._redis_client = redis_client if redis_client is not None else self._connect(redis_url or "")
 
     def _connect(self, url: str) -> redis.Redis | RedisCluster:
@@ -457,7 +460,8 @@ class RedisChatMessageStore:
         return pipe
 
     async def list_messages(self) -> list[ChatMessage]:
-        """The whole thread, oldest first; entries that are not messages are skipped, never deleted."""
+        """The whole thread, oldest first; entries that are not messages are skipped (one warning
+        per distinct entry and store), never deleted."""
         try:
             async with self._talking_to_redis():
                 raw_entries = await self._through_failover(lambda: self._redis_client.lrange(self.redis_key, 0, -1))
@@ -471,7 +475,9 @@ class RedisChatMessageStore:
             try:
                 messages.append(decode_message(raw))
             except ValueError as error:
-                logger.warning("Skipping entry %d of %s: %s", index, self.redis_key, error)
+                if hash(raw) not in self._reported_entries:
+                    self._reported_entries.add(hash(raw))
+                    logger.warning("Skipping entry %d of %s: %s", index, self.redis_key, error)
         return messages
 
     async def count_messages(self) -> int:

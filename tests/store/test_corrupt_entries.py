@@ -36,3 +36,32 @@ async def test_a_skipped_entry_stays_in_redis_untouched(fake_redis: fakeredis.Fa
     await fake_redis.rpush(store.redis_key, "garbage")
     await store.list_messages()
     assert await fake_redis.lrange(store.redis_key, 0, -1) == ["garbage"]
+
+
+async def test_a_corrupt_entry_is_reported_once_not_at_every_read(
+    fake_redis: fakeredis.FakeAsyncRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The agent reads the whole thread on every turn; the warning is not repeated each time."""
+    store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11", thread_id="t1")
+    await fake_redis.rpush(store.redis_key, "garbage")
+    await store.add_messages([ChatMessage(role="user", text="after")])
+
+    with caplog.at_level(logging.WARNING, logger="redis_chat_message_store"):
+        for _ in range(3):
+            assert [message.text for message in await store.list_messages()] == ["after"]
+
+    assert len([record for record in caplog.records if record.levelno == logging.WARNING]) == 1
+
+
+async def test_each_corrupt_entry_gets_its_own_warning(
+    fake_redis: fakeredis.FakeAsyncRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11", thread_id="t1")
+    await fake_redis.rpush(store.redis_key, "garbage", "[1, 2]")
+
+    with caplog.at_level(logging.WARNING, logger="redis_chat_message_store"):
+        await store.list_messages()
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert "entry 0" in warnings[0] and "entry 1" in warnings[1]
