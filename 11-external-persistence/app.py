@@ -77,6 +77,13 @@ class Terminal:
     def __init__(self, settings: Settings) -> None:
         self.interactive = sys.stdout.isatty()
         self.colour = self.interactive and not settings.no_color
+        self.transient_line = False  # the waiting indicator is on screen
+
+    def clear_transient_line(self) -> None:
+        """Erase the waiting indicator, so that whatever is printed next starts on a clean line."""
+        if self.transient_line:
+            self.transient_line = False
+            print("\r\x1b[K", end="", flush=True)
 
     def paint(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
@@ -712,6 +719,7 @@ class WaitingIndicator:
         frame = 0
         while True:
             self.term.say(f"\r{self.FRAMES[frame % len(self.FRAMES)]} waiting for the model…", end="")
+            self.term.transient_line = True
             frame += 1
             await asyncio.sleep(0.1)
 
@@ -723,7 +731,7 @@ class WaitingIndicator:
         task, self._task = self._task, None
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        self.term.say("\r\x1b[K", end="")
+        self.term.clear_transient_line()
 
 
 # -- start-up --------------------------------------------------------------------------------
@@ -743,8 +751,20 @@ class _OneLineFormatter(logging.Formatter):
         return self._settings.redact(lines[0])
 
 
-def _configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class _TerminalLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines on stderr that never run into the waiting indicator's line."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        super().__init__(sys.stderr)
+        self._terminal = terminal
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._terminal.clear_transient_line()
+        super().emit(record)
+
+
+def _configure_logging(settings: Settings, terminal: Terminal) -> None:
+    handler = _TerminalLogHandler(terminal)
     handler.setFormatter(_OneLineFormatter(settings))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -772,8 +792,8 @@ def _raise_system_exit(signum: int, _frame: Any) -> NoReturn:
 def main() -> int:
     """The app; returns the exit status."""
     settings = config.load_settings()
-    _configure_logging(settings)
     term = Terminal(settings)
+    _configure_logging(settings, term)
     server: EmbeddedServer | None = None
     session: Session | None = None
     for signum in (signal.SIGTERM, signal.SIGHUP):

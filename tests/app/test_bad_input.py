@@ -200,6 +200,24 @@ def test_corrupt_entry_gets_one_warning_line_and_the_rest_of_the_history_shows(
     assert_clean(app.transcript)
 
 
+def test_a_warning_while_the_model_is_awaited_starts_on_a_line_of_its_own(
+    start_app: Callable[..., LabApp], redis_server: ValkeyProcess, model_server: ModelServer
+) -> None:
+    """The waiting indicator is erased before a log line, and the bad entry is reported once."""
+    model_server.first_chunk_delay = 0.5
+    app = start_app({"REDIS_URL": redis_server.url, **_openai_env(model_server)})
+    app.menu()
+    app.say("My name is Ada.")
+    key = next(k for k in redis_server.client().keys("lab11:thread_*"))
+    redis_server.client().rpush(key, "{not json")
+    app.say("Where do I want to go?")
+    app.say("And when?")
+    assert "waiting for the model…warning" not in app.transcript
+    assert app.transcript.count(f"warning: Skipping entry 2 of {key}") == 1
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
 def test_wrong_agent_framework_release_names_the_release_to_install(
     start_app: Callable[..., LabApp], tmp_path: Path
 ) -> None:
