@@ -30,6 +30,7 @@ if str(HERE) not in sys.path:  # `python path/to/app.py` from anywhere, and the 
 
 import config  # noqa: E402  (light: standard library only, python-dotenv only when a .env exists)
 from config import KEY_PREFIX, MAX_MESSAGES, Settings  # noqa: E402
+from redis_probe import RedisProbeError, probe_redis  # noqa: E402  (standard library only)
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
 REQUIRED_FRAMEWORK = "1.0.0b260130"
 INSTALL_HINT = f"pip install agent-framework-core=={REQUIRED_FRAMEWORK}"
 EXIT_OK, EXIT_REDIS, EXIT_SETUP = 0, 1, 2
-PROBE_TIMEOUT_SECONDS = 5.0
 THREADS_SHOWN = 20
 AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 
@@ -316,34 +316,6 @@ def check_framework_release() -> None:
         )
 
 
-def probe_redis(url: str) -> None:
-    """Can we open a connection to the server at all? One line naming host and port if not."""
-    import socket
-    from urllib.parse import urlsplit
-
-    where = config.describe_redis_url(url)
-    try:
-        parts = urlsplit(url)
-        scheme = parts.scheme
-        if scheme == "unix":
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-                connection.settimeout(PROBE_TIMEOUT_SECONDS)
-                connection.connect(parts.path)
-        elif scheme in ("redis", "rediss"):
-            address = (parts.hostname or "localhost", parts.port or 6379)
-            socket.create_connection(address, timeout=PROBE_TIMEOUT_SECONDS).close()
-        else:
-            raise SetupError("REDIS_URL must start with redis://, rediss:// or unix://.", EXIT_REDIS)
-    except ValueError:
-        raise SetupError(f"REDIS_URL is not a valid URL (pointing at {where}).", EXIT_REDIS) from None
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise SetupError(
-            f"Cannot reach Redis at {where} ({reason}). Check REDIS_URL, or unset it to use the embedded server.",
-            EXIT_REDIS,
-        ) from None
-
-
 # -- background loading of the heavy modules ------------------------------------------
 
 
@@ -523,11 +495,13 @@ class Session:
     def report(self, error: BaseException, *, during_turn: bool = False) -> None:
         """One clear line for a failure, with no secret in it."""
         from redis.exceptions import RedisError
-        from redis_chat_message_store import RedisUnavailableError
+        from redis_chat_message_store import RedisPasswordRefusedError, RedisUnavailableError
 
-        detail = self.settings.redact(" ".join(str(error).split()) or type(error).__name__)
+        detail = self.settings.redact(" ".join(str(error).split()) or type(error).__name__).rstrip(".")
         detail = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", detail)  # the framework names classes by repr
-        if isinstance(error, RedisUnavailableError):
+        if isinstance(error, RedisPasswordRefusedError):
+            self.term.error(f"{detail}. Fix REDIS_URL and start the app again.")
+        elif isinstance(error, RedisUnavailableError):
             restarted = self._restart_embedded_server()
             tail = " The embedded server has been restarted: try again." if restarted else " Try again in a moment."
             self.term.error(f"Redis is unavailable: {detail}.{tail}")
@@ -801,7 +775,10 @@ def main() -> int:
     try:
         check_framework_release()
         if settings.redis_url:
-            probe_redis(settings.redis_url)
+            try:
+                probe_redis(settings.redis_url, ca_cert=settings.redis_ca_cert)
+            except RedisProbeError as error:
+                raise SetupError(str(error), EXIT_REDIS) from None
             redis_url = settings.redis_url
         else:
             from embedded_server import EmbeddedServer, EmbeddedServerError

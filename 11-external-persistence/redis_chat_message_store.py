@@ -52,6 +52,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 __all__ = [
     "RedisChatMessageStore",
+    "RedisPasswordRefusedError",
     "RedisStoreState",
     "RedisUnavailableError",
     "SavedThread",
@@ -100,6 +101,10 @@ class _RetryUnlessRefused(Retry):
 
 class RedisUnavailableError(RuntimeError):
     """Redis could not be reached or refused us; the message names host and port, never a password."""
+
+
+class RedisPasswordRefusedError(RedisUnavailableError):
+    """Redis refused the credentials: unlike a lost connection, trying again will not help."""
 
 
 def url_without_credentials(url: str) -> str:
@@ -374,7 +379,7 @@ class RedisChatMessageStore:
             hint = (
                 "wrong password in REDIS_URL?" if has_password else "it needs a password: redis://:PASSWORD@host:port"
             )
-            raise RedisUnavailableError(f"Redis at {self.location} refused the connection ({hint}).") from None
+            raise RedisPasswordRefusedError(f"Redis at {self.location} refused the connection ({hint}).") from None
         except (*CLUSTER_RETRYABLE_ERRORS, OSError) as error:
             reason = _redact(str(error), self._redis_url) or error.__class__.__name__
             raise RedisUnavailableError(f"Cannot reach Redis at {self.location}: {reason}") from None

@@ -146,6 +146,25 @@ def test_redis_unreachable_at_start_names_host_and_port_and_exits_nonzero(start_
     assert_clean(output)
 
 
+def test_a_wrong_redis_password_at_start_is_one_line_and_exits_nonzero(
+    start_app: Callable[..., LabApp], tmp_path: Path
+) -> None:
+    server = ValkeyProcess(tmp_path / "valkey", password="The-Right-Pw-4471").start()
+    try:
+        app = start_app({"REDIS_URL": f"redis://:Wrong-Pw-9913@127.0.0.1:{server.port}/0"})
+        status = app.finish()
+    finally:
+        server.kill()
+    output = app.transcript.strip()
+    assert status == 1
+    assert "Wrong-Pw-9913" not in output and "The-Right-Pw-4471" not in output
+    assert output == (
+        f"Redis at 127.0.0.1:{server.port}/0 refused the password in REDIS_URL "
+        "(WRONGPASS invalid username-password pair or user is disabled)."
+    )
+    assert_clean(output)
+
+
 def test_redis_lost_mid_session_keeps_the_app_up_and_the_next_action_retries(
     start_app: Callable[..., LabApp], redis_server: ValkeyProcess
 ) -> None:
@@ -161,6 +180,25 @@ def test_redis_lost_mid_session_keeps_the_app_up_and_the_next_action_retries(
     app.expect_exact("2. assistant: ")
     app.menu()
     assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
+def test_a_password_set_on_redis_mid_session_says_to_fix_redis_url(
+    start_app: Callable[..., LabApp], redis_server: ValkeyProcess
+) -> None:
+    """Retrying cannot fix refused credentials (a rotated access key): the message says what will."""
+    app = start_app({"REDIS_URL": redis_server.url})
+    app.menu()
+    app.say("My name is Ada.")
+    admin = redis_server.client()
+    admin.config_set("requirepass", "Rotated-Key-5150")
+    admin.client_kill_filter(_type="normal", skipme=True)  # the app must connect again
+    app.choose("2")
+    app.expect_exact(f"Redis at 127.0.0.1:{redis_server.port}/0 refused the connection")
+    app.expect_exact("Fix REDIS_URL and start the app again.")
+    app.menu()
+    assert app.exit() == 0
+    assert "Try again" not in app.transcript
     assert_clean(app.transcript)
 
 
@@ -241,13 +279,18 @@ def test_wrong_agent_framework_release_names_the_release_to_install(
 def test_no_password_or_api_key_reaches_the_terminal(
     start_app: Callable[..., LabApp], model_server: ModelServer, tmp_path: Path
 ) -> None:
-    """Wrong Redis password and a failing model: the messages name host and port, never a secret."""
-    server = ValkeyProcess(tmp_path / "guarded", password="the-right-password").start()
+    """A Redis password gone wrong (the key rotated mid-session) and a failing model: the
+    messages name host and port, never a secret. (A wrong password at start stops the app
+    before the menu: see test_a_wrong_redis_password_at_start_is_one_line_and_exits_nonzero.)"""
+    server = ValkeyProcess(tmp_path / "guarded", password="Wr0ng-Redis-Secret").start()
     try:
-        wrong = f"redis://:Wr0ng-Redis-Secret@127.0.0.1:{server.port}/0"
+        soon_wrong = f"redis://:Wr0ng-Redis-Secret@127.0.0.1:{server.port}/0"
         model_server.fail_next(1, status=401)
-        app = start_app({"REDIS_URL": wrong, **_openai_env(model_server, key="sk-LAB11-Api-Key-Secret")})
+        app = start_app({"REDIS_URL": soon_wrong, **_openai_env(model_server, key="sk-LAB11-Api-Key-Secret")})
         app.menu()
+        admin = server.client()
+        admin.config_set("requirepass", "the-right-password")
+        admin.client_kill_filter(_type="normal", skipme=True)
         app.choose("2")
         app.expect_exact(f"Redis at 127.0.0.1:{server.port}/0")
         app.menu()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from agent_framework import ChatMessage
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
+from redis_probe import RedisProbeError, probe_redis
 
 from tests.support.app_driver import LabApp, app_env, has_traceback
 from tests.support.tls import Certificates, TLSRedisProcess, make_certificates
@@ -102,20 +103,60 @@ def test_tls_app_saves_a_turn_when_redis_ca_cert_names_the_ca(tls_server: TLSRed
     assert not has_traceback(app.transcript)
 
 
-def test_tls_app_without_redis_ca_cert_refuses_with_a_clear_message(
+def test_tls_app_without_redis_ca_cert_refuses_at_start_with_a_clear_message(
     tls_server: TLSRedisProcess, tmp_path: Path
 ) -> None:
+    """An untrusted certificate stops the app before its menu: nothing can be sent to that server."""
     app = _app_over_tls(tls_server, tmp_path)
     try:
-        app.menu()
-        app.send("1")
-        app.expect_exact("You: ")
-        app.send("this must not be sent in the clear or to an unverified server")
-        app.expect_exact("Redis is unavailable")
-        app.menu()
-        app.send("0")
-        assert app.finish() == 0
+        status = app.finish()
     finally:
         app.kill()
-    assert "certificate verify failed" in app.transcript
+    output = app.transcript.strip()
+    assert status == 1
+    assert output.count("\n") == 0, output  # one line
+    assert "does not trust" in output and "REDIS_CA_CERT" in output
+    assert f"127.0.0.1:{tls_server.port}" in output
     assert not has_traceback(app.transcript)
+
+
+# -- the start-up check (redis_probe) over TLS ---------------------------------------------
+
+
+def test_tls_probe_passes_when_told_the_ca(tls_server: TLSRedisProcess) -> None:
+    probe_redis(tls_server.url, ca_cert=str(tls_server.certificates.ca_cert))
+
+
+def test_tls_probe_names_an_untrusted_certificate_and_the_variable_to_set(tls_server: TLSRedisProcess) -> None:
+    with pytest.raises(RedisProbeError, match=r"does not trust .*Set REDIS_CA_CERT"):
+        probe_redis(tls_server.url)
+
+
+def test_tls_probe_checks_the_host_name(tmp_path: Path, tls_capable: None) -> None:
+    wrong_name = make_certificates(tmp_path / "certs", server_names=("db.example.invalid",))
+    server = TLSRedisProcess(tmp_path / "tls-redis", wrong_name).start()
+    try:
+        with pytest.raises(RedisProbeError, match="does not trust") as refused:
+            probe_redis(server.url, ca_cert=str(wrong_name.ca_cert))
+    finally:
+        server.kill()
+    assert "127.0.0.1" in str(refused.value)
+
+
+def test_tls_probe_refuses_a_wrong_password_without_showing_it(
+    tmp_path: Path, certificates: Certificates, tls_capable: None
+) -> None:
+    server = TLSRedisProcess(tmp_path / "tls-redis", certificates, password=PASSWORD).start()
+    try:
+        wrong = server.url.replace(PASSWORD, "not-the-" + PASSWORD)
+        with pytest.raises(RedisProbeError, match="refused the password") as refused:
+            probe_redis(wrong, ca_cert=str(certificates.ca_cert))
+    finally:
+        server.kill()
+    assert PASSWORD not in str(refused.value)
+
+
+def test_plain_redis_url_on_a_tls_port_says_to_use_rediss(tls_server: TLSRedisProcess) -> None:
+    plain = tls_server.url.replace("rediss://", "redis://")
+    with pytest.raises(RedisProbeError, match=r"did not answer as Redis does; .*use rediss://"):
+        probe_redis(plain)

@@ -1,0 +1,143 @@
+"""Before the menu: does REDIS_URL lead to a Redis server that accepts us?
+
+A wrong host, a wrong access key and a TLS mismatch (``redis://`` on Azure's TLS port
+6380, or a certificate nobody told us to trust) are the usual first-run mistakes with
+Azure Cache for Redis. Checking them here turns each into one line at start-up, instead
+of a menu that fails at the first message.
+
+Standard library only, on purpose: importing redis-py costs about a third of a second,
+and the app shows its menu before any heavy import. So this speaks just enough of the
+Redis protocol (RESP) for ``AUTH`` and ``PING``. Messages name host and port, never a
+password.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from urllib.parse import unquote, urlsplit
+
+from config import describe_redis_url
+
+TIMEOUT_SECONDS = 5.0
+TLS_PORT_HINT = "if it is a TLS port (Azure Cache for Redis: 6380), use rediss://"
+
+
+class RedisProbeError(Exception):
+    """REDIS_URL does not lead to a Redis that accepts us (one line, no secret)."""
+
+
+def probe_redis(url: str, *, ca_cert: str | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
+    """Connect, authenticate as the URL says, PING; raise RedisProbeError saying what is wrong."""
+    where = describe_redis_url(url)
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "localhost", parts.port or 6379
+        username = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password else None
+    except ValueError:
+        raise RedisProbeError("REDIS_URL is not a valid URL: expected redis://:PASSWORD@host:port/0.") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise RedisProbeError("REDIS_URL must start with redis://, rediss:// or unix://.")
+
+    context = _tls_context(ca_cert) if parts.scheme == "rediss" else None
+    commands: list[list[str]] = []
+    if password is not None:
+        commands.append(["AUTH", username, password] if username else ["AUTH", password])
+    commands.append(["PING"])
+    try:
+        connection = _open(parts.scheme, parts.path, host, port, timeout)
+    except OSError as error:
+        reason = error.strerror or str(error) or type(error).__name__
+        raise RedisProbeError(
+            f"Cannot reach Redis at {where} ({reason}). Check REDIS_URL, or unset it to use the embedded server."
+        ) from None
+    with connection:
+        if context is not None:
+            connection = _start_tls(connection, context, host, where)
+        replies = _exchange(connection, commands)
+    _judge(replies, where, sent_password=password is not None)
+
+
+def _tls_context(ca_cert: str | None) -> ssl.SSLContext:
+    """The system's trusted CAs, or REDIS_CA_CERT's; certificate and host name are always checked."""
+    try:
+        return ssl.create_default_context(cafile=ca_cert)
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or type(error).__name__
+        raise RedisProbeError(f"REDIS_CA_CERT ({ca_cert}) is not a readable PEM CA bundle ({reason}).") from None
+
+
+def _open(scheme: str, path: str, host: str, port: int, timeout: float) -> socket.socket:
+    if scheme != "unix":
+        return socket.create_connection((host, port), timeout=timeout)
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.settimeout(timeout)
+    try:
+        connection.connect(path)
+    except OSError:
+        connection.close()
+        raise
+    return connection
+
+
+def _start_tls(connection: socket.socket, context: ssl.SSLContext, host: str, where: str) -> ssl.SSLSocket:
+    try:
+        return context.wrap_socket(connection, server_hostname=host)
+    except ssl.SSLCertVerificationError as error:
+        reason = error.verify_message or "certificate verify failed"
+        raise RedisProbeError(
+            f"Redis at {where} has a TLS certificate this machine does not trust ({reason}). "
+            "Set REDIS_CA_CERT to the CA bundle that signed it."
+        ) from None
+    except OSError as error:  # ssl.SSLError, or no answer to the handshake at all
+        reason = getattr(error, "reason", None) or error.strerror or "no answer to the handshake"
+        raise RedisProbeError(
+            f"No TLS handshake with Redis at {where} ({reason}); if it is a plain port, use redis://."
+        ) from None
+
+
+def _encode(command: list[str]) -> bytes:
+    parts = [f"*{len(command)}\r\n".encode()]
+    for argument in command:
+        data = argument.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _exchange(connection: socket.socket, commands: list[list[str]]) -> list[str]:
+    """Send the commands in one go; the first line of each reply ('' once the server hangs up)."""
+    try:
+        connection.sendall(b"".join(_encode(command) for command in commands))
+        received = b""
+        while received.count(b"\r\n") < len(commands):
+            chunk = connection.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    except OSError:  # reset or timed out: the server did not speak Redis to us
+        pass
+    lines = received.decode(errors="replace").split("\r\n")
+    return [*lines[: len(commands)], *[""] * (len(commands) - len(lines))][: len(commands)]
+
+
+def _judge(replies: list[str], where: str, *, sent_password: bool) -> None:
+    for position, reply in enumerate(replies):
+        if reply.startswith("+"):
+            continue
+        if not reply or not reply.startswith("-"):
+            raise RedisProbeError(f"The server at {where} did not answer as Redis does; {TLS_PORT_HINT}.")
+        message = reply[1:].strip()
+        if message.startswith("NOAUTH"):
+            raise RedisProbeError(
+                f"Redis at {where} needs a password: put it in REDIS_URL (redis://:PASSWORD@host:port/0)."
+            )
+        if sent_password and position == 0:
+            raise RedisProbeError(f"Redis at {where} refused the password in REDIS_URL ({_first_words(message)}).")
+        raise RedisProbeError(f"Redis at {where} answered with an error: {_first_words(message)}")
+
+
+def _first_words(message: str) -> str:
+    """The error's code and its first few words: enough to tell WRONGPASS from a disabled user."""
+    words = message.rstrip(".").split()
+    return " ".join(words[:8]) + ("…" if len(words) > 8 else "")
