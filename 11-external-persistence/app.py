@@ -30,7 +30,6 @@ if str(HERE) not in sys.path:  # `python path/to/app.py` from anywhere, and the 
 
 import config  # noqa: E402  (light: standard library only, python-dotenv only when a .env exists)
 from config import KEY_PREFIX, MAX_MESSAGES, Settings  # noqa: E402
-from redis_probe import RedisProbeError, probe_redis  # noqa: E402  (standard library only)
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
@@ -775,6 +774,8 @@ def main() -> int:
     try:
         check_framework_release()
         if settings.redis_url:
+            from redis_probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
+
             try:
                 probe_redis(settings.redis_url, ca_cert=settings.redis_ca_cert)
             except RedisProbeError as error:
