@@ -773,6 +773,8 @@ def main() -> int:
         signal.signal(signum, _raise_system_exit)
     try:
         check_framework_release()
+        if settings.half_configured_model:
+            raise SetupError(settings.half_configured_model)
         if settings.redis_url:
             from redis_probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
 

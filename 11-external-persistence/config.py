@@ -88,6 +88,28 @@ class Settings:
         return "offline"
 
     @property
+    def half_configured_model(self) -> str | None:
+        """One line when the model settings show an intent they do not complete, else None.
+
+        Without this, AOAI_ENDPOINT alone (say) would quietly give the offline model.
+        """
+        azure = {"AOAI_ENDPOINT": self.aoai_endpoint, "AOAI_DEPLOYMENT": self.aoai_deployment}
+        missing = [name for name, value in azure.items() if not value]
+        if missing and (self.aoai_api_key or len(missing) < len(azure)):
+            given = [name for name, value in (*azure.items(), ("AOAI_API_KEY", self.aoai_api_key)) if value]
+            return (
+                f"{_are_set(given)} set but {_are_set(missing)} not: "
+                "Azure OpenAI needs both AOAI_ENDPOINT and AOAI_DEPLOYMENT."
+            )
+        if self.model_kind == "offline" and (self.openai_base_url or self.openai_chat_model_id):
+            given = [name for name in ("OPENAI_BASE_URL", "OPENAI_CHAT_MODEL_ID") if getattr(self, name.lower())]
+            return (
+                f"{_are_set(given)} set but OPENAI_API_KEY is not: "
+                "set a key (any value for a local server such as Ollama)."
+            )
+        return None
+
+    @property
     def uses_embedded_redis(self) -> bool:
         return not self.redis_url
 
@@ -123,6 +145,11 @@ class Settings:
         return f"Settings({flags}, {shown}, openai_chat_model_id={self.openai_chat_model_id!r})"
 
     __str__ = __repr__
+
+
+def _are_set(names: list[str]) -> str:
+    """``A is`` or ``A and B are``."""
+    return " and ".join(names) + (" is" if len(names) == 1 else " are")
 
 
 def _is_true(value: str | None) -> bool:

@@ -128,3 +128,32 @@ def test_azure_https_endpoint_uses_the_deployment_route() -> None:
     client = app.build_chat_client(settings)
     assert type(client).__name__ == "AzureOpenAIChatClient"
     assert str(client.client.base_url) == "https://lab.openai.azure.com/openai/deployments/gpt/"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"AOAI_ENDPOINT": "https://x/"}, "AOAI_ENDPOINT is set but AOAI_DEPLOYMENT is not"),
+        ({"AOAI_DEPLOYMENT": "gpt"}, "AOAI_DEPLOYMENT is set but AOAI_ENDPOINT is not"),
+        ({"AOAI_API_KEY": "k"}, "AOAI_API_KEY is set but AOAI_ENDPOINT and AOAI_DEPLOYMENT are not"),
+        ({"OPENAI_BASE_URL": "http://localhost:11434/v1"}, "OPENAI_BASE_URL is set but OPENAI_API_KEY is not"),
+    ],
+)
+def test_a_half_configured_model_is_named_instead_of_falling_back_to_offline(
+    env: dict[str, str], expected: str
+) -> None:
+    problem = config.load_settings(env, read_dotenv=False).half_configured_model
+    assert problem is not None and problem.startswith(expected)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"AOAI_ENDPOINT": "https://x/", "AOAI_DEPLOYMENT": "gpt"},
+        {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://localhost:11434/v1"},
+        {"AOAI_ENDPOINT": "https://x/", "AOAI_DEPLOYMENT": "gpt", "OPENAI_BASE_URL": "http://unused/v1"},
+    ],
+)
+def test_complete_model_settings_raise_no_complaint(env: dict[str, str]) -> None:
+    assert config.load_settings(env, read_dotenv=False).half_configured_model is None

@@ -165,6 +165,17 @@ def test_a_wrong_redis_password_at_start_is_one_line_and_exits_nonzero(
     assert_clean(output)
 
 
+def test_azure_endpoint_without_a_deployment_is_one_line_and_exit_status_2(start_app: Callable[..., LabApp]) -> None:
+    """The user meant Azure OpenAI: say what is missing rather than quietly use the offline model."""
+    app = start_app({"AOAI_ENDPOINT": "https://lab.openai.azure.com/"})
+    status = app.finish()
+    output = app.transcript.strip()
+    assert status == 2
+    assert output == (
+        "AOAI_ENDPOINT is set but AOAI_DEPLOYMENT is not: Azure OpenAI needs both AOAI_ENDPOINT and AOAI_DEPLOYMENT."
+    )
+
+
 def test_redis_lost_mid_session_keeps_the_app_up_and_the_next_action_retries(
     start_app: Callable[..., LabApp], redis_server: ValkeyProcess
 ) -> None:
