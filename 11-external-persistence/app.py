@@ -496,8 +496,8 @@ class Session:
         from redis.exceptions import RedisError
         from redis_chat_message_store import RedisPasswordRefusedError, RedisUnavailableError
 
-        detail = self.settings.redact(" ".join(str(error).split()) or type(error).__name__).rstrip(".")
-        detail = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", detail)  # the framework names classes by repr
+        detail = self._one_line(error)
+        sign_in = _in_chain(error, "ClientAuthenticationError")  # azure.core: no Azure credential worked
         if isinstance(error, RedisPasswordRefusedError):
             self.term.error(f"{detail}. Fix REDIS_URL and start the app again.")
         elif isinstance(error, RedisUnavailableError):
@@ -506,6 +506,11 @@ class Session:
             self.term.error(f"Redis is unavailable: {detail}.{tail}")
         elif isinstance(error, RedisError):
             self.term.error(f"Redis error: {type(error).__name__}: {detail}")
+        elif during_turn and sign_in is not None:
+            self.term.error(
+                f"Could not sign in to Azure OpenAI ({self._one_line(sign_in)}). Run `az login` or set "
+                "AOAI_API_KEY. Nothing from this turn was saved; you can send it again."
+            )
         elif during_turn:
             self.term.error(
                 f"The model call failed ({type(error).__name__}: {detail[:300]}). "
@@ -513,6 +518,12 @@ class Session:
             )
         else:
             self.term.error(f"That did not work: {type(error).__name__}: {detail[:300]}")
+
+    def _one_line(self, error: BaseException) -> str:
+        """The first line of an error's message, without secrets (some SDK errors run to pages)."""
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        detail = self.settings.redact(" ".join(lines[0].split()) if lines else type(error).__name__).rstrip(".")
+        return re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", detail)  # the framework names classes by repr
 
     def _restart_embedded_server(self) -> bool:
         if self.server is None:
@@ -672,6 +683,18 @@ class Session:
             self.loop = None
 
 
+def _in_chain(error: BaseException, class_name: str) -> BaseException | None:
+    """The error, or one it was raised from, whose class has this name (no import needed to ask)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if type(current).__name__ == class_name:
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 class WaitingIndicator:
     """A small spinner on the terminal until the first words of the reply arrive."""
 
@@ -742,6 +765,8 @@ def _configure_logging(settings: Settings, terminal: Terminal) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+    # azure.identity logs each failed sign-in at length; the app already says it in one line.
+    logging.getLogger("azure").setLevel(logging.ERROR)
 
 
 def _startup_line(settings: Settings, server: EmbeddedServer | None) -> str:

@@ -134,6 +134,27 @@ def test_model_error_says_so_saves_nothing_and_the_message_can_be_sent_again(
     assert_clean(app.transcript)
 
 
+def test_azure_without_a_key_or_a_sign_in_says_how_to_sign_in_in_one_line(
+    start_app: Callable[..., LabApp], model_server: ModelServer
+) -> None:
+    """No AOAI_API_KEY and no Azure credential on the machine (no az login, no managed identity)."""
+    app = start_app({"AOAI_ENDPOINT": model_server.url, "AOAI_DEPLOYMENT": "lab11-deployment"})
+    app.menu()
+    app.choose("1")
+    app.expect_exact("You: ")
+    app.choose("My name is Ada.")
+    app.expect_exact("Could not sign in to Azure OpenAI (DefaultAzureCredential failed to retrieve a token", timeout=60)
+    app.expect_exact("Run `az login` or set AOAI_API_KEY. Nothing from this turn was saved; you can send it again.")
+    app.menu()
+    app.choose("2")
+    app.expect_exact("No messages in lab11:thread_")
+    app.menu()
+    assert app.exit() == 0
+    assert model_server.requests == []  # nothing went out without a token
+    assert "Attempted credentials" not in app.transcript  # the SDK's page-long message stays out
+    assert_clean(app.transcript)
+
+
 def test_redis_unreachable_at_start_names_host_and_port_and_exits_nonzero(start_app: Callable[..., LabApp]) -> None:
     port = free_port()
     app = start_app({"REDIS_URL": f"redis://:Sup3r-Secret-Pw@127.0.0.1:{port}/0"})
