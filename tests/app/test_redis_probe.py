@@ -58,7 +58,7 @@ def test_nothing_listening_names_host_and_port() -> None:
 
 def test_rediss_on_a_plain_port_says_to_use_redis(redis_server: ValkeyProcess) -> None:
     with pytest.raises(RedisProbeError, match=r"No TLS handshake.*use redis://"):
-        probe_redis(f"rediss://127.0.0.1:{redis_server.port}/0")
+        probe_redis(f"rediss://127.0.0.1:{redis_server.port}/0", timeout=1.0)  # a plain server never answers
 
 
 def test_a_server_that_does_not_speak_redis_is_named_with_the_tls_hint() -> None:
