@@ -598,9 +598,11 @@ class Session:
     def peek_history(self) -> None:
         self.run_async(self._show_history())
 
-    async def _show_history(self) -> None:
+    async def _show_history(self, messages: list[ChatMessage] | None = None) -> None:
+        """Print the thread's history (read from Redis unless the caller just read it)."""
         assert self.store is not None
-        messages = await self.store.list_messages()
+        if messages is None:
+            messages = await self.store.list_messages()
         if not messages:
             self.term.say(f"No messages in {self.redis_key} yet.")
             return
@@ -653,9 +655,10 @@ class Session:
         old_store = self.store
         self.thread, self.store, self.thread_id = AgentThread(message_store=new_store), new_store, thread_id
         await old_store.aclose()
-        count = await new_store.count_messages()
+        messages = await new_store.list_messages()  # the count below is what the history shows
+        count = len(messages)
         self.term.say(f"Loaded thread {self.redis_key} ({count} message{'' if count == 1 else 's'}).")
-        await self._show_history()
+        await self._show_history(messages)
 
     # -- 4: start a fresh thread -------------------------------------------------------------
 

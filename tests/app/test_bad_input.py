@@ -270,6 +270,25 @@ def test_corrupt_entry_gets_one_warning_line_and_the_rest_of_the_history_shows(
     assert_clean(app.transcript)
 
 
+def test_loading_a_thread_with_a_corrupt_entry_counts_only_its_messages(
+    start_app: Callable[..., LabApp], redis_server: ValkeyProcess
+) -> None:
+    app = start_app({"REDIS_URL": redis_server.url})
+    key = app.menu()
+    app.say("My name is Ada.")
+    redis_server.client().rpush(key, "{not json")
+    app.choose("3")
+    app.expect_exact(f"1) {key}")
+    app.expect_exact("Enter to go back): ")
+    app.choose("1")
+    app.expect_exact(f"Loaded thread {key} (2 messages).")
+    app.expect_exact(f"History of {key} (2 messages, oldest first):")
+    app.menu()
+    assert app.transcript.count(f"warning: Skipping entry 2 of {key}") == 1
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+
+
 def test_a_warning_while_the_model_is_awaited_starts_on_a_line_of_its_own(
     start_app: Callable[..., LabApp], redis_server: ValkeyProcess, model_server: ModelServer
 ) -> None:
