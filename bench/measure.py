@@ -408,12 +408,15 @@ async def measure_thread_listing(
                     raise RuntimeError(f"the lab's listing found {len(lab_listed)} threads")
                 series = {OURS: Series(), LAB: Series()}
                 counts = {OURS: ServerCounts()}
+                # The lab's way leaves up to 100,000 key strings behind; collecting before each call
+                # keeps a few-millisecond listing from paying for that garbage.
                 await _measure_round(
                     {OURS: lambda s=store: s.list_saved_threads(limit=LISTED_THREADS)},
                     plan.listing_reps(target, ours=True),
                     series,
                     counts,
                     counters,
+                    collect_each=True,
                 )
                 await _measure_round(
                     {LAB: lambda c=client: lab_list_threads(c, THREAD_PREFIX, LISTED_THREADS)},
@@ -421,6 +424,7 @@ async def measure_thread_listing(
                     series,
                     None,
                     counters,
+                    collect_each=True,
                 )
                 results.threads.setdefault(delay, {})[target] = series
                 results.threads_server.setdefault(delay, {})[target] = counts[OURS]
