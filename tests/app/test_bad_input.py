@@ -84,6 +84,14 @@ def test_empty_message_is_not_sent(start_app: Callable[..., LabApp]) -> None:
     assert app.exit() == 0
 
 
+def _rotate_password(server: ValkeyProcess, password: str) -> None:
+    """What rotating an access key does to a running app: a new password, and its connections dropped."""
+    admin = server.client()
+    admin.config_set("requirepass", password)
+    admin.client_kill_filter(_type="normal", skipme=True)
+    admin.close()
+
+
 def _openai_env(model_server: ModelServer, key: str = "sk-test-key-not-secret") -> dict[str, str]:
     return {"OPENAI_API_KEY": key, "OPENAI_BASE_URL": model_server.openai_base_url}
 
@@ -222,9 +230,7 @@ def test_a_password_set_on_redis_mid_session_says_to_fix_redis_url(
     app = start_app({"REDIS_URL": redis_server.url})
     app.menu()
     app.say("My name is Ada.")
-    admin = redis_server.client()
-    admin.config_set("requirepass", "Rotated-Key-5150")
-    admin.client_kill_filter(_type="normal", skipme=True)  # the app must connect again
+    _rotate_password(redis_server, "Rotated-Key-5150")
     app.choose("2")
     app.expect_exact(f"Redis at 127.0.0.1:{redis_server.port}/0 refused the connection")
     app.expect_exact("Fix REDIS_URL and start the app again.")
@@ -339,9 +345,7 @@ def test_no_password_or_api_key_reaches_the_terminal(
         model_server.fail_next(1, status=401)
         app = start_app({"REDIS_URL": soon_wrong, **_openai_env(model_server, key="sk-LAB11-Api-Key-Secret")})
         app.menu()
-        admin = server.client()
-        admin.config_set("requirepass", "the-right-password")
-        admin.client_kill_filter(_type="normal", skipme=True)
+        _rotate_password(server, "the-right-password")
         app.choose("2")
         app.expect_exact(f"Redis at 127.0.0.1:{server.port}/0")
         app.menu()
