@@ -412,6 +412,13 @@ class RedisChatMessageStore:
         sent = False
 
         async def attempt() -> None:
+            one_attempt = _ONE_ATTEMPT.set(True)  # the retries are _through_failover's, not redis-py's too
+            try:
+                await send_once()
+            finally:
+                _ONE_ATTEMPT.reset(one_attempt)
+
+        async def send_once() -> None:
             nonlocal sent
             if sent and await self._redis_client.get(self.write_token_key) == token:
                 return  # applied; only its reply was lost
@@ -426,11 +433,7 @@ class RedisChatMessageStore:
             if with_index:
                 pipe.zadd(self.recent_threads_key, {self.thread_id: time.time()})
             sent = True
-            one_attempt = _ONE_ATTEMPT.set(True)
-            try:
-                replies = await pipe.execute(raise_on_error=False)
-            finally:
-                _ONE_ATTEMPT.reset(one_attempt)
+            replies = await pipe.execute(raise_on_error=False)
             turn_replies, index_replies = (replies[:-1], replies[-1:]) if with_index else (replies, [])
             for reply in turn_replies:  # the turn itself failed (e.g. the key is not a list)
                 if isinstance(reply, Exception):
