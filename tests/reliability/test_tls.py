@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from redis_probe import RedisProbeError, probe_redis
 from tests.support.app_driver import LabApp, app_env, has_traceback
 from tests.support.tls import Certificates, TLSRedisProcess, make_certificates
 
-REFUSAL_BOUND_SECONDS = 10.0
 PASSWORD = "tls-pw-Zq7xK2recognisable"
 
 
@@ -22,11 +20,10 @@ def _turn() -> list[ChatMessage]:
 
 
 async def _refusal(store: RedisChatMessageStore) -> str:
-    """The error a first write gets, raised within a bounded time."""
-    started = time.monotonic()
+    """The error a first write gets (that it comes after a bounded number of tries is counted in
+    test_lost_connection.py::test_a_server_that_keeps_hanging_up_is_tried_a_bounded_number_of_times)."""
     with pytest.raises(RedisUnavailableError) as raised:
         await store.add_messages(_turn())
-    assert time.monotonic() - started < REFUSAL_BOUND_SECONDS
     await store.aclose()
     return str(raised.value)
 
