@@ -46,16 +46,16 @@ def probe_redis(url: str, *, ca_cert: str | None = None, timeout: float = TIMEOU
         commands.append(["AUTH", username, password] if username else ["AUTH", password])
     commands.append(["PING"])
     try:
-        connection = _open(parts.scheme, parts.path, host, port, timeout)
+        plain = _open(parts.scheme, parts.path, host, port, timeout)
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
         raise RedisProbeError(
             f"Cannot reach Redis at {where} ({reason}). Check REDIS_URL, or unset it to use the embedded server."
         ) from None
-    with connection:
-        if context is not None:
-            connection = _start_tls(connection, context, host, where)
-        replies = _exchange(connection, commands)
+    with plain:  # the TLS socket takes over the connection, so it is closed too
+        connection = plain if context is None else _start_tls(plain, context, host, where)
+        with connection:
+            replies = _exchange(connection, commands)
     _judge(replies, where, sent_password=password is not None)
 
 
