@@ -78,6 +78,11 @@ class Terminal:
         self.colour = self.interactive and not settings.no_color
         self.transient_line = False  # the waiting indicator is on screen
 
+    def say_transient(self, text: str) -> None:
+        """A line that the next output replaces (the waiting indicator)."""
+        print(f"\r{text}", end="", flush=True)
+        self.transient_line = True
+
     def clear_transient_line(self) -> None:
         """Erase the waiting indicator, so that whatever is printed next starts on a clean line."""
         if self.transient_line:
@@ -717,8 +722,7 @@ class WaitingIndicator:
 
         frame = 0
         while True:
-            self.term.say(f"\r{self.FRAMES[frame % len(self.FRAMES)]} waiting for the model…", end="")
-            self.term.transient_line = True
+            self.term.say_transient(f"{self.FRAMES[frame % len(self.FRAMES)]} waiting for the model…")
             frame += 1
             await asyncio.sleep(0.1)
 
@@ -801,8 +805,8 @@ def main() -> int:
         signal.signal(signum, _raise_system_exit)
     try:
         check_framework_release()
-        if settings.half_configured_model:
-            raise SetupError(settings.half_configured_model)
+        if problem := settings.half_configured_model:
+            raise SetupError(problem)
         if settings.redis_url:
             from redis_probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
 
