@@ -350,7 +350,7 @@ async def _populate_threads(admin: redis.Redis, start: int, stop: int, base_scor
     """Fill threads fast: the raw writes the store does for one turn (RPUSH + recency-index ZADD)."""
     encode = _ours_encoder()
     pair = [encode(message) for message in messages(2, seed=4)]
-    index_key = f"{THREAD_PREFIX}:recent-threads"
+    index_key = f"{THREAD_PREFIX}.recent-threads"
     for batch_start in range(start, stop, POPULATE_BATCH):
         pipe = admin.pipeline(transaction=False)
         scores = {}
@@ -363,10 +363,10 @@ async def _populate_threads(admin: redis.Redis, start: int, stop: int, base_scor
 
 
 def _ours_encoder() -> Callable[[ChatMessage], str]:
-    import redis_chat_message_store
+    from message_json import encode_entry
 
     ours_class()
-    return redis_chat_message_store.encode_message  # type: ignore[no-any-return]
+    return lambda message: encode_entry(message.to_dict())
 
 
 async def measure_thread_listing(
@@ -390,7 +390,7 @@ async def measure_thread_listing(
                 await writer.aclose()
                 samples.append(thread_id)
         filled = target
-        held = await admin.zcard(f"{THREAD_PREFIX}:recent-threads")
+        held = await admin.zcard(f"{THREAD_PREFIX}.recent-threads")
         if held != target:
             raise RuntimeError(f"the recency index holds {held} threads, expected {target}")
         for delay in plan.delays_ms:
@@ -431,7 +431,7 @@ async def measure_thread_listing(
             finally:
                 await store.aclose()
                 await client.aclose()
-    usage = await admin.memory_usage(f"{THREAD_PREFIX}:recent-threads", samples=0)
+    usage = await admin.memory_usage(f"{THREAD_PREFIX}.recent-threads", samples=0)
     results.index_bytes_per_thread = float(usage or 0) / filled
     await _check_cleared_and_expired(server_url, samples, results)
 

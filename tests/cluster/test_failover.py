@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, MutableSequence
 from typing import Any
 
-import app
+import lab_agent
 import pytest
-import redis_chat_message_store as store_module
 from agent_framework import AgentThread, ChatAgent, ChatMessage, ChatResponse
+
+import redis_history
 from offline_model import OfflineChatClient
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
-
 from tests.cluster.conftest import FIGURES
 from tests.support.cluster import ClusterNode, ValkeyCluster
 
@@ -80,8 +80,8 @@ def _lost(expected: list[tuple[str, str]], saved: list[tuple[str, str]]) -> int:
 async def test_the_turn_after_the_threads_primary_dies_is_saved_and_nothing_is_lost(
     redis_cluster: ValkeyCluster, whole_cluster_afterwards: list[ClusterNode]
 ) -> None:
-    agent = app.build_agent(redis_cluster.url, OfflineChatClient(), cluster=True)
-    thread, store = app.create_thread(agent)
+    agent = lab_agent.build_agent(redis_cluster.url, OfflineChatClient(), cluster=True)
+    thread, store = lab_agent.create_thread(agent)
     before = await _chat(agent, thread, EARLIER_TURNS)
     slot = redis_cluster.slot_of(store.redis_key)
     owner = redis_cluster.primary_for_slot(slot)
@@ -116,8 +116,8 @@ async def test_a_turn_whose_primary_dies_while_the_model_answers_is_saved_and_no
 ) -> None:
     """The history was read from the old primary; the write has to wait for its replica to take over."""
     model = ModelThatTriggersAFault()
-    agent = app.build_agent(redis_cluster.url, model, cluster=True)
-    thread, store = app.create_thread(agent)
+    agent = lab_agent.build_agent(redis_cluster.url, model, cluster=True)
+    thread, store = lab_agent.create_thread(agent)
     before = await _chat(agent, thread, EARLIER_TURNS)
     slot = redis_cluster.slot_of(store.redis_key)
     owner = redis_cluster.primary_for_slot(slot)
@@ -152,7 +152,7 @@ async def test_the_store_gives_up_with_a_clear_error_when_a_whole_shard_stays_do
     redis_cluster: ValkeyCluster, whole_cluster_afterwards: list[ClusterNode], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The wait is bounded: with no replica left to take over, the turn fails with the store's own error."""
-    monkeypatch.setattr(store_module, "CLUSTER_FAILOVER_WAIT_SECONDS", 2.0)
+    monkeypatch.setattr(redis_history, "CLUSTER_FAILOVER_WAIT_SECONDS", 2.0)
     store = RedisChatMessageStore(redis_url=redis_cluster.url, key_prefix="lab11-down", cluster=True)
     await store.add_messages([ChatMessage(role="user", text="before")])
     primary = redis_cluster.primary_for_key(store.redis_key)

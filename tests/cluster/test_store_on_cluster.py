@@ -11,8 +11,9 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.crc import key_slot
 from redis.exceptions import CrossSlotTransactionError, MovedError
-from redis_chat_message_store import RedisChatMessageStore, encode_message, resume_thread
 
+from message_json import encode_entry
+from redis_chat_message_store import RedisChatMessageStore, resume_thread
 from tests.support.cluster import ValkeyCluster
 
 
@@ -83,7 +84,7 @@ async def test_add_messages_is_one_transaction_on_the_node_that_owns_the_thread(
     await store.add_messages(turn(1))
 
     owner = redis_cluster.primary_for_key(store.redis_key).port
-    index_owner = redis_cluster.primary_for_key(store.recent_threads_key).port
+    index_owner = redis_cluster.primary_for_key(store.history.index_key).port
     to_owner = [commands for port, commands in socket_writes if "RPUSH" in commands]
     assert to_owner == [["MULTI", "RPUSH", "LTRIM", "EXPIRE", "SET", "EXEC"]]
     assert [port for port, commands in socket_writes if "RPUSH" in commands] == [owner]
@@ -118,12 +119,12 @@ async def test_the_thread_and_the_recency_index_live_in_different_slots(
 ) -> None:
     """Why the index update cannot join the transaction: one MULTI over both keys is refused."""
     store = cluster_store(redis_cluster, key_prefix)
-    assert key_slot(store.redis_key.encode()) != key_slot(store.recent_threads_key.encode())
+    assert key_slot(store.redis_key.encode()) != key_slot(store.history.index_key.encode())
     client = RedisCluster.from_url(redis_cluster.url, decode_responses=True)
     await client.initialize()
     pipe = client.pipeline(transaction=True)
     pipe.rpush(store.redis_key, "x")
-    pipe.zadd(store.recent_threads_key, {store.thread_id: 1.0})
+    pipe.zadd(store.history.index_key, {store.thread_id: 1.0})
     with pytest.raises(CrossSlotTransactionError):
         await pipe.execute()
     await client.aclose()
@@ -159,11 +160,11 @@ async def test_the_recency_index_is_rebuilt_from_threads_on_every_primary(
     expected = sorted(thread_id for ids in spread.values() for thread_id in ids)
     client = RedisCluster.from_url(redis_cluster.url, decode_responses=True)
     for thread_id in expected:
-        await client.rpush(f"{key_prefix}:{thread_id}", *(encode_message(message) for message in turn(1)))
+        await client.rpush(f"{key_prefix}:{thread_id}", *(encode_entry(message.to_dict()) for message in turn(1)))
     await client.aclose()
     store = cluster_store(redis_cluster, key_prefix)
 
-    assert await store.rebuild_thread_index() == 3
+    assert await store.history.rebuild_index() == 3
     assert sorted(thread.thread_id for thread in await store.list_saved_threads(limit=10)) == expected
     await store.aclose()
 
@@ -193,7 +194,7 @@ async def test_no_store_operation_is_refused_with_crossslot(redis_cluster: Valke
         await other.count_messages()
     await store.list_saved_threads()
     await store.list_saved_threads(limit=5)
-    await store.rebuild_thread_index()
+    await store.history.rebuild_index()
     await store.for_thread(spread[next(iter(spread))][0]).clear()
     await store.aclose()
 
@@ -208,7 +209,7 @@ async def test_a_snapshot_of_a_cluster_thread_resumes_on_the_cluster(
 ) -> None:
     store = cluster_store(redis_cluster, key_prefix)
     await store.add_messages(turn(1))
-    assert store.serialize_state().cluster is True
+    assert store.current_state().cluster is True
     snapshot = await AgentThread(message_store=store).serialize()
     resumed = await resume_thread(snapshot, redis_url=redis_cluster.url)
     assert isinstance(resumed.message_store, RedisChatMessageStore)

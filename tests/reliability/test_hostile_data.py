@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 from agent_framework import ChatMessage
-from redis_chat_message_store import RedisChatMessageStore, encode_message
 
+from message_json import encode_entry
+from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
 
 PREFIX = "lab11"
@@ -31,7 +32,7 @@ NOT_MESSAGES = [
 
 
 def _message(role: str, text: str) -> str:
-    return encode_message(ChatMessage(role=role, text=text))
+    return encode_entry(ChatMessage(role=role, text=text).to_dict())
 
 
 def _plant(client: redis.Redis) -> None:
@@ -123,7 +124,7 @@ async def test_reading_a_key_that_is_not_a_list_does_not_crash(store: RedisChatM
 async def test_an_index_key_of_the_wrong_type_does_not_break_listing(
     store: RedisChatMessageStore, raw: redis.Redis
 ) -> None:
-    raw.set(f"{PREFIX}:recent-threads", "someone else's string")
+    raw.set(f"{PREFIX}.recent-threads", "someone else's string")
     listed = {thread.thread_id for thread in await store.list_saved_threads(limit=20)}
     assert listed == {"thread_good", "thread_garbage", "thread_all_garbage", GLOB_THREAD}
 
@@ -138,7 +139,7 @@ async def test_nothing_hostile_is_deleted_or_changed(store: RedisChatMessageStor
             await other.list_messages()
         await other.aclose()
     after = _dump_everything(raw)
-    index = f"{PREFIX}:recent-threads".encode()
+    index = f"{PREFIX}.recent-threads".encode()
     assert {key: value for key, value in after.items() if key != index} == before
 
 
@@ -146,9 +147,9 @@ async def test_a_turn_is_saved_once_and_reported_saved_when_the_index_key_has_th
     store: RedisChatMessageStore, raw: redis.Redis
 ) -> None:
     """The recency index is a convenience: a foreign key in its place must not fail a saved turn."""
-    raw.set(f"{PREFIX}:recent-threads", "someone else's string")
+    raw.set(f"{PREFIX}.recent-threads", "someone else's string")
     writer = store.for_thread("thread_new")
     await writer.add_messages([ChatMessage(role="user", text="hello"), ChatMessage(role="assistant", text="hi")])
     assert [message.text for message in await writer.list_messages()] == ["hello", "hi"]
     await writer.aclose()
-    assert raw.get(f"{PREFIX}:recent-threads") == b"someone else's string"
+    assert raw.get(f"{PREFIX}.recent-threads") == b"someone else's string"

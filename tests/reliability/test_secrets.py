@@ -17,8 +17,8 @@ from urllib.parse import quote
 import pytest
 import redis
 from agent_framework import AgentThread
-from redis_chat_message_store import RedisChatMessageStore
 
+from redis_chat_message_store import RedisChatMessageStore
 from tests.reliability.settings import record_figure
 from tests.support.app_driver import LabApp, TurnNotSaved, app_env, has_traceback
 from tests.support.model_server import ModelServer
@@ -137,7 +137,7 @@ async def test_neither_secret_appears_anywhere_after_the_whole_flow(
 
     store = RedisChatMessageStore(secret_server.url, thread_id=key.split(":", 1)[1], key_prefix="lab11")
     snapshot = json.dumps(await AgentThread(message_store=store).serialize())
-    state = store.serialize_state().model_dump_json()
+    state = store.current_state().model_dump_json()
     history = [message.text for message in await store.list_messages()]
     await store.aclose()
     with secret_server.client() as client:

@@ -7,8 +7,8 @@ import asyncio
 import redis.asyncio as redis
 from agent_framework import ChatMessage
 from redis.crc import key_slot
-from redis_chat_message_store import RedisChatMessageStore
 
+from redis_chat_message_store import RedisChatMessageStore
 from tests.support.round_trips import CountingConnection, counting_client
 from tests.support.valkey import ValkeyProcess
 
@@ -102,7 +102,7 @@ async def test_two_writers_leave_exactly_the_newest_max_messages(redis_server: V
 async def test_the_write_token_shares_the_thread_keys_hash_slot(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="t1", key_prefix="lab11")
     tagged = RedisChatMessageStore(redis_url=redis_server.url, thread_id="t1", key_prefix="lab{11}")
-    assert key_slot(store.write_token_key.encode()) == key_slot(store.redis_key.encode())
-    assert key_slot(tagged.write_token_key.encode()) == key_slot(tagged.redis_key.encode())
+    assert key_slot(store.history.write_token_key(store.thread_id).encode()) == key_slot(store.redis_key.encode())
+    assert key_slot(tagged.history.write_token_key(tagged.thread_id).encode()) == key_slot(tagged.redis_key.encode())
     await store.aclose()
     await tagged.aclose()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis.asyncio as redis
 from agent_framework import ChatMessage
-from redis_chat_message_store import RedisChatMessageStore
 
+from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
 
 

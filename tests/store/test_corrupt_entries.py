@@ -7,6 +7,7 @@ import logging
 import fakeredis
 import pytest
 from agent_framework import ChatMessage
+
 from redis_chat_message_store import RedisChatMessageStore
 
 

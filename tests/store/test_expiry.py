@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fakeredis
 from agent_framework import ChatMessage
+
 from redis_chat_message_store import RedisChatMessageStore
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from agent_framework import ChatMessage
 from agent_framework_redis import RedisChatMessageStore as MicrosoftStore
-from redis_chat_message_store import RedisChatMessageStore
 
+from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
 
 TURN = [

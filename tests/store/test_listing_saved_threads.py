@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import fakeredis
 from agent_framework import ChatMessage
-from redis_chat_message_store import RedisChatMessageStore
 
+from redis_chat_message_store import RedisChatMessageStore
 from tests.support.round_trips import CountingConnection, counting_client
 from tests.support.valkey import ValkeyProcess
 
@@ -82,7 +82,7 @@ async def test_a_cleared_thread_drops_out_of_the_recent_list(fake_redis: fakered
     await _save(gone, "y")
     await fake_redis.delete(gone.redis_key)  # as if it expired
     assert [thread.thread_id for thread in await store.list_saved_threads(limit=20)] == ["keep"]
-    assert await fake_redis.zrange(store.recent_threads_key, 0, -1) == ["keep"]
+    assert await fake_redis.zrange(store.history.index_key, 0, -1) == ["keep"]
 
 
 async def test_listing_uses_scan_and_never_keys(redis_server: ValkeyProcess) -> None:

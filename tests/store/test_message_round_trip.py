@@ -6,6 +6,7 @@ import fakeredis
 from agent_framework import ChatMessage, Content
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from redis_chat_message_store import RedisChatMessageStore
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=20))

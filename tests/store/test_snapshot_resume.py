@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from agent_framework import AgentThread, ChatMessage
-from redis_chat_message_store import RedisChatMessageStore, resume_thread
 
+from redis_chat_message_store import RedisChatMessageStore, resume_thread
 from tests.support.valkey import ValkeyProcess
 
 STORE_FOLDER = Path(__file__).resolve().parents[2] / "11-external-persistence"

@@ -8,6 +8,7 @@ import re
 import fakeredis
 import pytest
 from agent_framework import ChatMessage
+
 from redis_chat_message_store import RedisChatMessageStore, RedisStoreState
 
 
@@ -139,14 +140,14 @@ def test_serialize_state_holds_thread_prefix_limit_and_url() -> None:
     store = RedisChatMessageStore(
         redis_url="redis://127.0.0.1:6379/2", thread_id="thread_1", key_prefix="lab11", max_messages=200
     )
-    assert store.serialize_state() == RedisStoreState(
+    assert store.current_state() == RedisStoreState(
         thread_id="thread_1", key_prefix="lab11", max_messages=200, redis_url="redis://127.0.0.1:6379/2"
     )
 
 
 def test_deserialize_state_points_a_new_store_at_the_same_thread() -> None:
     state = RedisStoreState(thread_id="thread_1", key_prefix="lab11", max_messages=200, redis_url="redis://h:1/0")
-    store = RedisChatMessageStore.deserialize_state(state)
+    store = RedisChatMessageStore.from_state(state)
     assert (store.redis_key, store.max_messages, store.location) == ("lab11:thread_1", 200, "h:1/0")
 
 
@@ -198,6 +199,7 @@ def test_a_store_can_be_opened_on_another_thread_with_the_same_settings(
     assert (other.redis_key, other.max_messages) == ("lab11:thread_other", 200)
 
 
-def test_the_index_name_cannot_be_used_as_a_thread_id(fake_redis: fakeredis.FakeAsyncRedis) -> None:
-    with pytest.raises(ValueError, match="recent-threads"):
-        RedisChatMessageStore(redis_client=fake_redis, thread_id="recent-threads")
+async def test_a_thread_named_recent_threads_is_an_ordinary_thread(fake_redis: fakeredis.FakeAsyncRedis) -> None:
+    store = RedisChatMessageStore(redis_client=fake_redis, thread_id="recent-threads")
+    await store.add_messages([ChatMessage(role="user", text="hello")])
+    assert [thread.thread_id for thread in await store.list_saved_threads(limit=5)] == ["recent-threads"]

@@ -1,0 +1,722 @@
+"""Chat threads in Redis lists: the Redis work of the lab's store, for any Agent Framework release.
+
+Nothing here imports the Agent Framework. A thread's messages are plain dicts on the way in and out
+(``message_json`` reads every shape a release ever wrote); the framework adapters,
+``redis_chat_message_store`` (the lab's release) and ``redis_history_provider`` (1.x), only turn
+those dicts into their release's message class.
+
+Layout (the same as Microsoft's ``agent_framework_redis`` store, so either can read the other's threads):
+
+- ``{key_prefix}:{thread_id}``: a list, oldest message first, one compact JSON document per entry;
+- ``{key_prefix}.recent-threads``: a sorted set of thread ids scored by the time of their last write,
+  so "the 20 most recently used threads" costs the same at a thousand threads or a million. It is
+  outside ``{key_prefix}:*``, where the workshop's own app takes every key for a thread;
+- ``{<thread key>}:last-write``: the token of the thread's latest write, kept for a few minutes in the
+  thread's own hash slot, so a write whose reply was lost can tell whether it went through.
+
+The failure policy is in one place, ``RedisHistory._call``: redis-py's own bounded retry for a dropped
+connection, a longer wait through a cluster failover, never a retry of a refused password, and every
+failure turned into one password-free ``RedisUnavailableError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    ClusterError,
+    RedisClusterException,
+    ResponseError,
+    SlotNotCoveredError,
+    TryAgainError,
+    WatchError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from message_json import decode_entry, message_text
+
+__all__ = [
+    "RedisEndpoint",
+    "RedisHistory",
+    "RedisPasswordRefusedError",
+    "RedisUnavailableError",
+    "SavedThread",
+    "describe_redis_url",
+    "url_without_credentials",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RedisClient = redis.Redis | RedisCluster
+
+INDEX_SUFFIX = ".recent-threads"
+OLD_INDEX_SUFFIX = ":recent-threads"  # where releases before the move kept it
+PREVIEW_LENGTH = 60
+# Long enough to outlast every retry of a write; short enough to leave nothing behind.
+WRITE_TOKEN_TTL_SECONDS = 600
+
+# Bounded reconnects: a restarted server or a dropped socket costs a few tries spread over about a
+# second, never an endless loop.
+RETRIES = 4
+RETRY_BACKOFF_BASE = 0.05
+RETRY_BACKOFF_CAP = 0.8
+CONNECT_TIMEOUT_SECONDS = 5.0
+COMMAND_TIMEOUT_SECONDS = 15.0
+# On a cluster, how long a call waits for a replica to take over from a failed primary (the engine
+# needs about cluster-node-timeout plus an election).
+CLUSTER_FAILOVER_WAIT_SECONDS = 30.0
+# What a failover looks like from the client (ClusterError covers CLUSTERDOWN and MASTERDOWN).
+CLUSTER_RETRYABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)
+
+
+class RedisUnavailableError(RuntimeError):
+    """Redis could not be reached or refused us; the message names host and port, never a password."""
+
+
+class RedisPasswordRefusedError(RedisUnavailableError):
+    """Redis refused the credentials: unlike a lost connection, trying again will not help."""
+
+
+def url_without_credentials(url: str) -> str:
+    """The same URL with any username and password removed (safe to store or show)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def describe_redis_url(url: str) -> str:
+    """A short, password-free description of where a URL points, for messages."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix socket {parts.path}"
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}/{parts.path.lstrip('/') or '0'}"
+
+
+# -- connecting ------------------------------------------------------------------------------
+
+# Set while a write transaction runs: redis-py must not resend it on its own (see RedisHistory.append).
+_ONE_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("one_attempt", default=False)
+
+
+class _RetryUnlessRefused(Retry):
+    """Retry dropped connections with backoff, but not a refused password, nor a write sent once."""
+
+    async def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):  # type: ignore[no-untyped-def]
+        def retryable(error: Exception) -> bool:
+            if _ONE_ATTEMPT.get() or isinstance(error, AuthenticationError):
+                return False
+            return is_retryable is None or bool(is_retryable(error))
+
+        return await super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
+@dataclass(frozen=True)
+class RedisEndpoint:
+    """Where the threads live and how to sign in: a URL, or a host with a credential provider.
+
+    It may hold a password or a token provider, so its repr shows neither; ``public_url`` is what
+    may be stored in a snapshot.
+    """
+
+    url: str | None = field(default=None, repr=False)
+    host: str | None = None
+    port: int = 6380
+    ssl: bool = True
+    username: str | None = field(default=None, repr=False)
+    credential_provider: Any = field(default=None, repr=False)
+    ssl_ca_certs: str | None = None
+    cluster: bool = False
+
+    def __post_init__(self) -> None:
+        if self.url is None and self.host is None:
+            raise ValueError("Redis needs a redis_url (for example redis://localhost:6379/0), or a host.")
+        if self.url is not None and self.credential_provider is not None:
+            raise ValueError("Give redis_url or credential_provider with host, not both.")
+
+    @property
+    def public_url(self) -> str:
+        if self.url:
+            return url_without_credentials(self.url)
+        return f"{'rediss' if self.ssl else 'redis'}://{self.host}:{self.port}/0"
+
+    @property
+    def location(self) -> str:
+        return describe_redis_url(self.public_url)
+
+    @property
+    def has_password(self) -> bool:
+        return self.credential_provider is not None or bool(self.url and urlsplit(self.url).password)
+
+    def redact(self, text: str) -> str:
+        """Remove the URL's password and user name from text that might echo them back."""
+        if self.url:
+            parts = urlsplit(self.url)
+            for secret in (parts.password, parts.username):
+                if secret:
+                    text = text.replace(secret, "***")
+        return text
+
+    def with_url(self, url: str | None, *, cluster: bool | None = None) -> RedisEndpoint:
+        return RedisEndpoint(
+            url=url,
+            ssl_ca_certs=self.ssl_ca_certs,
+            cluster=self.cluster if cluster is None else cluster,
+        )
+
+    def open(self) -> RedisClient:
+        """A client with the lab's timeouts and bounded, backed-off reconnects."""
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "socket_timeout": COMMAND_TIMEOUT_SECONDS,
+            "retry": _RetryUnlessRefused(
+                ExponentialWithJitterBackoff(base=RETRY_BACKOFF_BASE, cap=RETRY_BACKOFF_CAP), RETRIES
+            ),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        }
+        if self.credential_provider is not None:
+            options["credential_provider"] = self.credential_provider
+        tls = urlsplit(self.url).scheme == "rediss" if self.url else self.ssl
+        if tls and self.ssl_ca_certs:
+            options["ssl_ca_certs"] = self.ssl_ca_certs
+        try:
+            if self.url is None:
+                where = {"host": self.host, "port": self.port, "ssl": self.ssl, "username": self.username}
+                return RedisCluster(**where, **options) if self.cluster else redis.Redis(**where, **options)
+            if self.cluster:  # discovers every node from this one and routes each key to its slot's owner
+                return RedisCluster.from_url(self.url, **options)
+            return redis.from_url(self.url, **options)
+        except (ValueError, RedisClusterException) as error:
+            raise ValueError(f"Not a usable Redis URL ({self.redact(str(error))}).") from None
+
+
+@dataclass(frozen=True)
+class SavedThread:
+    """One thread found under the key prefix, as a menu would show it."""
+
+    thread_id: str
+    redis_key: str
+    message_count: int
+    preview: str
+    last_used: float | None = None
+
+
+def _escape_glob(text: str) -> str:
+    """Make text match itself literally in a Redis SCAN MATCH pattern."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+def _preview(raw: str | None) -> str:
+    if raw is None:
+        return ""
+    try:
+        return " ".join(message_text(decode_entry(raw)).split())[:PREVIEW_LENGTH]
+    except ValueError:
+        return ""
+
+
+class RedisHistory:
+    """Every thread under one key prefix: append, read, count, clear, list.
+
+    ``append`` is one MULTI/EXEC round trip (RPUSH, LTRIM, EXPIRE and the recency index together),
+    so a reader never sees more than ``max_messages`` and two writers cannot interleave between the
+    push and the trim. A history opened from an endpoint owns its client and closes it; one given a
+    client borrows it.
+    """
+
+    def __init__(
+        self,
+        client: RedisClient,
+        *,
+        key_prefix: str = "chat_messages",
+        max_messages: int | None = None,
+        ttl_seconds: int | None = None,
+        endpoint: RedisEndpoint | None = None,
+        owns_client: bool = False,
+    ) -> None:
+        if max_messages is not None and max_messages <= 0:
+            raise ValueError("max_messages must be a positive number or None.")
+        if ttl_seconds is not None and ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be a positive number of seconds or None.")
+        if not key_prefix:
+            raise ValueError("key_prefix must not be empty.")
+        self.client = client
+        self.key_prefix = key_prefix
+        self.max_messages = max_messages
+        self.ttl_seconds = ttl_seconds
+        self.endpoint = endpoint
+        self.cluster = isinstance(client, RedisCluster)
+        self.index_key = f"{key_prefix}{INDEX_SUFFIX}"
+        self._owns_client = owns_client
+        self._index_moved = False
+        # Entries already reported as unreadable: the agent reads the whole thread on every turn,
+        # and one warning per bad entry is enough.
+        self._reported_entries: set[int] = set()
+
+    @classmethod
+    def open(cls, endpoint: RedisEndpoint, **settings: Any) -> RedisHistory:
+        return cls(endpoint.open(), endpoint=endpoint, owns_client=True, **settings)
+
+    @classmethod
+    def connect(
+        cls,
+        redis_url: str | None = None,
+        *,
+        credential_provider: Any = None,
+        host: str | None = None,
+        port: int = 6380,
+        ssl: bool = True,
+        username: str | None = None,
+        redis_client: RedisClient | None = None,
+        ssl_ca_certs: str | None = None,
+        cluster: bool = False,
+        **settings: Any,
+    ) -> RedisHistory:
+        """From exactly one connection source, as Microsoft's store and provider take it: ``redis_url``;
+        ``credential_provider`` with ``host`` (Microsoft Entra ID); or ``redis_client`` (borrowed)."""
+        sources = [redis_url is not None, credential_provider is not None or host is not None, redis_client is not None]
+        if sum(sources) != 1 or (credential_provider is None) != (host is None):
+            raise ValueError(
+                "Redis needs exactly one of: redis_url (for example redis://localhost:6379/0), "
+                "credential_provider with host, or redis_client."
+            )
+        if redis_client is not None:
+            return cls(redis_client, **settings)
+        endpoint = RedisEndpoint(
+            url=redis_url,
+            host=host,
+            port=port,
+            ssl=ssl,
+            username=username,
+            credential_provider=credential_provider,
+            ssl_ca_certs=ssl_ca_certs,
+            cluster=cluster,
+        )
+        return cls.open(endpoint, **settings)
+
+    def sibling(self) -> RedisHistory:
+        """The same settings on a client of its own (closing one leaves the other working) when this
+        one owns its client; otherwise the same borrowed client."""
+        settings = {"key_prefix": self.key_prefix, "max_messages": self.max_messages, "ttl_seconds": self.ttl_seconds}
+        if self._owns_client and self.endpoint is not None:
+            return RedisHistory.open(self.endpoint, **settings)
+        return RedisHistory(self.client, endpoint=self.endpoint, **settings)
+
+    def reconfigured(self, **settings: Any) -> RedisHistory:
+        """The same client (and its ownership) under another prefix or limits; this one is not to be used again."""
+        history = RedisHistory(self.client, endpoint=self.endpoint, owns_client=self._owns_client, **settings)
+        self._owns_client = False
+        return history
+
+    @property
+    def location(self) -> str:
+        """Where the data lives, without credentials."""
+        if self.endpoint is not None:
+            return self.endpoint.location
+        pool_kwargs = getattr(getattr(self.client, "connection_pool", None), "connection_kwargs", {})
+        return f"{pool_kwargs.get('host', 'redis')}:{pool_kwargs.get('port', '?')}"
+
+    def key(self, thread_id: str) -> str:
+        return f"{self.key_prefix}:{thread_id}"
+
+    def write_token_key(self, thread_id: str) -> str:
+        """A key in the thread key's hash slot (so it can join the thread's transaction on a cluster)."""
+        key = self.key(thread_id)
+        opening = key.find("{")
+        closing = key.find("}", opening + 1)
+        if opening != -1 and closing > opening + 1:  # the key already names its slot
+            return f"{key}:last-write"
+        return f"{{{key}}}:last-write"
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+    # -- the failure policy ------------------------------------------------------------------
+
+    async def _call(self, operation: Callable[[], Awaitable[T]], *, tries_of_our_own: int = 0) -> T:
+        """Run ``operation`` against Redis, through a failover, with failures as one clear error.
+
+        On a single server redis-py's own retries are enough, except for what runs with them off
+        (``tries_of_our_own`` more tries). On a cluster redis-py gives up sooner than the engine can
+        elect a new primary, so this waits up to CLUSTER_FAILOVER_WAIT_SECONDS. A refused password
+        is never retried.
+        """
+        retryable = CLUSTER_RETRYABLE_ERRORS if self.cluster else (RedisConnectionError, RedisTimeoutError)
+        started = time.monotonic()
+        delay = 0.1 if self.cluster else RETRY_BACKOFF_BASE
+        failures = 0
+        while True:
+            try:
+                result = await operation()
+            except AuthenticationError:
+                hint = (
+                    "wrong password in REDIS_URL?"
+                    if self.endpoint is not None and self.endpoint.has_password
+                    else "it needs a password: redis://:PASSWORD@host:port"
+                )
+                raise RedisPasswordRefusedError(f"Redis at {self.location} refused the connection ({hint}).") from None
+            except (*retryable, OSError) as error:
+                failures += 1
+                if self.cluster:
+                    out_of_time = time.monotonic() - started + delay > CLUSTER_FAILOVER_WAIT_SECONDS
+                else:
+                    out_of_time = failures > tries_of_our_own
+                if out_of_time or not isinstance(error, retryable):
+                    reason = error.__class__.__name__
+                    if self.endpoint is not None:
+                        reason = self.endpoint.redact(str(error)) or reason
+                    raise RedisUnavailableError(f"Cannot reach Redis at {self.location}: {reason}") from None
+                logger.debug("Redis unavailable (%s); retrying in %.1fs", error.__class__.__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            if failures:  # say how long it waited, for whoever watches failovers
+                logger.warning("Redis answered at %s after waiting %.2fs", self.location, time.monotonic() - started)
+            return result
+
+    async def ping(self) -> None:
+        await self._call(self.client.ping)
+
+    # -- one thread --------------------------------------------------------------------------
+
+    async def append(self, thread_id: str, entries: Sequence[str]) -> None:
+        """Append in order and trim, in one transaction and one round trip, saved exactly once.
+
+        redis-py would resend a transaction by itself when the connection drops, and if the server
+        had already run it (only the reply was lost) the turn would be saved twice. So the
+        transaction also stores a fresh token, redis-py's own retry is off for it, and before each
+        resend the token tells whether the earlier attempt was applied. On a cluster the index lives
+        in another slot, so it is its own command, sent alongside.
+        """
+        if not entries:
+            return
+        key, token_key, token = self.key(thread_id), self.write_token_key(thread_id), uuid.uuid4().hex
+        sent = False
+
+        async def send_once() -> None:
+            nonlocal sent
+            if sent and await self.client.get(token_key) == token:
+                return  # applied; only its reply was lost
+            pipe = await self._transaction()
+            pipe.rpush(key, *entries)
+            if self.max_messages:
+                pipe.ltrim(key, -self.max_messages, -1)
+            if self.ttl_seconds:
+                pipe.expire(key, self.ttl_seconds)
+            pipe.set(token_key, token, ex=WRITE_TOKEN_TTL_SECONDS)
+            if not self.cluster:
+                pipe.zadd(self.index_key, {thread_id: time.time()})
+            sent = True
+            replies = await pipe.execute(raise_on_error=False)
+            turn_replies, index_replies = (replies, []) if self.cluster else (replies[:-1], replies[-1:])
+            for reply in turn_replies:  # the turn itself failed (e.g. the key is not a list)
+                if isinstance(reply, Exception):
+                    raise reply
+            for reply in index_replies:  # the turn is saved; only the index is unusable
+                if isinstance(reply, Exception):
+                    self._warn_index_unusable(reply)
+
+        async def attempt() -> None:
+            one_attempt = _ONE_ATTEMPT.set(True)  # the retries are _call's, not redis-py's too
+            try:
+                await send_once()
+            finally:
+                _ONE_ATTEMPT.reset(one_attempt)
+
+        write = self._call(attempt, tries_of_our_own=RETRIES)
+        if self.cluster:
+            await asyncio.gather(write, self._call(lambda: self._touch_index(thread_id)))
+        else:
+            await write
+
+    async def append_if_empty(self, thread_id: str, entries: Sequence[str]) -> bool:
+        """Seed a thread with ``entries`` unless it already holds messages; True if this call did.
+
+        WATCH makes it one decision even when several stores seed the same thread at once: whoever
+        writes second sees its transaction refused, looks again, and finds the thread no longer empty.
+        """
+        if not entries:
+            return False
+        key = self.key(thread_id)
+
+        async def seed() -> bool:
+            async with self.client.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(key)
+                        if await pipe.llen(key):
+                            return False
+                        pipe.multi()
+                        pipe.rpush(key, *entries)
+                        if self.max_messages:
+                            pipe.ltrim(key, -self.max_messages, -1)
+                        await pipe.execute()
+                        return True
+                    except WatchError:
+                        continue
+
+        seeded = await self._call(seed)
+        if seeded:
+            await self._call(lambda: self._touch_index(thread_id))
+        return seeded
+
+    async def entries(self, thread_id: str) -> list[str]:
+        """The thread's stored entries, oldest first, as they are (a key that is not a list holds none)."""
+        key = self.key(thread_id)
+        try:
+            return await self._call(lambda: self.client.lrange(key, 0, -1))
+        except ResponseError as error:
+            if not str(error).startswith("WRONGTYPE"):
+                raise
+            logger.warning("%s is not a list, so it holds no messages; left as it is", key)
+            return []
+
+    async def messages(self, thread_id: str, convert: Callable[[dict[str, Any]], T]) -> list[T]:
+        """The thread's messages, oldest first, each decoded and handed to ``convert``.
+
+        An entry that is not a message (or that ``convert`` refuses) is skipped with one warning per
+        distinct entry, and never deleted: it may be someone else's data.
+        """
+        messages: list[T] = []
+        for index, raw in enumerate(await self.entries(thread_id)):
+            try:
+                messages.append(convert(decode_entry(raw)))
+            except Exception as error:  # a framework raises assorted types on shapes it cannot read
+                if hash(raw) not in self._reported_entries:
+                    self._reported_entries.add(hash(raw))
+                    reason = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+                    logger.warning("Skipping entry %d of %s: %s", index, self.key(thread_id), reason)
+        return messages
+
+    async def count(self, thread_id: str) -> int:
+        return int(await self._call(lambda: self.client.llen(self.key(thread_id))))
+
+    async def entry_at(self, thread_id: str, index: int) -> str | None:
+        return await self._call(lambda: self.client.lindex(self.key(thread_id), index))
+
+    async def replace_at(self, thread_id: str, index: int, entry: str) -> None:
+        """LSET; IndexError when there is no such entry (as a Python list would say)."""
+        try:
+            await self._call(lambda: self.client.lset(self.key(thread_id), index, entry))
+        except ResponseError as error:
+            if "index out of range" in str(error) or "no such key" in str(error):
+                raise IndexError("list index out of range") from None
+            raise
+
+    async def remove_entry(self, thread_id: str, entry: str) -> bool:
+        return bool(await self._call(lambda: self.client.lrem(self.key(thread_id), 1, entry)))
+
+    async def clear(self, thread_id: str) -> None:
+        """Delete the thread's history and forget it in the recency index."""
+        key, token_key = self.key(thread_id), self.write_token_key(thread_id)
+
+        async def delete_thread() -> None:
+            pipe = await self._transaction()
+            pipe.delete(key, token_key)
+            if not self.cluster:
+                pipe.zrem(self.index_key, thread_id)
+            await pipe.execute()
+
+        if self.cluster:  # the index is in another slot: its own command, alongside
+            await asyncio.gather(
+                self._call(delete_thread), self._call(lambda: self.client.zrem(self.index_key, thread_id))
+            )
+        else:
+            await self._call(delete_thread)
+
+    async def _transaction(self) -> Any:
+        if self.cluster:
+            # redis-py queues each command of a cluster transaction through asyncio.run() in a worker
+            # thread; if the client still had to (re)learn the topology it would do so there and keep
+            # connections bound to that dead loop. Learning it here avoids that.
+            await self.client.initialize()
+        return self.client.pipeline(transaction=True)
+
+    # -- the recency index -------------------------------------------------------------------
+
+    async def _touch_index(self, thread_id: str) -> None:
+        """Mark a thread as just used; a foreign key where the index should be only costs a warning."""
+        try:
+            await self.client.zadd(self.index_key, {thread_id: time.time()})
+        except ResponseError as error:
+            self._warn_index_unusable(error)
+
+    def _warn_index_unusable(self, error: Exception) -> None:
+        logger.warning(
+            "%s is not the sorted set this store keeps its thread index in (%s); left as it is", self.index_key, error
+        )
+
+    async def _first_page(self, limit: int) -> list[tuple[str, float]]:
+        """The newest ``limit`` index entries; the first time, also moves an index of older releases here.
+
+        Releases before this one kept the index at ``{prefix}:recent-threads``, among the threads,
+        where other tools took it for one. Its type is asked in the same round trip as the page.
+        """
+        if self._index_moved:
+            return await self._recent_page(0, limit)
+        self._index_moved = True
+        old = f"{self.key_prefix}{OLD_INDEX_SUFFIX}"
+        pipe = self.client.pipeline(transaction=False)
+        pipe.type(old)
+        pipe.zrevrange(self.index_key, 0, limit - 1, withscores=True)
+        old_type, page = await pipe.execute(raise_on_error=False)
+        if isinstance(page, Exception):
+            raise page
+        if old_type != "zset":
+            return page  # nothing to move, or a thread really named "recent-threads"
+        batch: dict[str, float] = {}
+        async for member, score in self.client.zscan_iter(old, count=1000):
+            batch[member] = score
+            if len(batch) >= 1000:
+                await self.client.zadd(self.index_key, batch, gt=True)
+                batch = {}
+        if batch:
+            await self.client.zadd(self.index_key, batch, gt=True)
+        await self.client.delete(old)
+        logger.info("Moved the thread index from %s to %s, order kept", old, self.index_key)
+        return await self._recent_page(0, limit)
+
+    async def list_threads(self, limit: int | None = None) -> list[SavedThread]:
+        """Threads under the prefix, most recently written first.
+
+        With ``limit`` the recency index answers (cost independent of how many threads exist);
+        without it every list-typed key is found with SCAN.
+        """
+        if limit is None:
+            return await self._call(self._scan_saved_threads)
+        if limit <= 0:
+            return []
+
+        async def from_index() -> list[SavedThread]:
+            try:
+                first_page = await self._first_page(limit)
+            except ResponseError as error:  # someone else's key where the index should be
+                self._warn_index_unusable(error)
+                return (await self._scan_saved_threads())[:limit]
+            if not first_page and await self._index_unindexed_threads():  # threads written by other tools
+                first_page = await self._recent_page(0, limit)
+            return await self._recent_saved_threads(limit, first_page)
+
+        return await self._call(from_index)
+
+    async def rebuild_index(self) -> int:
+        """Index threads written by other tools (the lab's store, Microsoft's); returns how many were added."""
+        return await self._call(self._index_unindexed_threads)
+
+    async def _index_unindexed_threads(self) -> int:
+        keys = [key async for key in self.scan_thread_keys()]
+        if not keys:
+            return 0
+        idle = await self._idle_seconds(keys)
+        now = time.time()
+        scores = {self.thread_id_of(key): now - idle.get(key, 0) for key in keys}
+        return int(await self.client.zadd(self.index_key, scores, nx=True))
+
+    async def scan_thread_keys(self) -> AsyncIterator[str]:
+        """Every list under ``{prefix}:``, by SCAN (never KEYS), in no particular order."""
+        pattern = f"{_escape_glob(self.key_prefix)}:*"
+        async for key in self.client.scan_iter(match=pattern, count=1000, _type="list"):
+            yield key
+
+    def thread_id_of(self, key: str) -> str:
+        return key[len(self.key_prefix) + 1 :]
+
+    async def _idle_seconds(self, keys: Sequence[str]) -> dict[str, float]:
+        """How long each key has gone unused, as a stand-in for recency where the index has none."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.object("idletime", key)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except ResponseError:
+            return {}
+        return {key: float(reply) for key, reply in zip(keys, replies, strict=True) if isinstance(reply, (int, float))}
+
+    async def _describe_threads(
+        self, thread_ids: Sequence[str], last_used: Mapping[str, float]
+    ) -> tuple[list[SavedThread], list[str]]:
+        """Counts and previews for the given threads; also the ids whose key is gone or is not a list."""
+        pipe = self.client.pipeline(transaction=False)
+        for thread_id in thread_ids:
+            pipe.llen(self.key(thread_id))
+            pipe.lrange(self.key(thread_id), 0, 1)
+        replies = await pipe.execute(raise_on_error=False)
+        found: list[SavedThread] = []
+        gone: list[str] = []
+        for position, thread_id in enumerate(thread_ids):
+            count, head = replies[2 * position], replies[2 * position + 1]
+            if isinstance(count, Exception) or isinstance(head, Exception) or not count:
+                gone.append(thread_id)
+                continue
+            first_user = next((raw for raw in head if '"user"' in raw), head[0] if head else None)
+            found.append(
+                SavedThread(
+                    thread_id=thread_id,
+                    redis_key=self.key(thread_id),
+                    message_count=int(count),
+                    preview=_preview(first_user),
+                    last_used=last_used.get(thread_id),
+                )
+            )
+        return found, gone
+
+    async def _recent_page(self, start: int, size: int) -> list[tuple[str, float]]:
+        return await self.client.zrevrange(self.index_key, start, start + size - 1, withscores=True)
+
+    async def _recent_saved_threads(self, limit: int, first_page: list[tuple[str, float]]) -> list[SavedThread]:
+        """Walk the index newest first, in pages, until ``limit`` threads that still exist are found."""
+        found: list[SavedThread] = []
+        start = 0
+        page = max(limit, 1)
+        entries = first_page
+        while len(found) < limit:
+            if start:
+                entries = await self._recent_page(start, page)
+            if not entries:
+                break
+            start += len(entries)
+            scores = dict(entries)
+            threads, gone = await self._describe_threads(list(scores), scores)
+            found.extend(threads)
+            for thread_id in gone:  # cleared or expired since their last write: drop them from the index
+                if await self.client.type(self.key(thread_id)) == "none":
+                    await self.client.zrem(self.index_key, thread_id)
+            if len(entries) < page:  # that was the end of the index
+                break
+        return found[:limit]
+
+    async def _scan_saved_threads(self) -> list[SavedThread]:
+        thread_ids = [self.thread_id_of(key) async for key in self.scan_thread_keys()]
+        if not thread_ids:
+            return []
+        scores_pipe = self.client.pipeline(transaction=False)
+        for thread_id in thread_ids:
+            scores_pipe.zscore(self.index_key, thread_id)
+        scores = {
+            thread_id: float(score)
+            for thread_id, score in zip(thread_ids, await scores_pipe.execute(raise_on_error=False), strict=True)
+            if isinstance(score, (int, float))
+        }
+        threads, _ = await self._describe_threads(thread_ids, scores)
+        return sorted(threads, key=lambda thread: (thread.last_used or 0.0, thread.thread_id), reverse=True)

@@ -1,0 +1,100 @@
+"""The lab's Redis history on Agent Framework 1.x: a ``HistoryProvider`` on the lab's key layout.
+
+1.x replaced ``ChatMessageStore`` with ``HistoryProvider``: the agent calls ``get_messages`` before
+the model and ``save_messages`` once per run with the input and the reply. A session id is the lab's
+thread id (``agent.create_session(session_id=thread_id)``), so the key is the lab's
+``{key_prefix}:{thread_id}`` and a thread started on the lab's release continues here, and back.
+
+Entries are written in the lab's JSON shape (``"type": "chat_message"``), which the lab's store,
+Microsoft's 1.0.0b260130 store and this provider all read; every older and newer shape reads back.
+The Redis work (one MULTI/EXEC per save, exactly once, retries, failover, listing) is
+``redis_history``'s, shared with the lab's store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agent_framework import HistoryProvider, Message
+
+from message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
+from redis_history import RedisClient, RedisHistory
+
+__all__ = ["RedisHistoryProvider"]
+
+
+class RedisHistoryProvider(HistoryProvider):
+    """Conversation history in Redis lists, one per session, constructed like Microsoft's provider.
+
+    Connect with exactly one of: ``redis_url``; ``credential_provider`` with ``host`` (Microsoft
+    Entra ID); or ``redis_client`` (borrowed, never closed here).
+    """
+
+    def __init__(
+        self,
+        source_id: str = "redis_memory",
+        redis_url: str | None = None,
+        credential_provider: Any = None,
+        host: str | None = None,
+        port: int = 6380,
+        ssl: bool = True,
+        username: str | None = None,
+        *,
+        redis_client: RedisClient | None = None,
+        key_prefix: str = "chat_messages",
+        max_messages: int | None = None,
+        ttl_seconds: int | None = None,
+        ssl_ca_certs: str | None = None,
+        cluster: bool = False,
+        **history_options: Any,
+    ) -> None:
+        super().__init__(source_id, **history_options)
+        self.history = RedisHistory.connect(
+            redis_url,
+            credential_provider=credential_provider,
+            host=host,
+            port=port,
+            ssl=ssl,
+            username=username,
+            redis_client=redis_client,
+            ssl_ca_certs=ssl_ca_certs,
+            cluster=cluster,
+            key_prefix=key_prefix,
+            max_messages=max_messages,
+            ttl_seconds=ttl_seconds,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisHistoryProvider(source_id={self.source_id!r}, key_prefix={self.history.key_prefix!r}, "
+            f"max_messages={self.history.max_messages!r}, redis={self.history.location!r})"
+        )
+
+    def redis_key(self, session_id: str) -> str:
+        return self.history.key(session_id)
+
+    async def get_messages(self, session_id: str | None, *, state: Any = None, **kwargs: Any) -> list[Message]:
+        """LRANGE 0 -1, oldest first, whichever release wrote each entry; unreadable entries skipped, kept."""
+        return await self.history.messages(
+            _required(session_id), lambda message: Message.from_dict(v1_message_dict(message))
+        )
+
+    async def save_messages(
+        self, session_id: str | None, messages: Sequence[Message], *, state: Any = None, **kwargs: Any
+    ) -> None:
+        """RPUSH the run's messages and LTRIM to ``max_messages``: one MULTI/EXEC, saved exactly once."""
+        entries = [encode_entry(lab_message_dict(normalize(message.to_dict()))) for message in messages]
+        await self.history.append(_required(session_id), entries)
+
+    async def clear(self, session_id: str) -> None:
+        await self.history.clear(session_id)
+
+    async def aclose(self) -> None:
+        await self.history.aclose()
+
+
+def _required(session_id: str | None) -> str:
+    if not session_id:
+        raise ValueError("RedisHistoryProvider needs a session id: agent.create_session(session_id=...).")
+    return session_id
