@@ -21,6 +21,21 @@ APP_NAME = "lab11"
 KEY_PREFIX = "lab11"
 MAX_MESSAGES = 200
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+EXIT_OK, EXIT_REDIS, EXIT_SETUP = 0, 1, 2
+INSTRUCTIONS = (
+    "You are a concise travel planner. Use every fact the user has told you earlier in this "
+    "conversation (their name, where they want to go, dates, budget, likes and dislikes) and "
+    "say which ones you are using. Answer in at most five short sentences."
+)
+
+
+class SetupError(Exception):
+    """Something the user must fix before the app can run; the message is one line."""
+
+    def __init__(self, message: str, exit_status: int = EXIT_SETUP) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
 
 VARIABLES = (
     "REDIS_URL",
@@ -218,3 +233,16 @@ def home_relative(path: Path) -> str:
         return "~/" + str(path.relative_to(Path.home()))
     except ValueError:
         return str(path)
+
+
+def describe_model(settings: Settings) -> str:
+    kind = settings.model_kind
+    if kind == "azure":
+        return f"Azure OpenAI deployment {settings.aoai_deployment!r} at {url_host(settings.aoai_endpoint)}"
+    if kind == "openai":
+        where = f" at {url_host(settings.openai_base_url)}" if settings.openai_base_url else ""
+        return f"OpenAI model {settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL!r}{where}"
+    return "the offline model"
+
+
+# -- start-up checks that cost (almost) nothing ----------------------------------------

@@ -12,7 +12,7 @@ from tests.support.app_driver import MENU_PROMPT, LabApp, assert_clean
 from tests.support.model_server import ModelServer
 from tests.support.valkey import ValkeyProcess, free_port
 
-NOT_ON_MENU = "Please choose 1, 2, 3, 4 or 0"
+NOT_ON_MENU = "Please choose 1, 2, 3, 4, 5 or 0"
 
 
 def test_garbage_and_empty_choices_reprompt(start_app: Callable[..., LabApp]) -> None:
@@ -316,20 +316,21 @@ def test_a_warning_while_the_model_is_awaited_starts_on_a_line_of_its_own(
 def test_wrong_agent_framework_release_names_the_release_to_install(
     start_app: Callable[..., LabApp], tmp_path: Path
 ) -> None:
-    """A newer Agent Framework (no ChatMessageStore) on the path: one line with the pip command."""
+    """A pre-release between the lab's and 1.x (neither API) on the path: one line with the pip command."""
     fake = tmp_path / "fake-site"
     (fake / "agent_framework").mkdir(parents=True)
     (fake / "agent_framework" / "__init__.py").write_text("class Agent: ...\n")
-    dist = fake / "agent_framework_core-1.23.0.dist-info"
+    dist = fake / "agent_framework_core-1.0.0b260212.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: agent-framework-core\nVersion: 1.23.0\n")
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: agent-framework-core\nVersion: 1.0.0b260212\n")
     app = start_app({"PYTHONPATH": str(fake)})
     status = app.finish()
     output = app.transcript.strip()
     assert status == 2
     assert output == (
-        "This lab needs agent-framework-core 1.0.0b260130 (found 1.23.0). "
-        "Run: pip install agent-framework-core==1.0.0b260130"
+        "This lab needs agent-framework-core 1.0.0b260130 (found 1.0.0b260212). "
+        "Run: pip install agent-framework-core==1.0.0b260130 "
+        "(or agent-framework-core 1.x: python3 dev.py app --framework 1.x)."
     )
 
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from embedded_server import MAX_SOCKET_PATH, EmbeddedServer
-
 from tests.support.app_driver import LabApp, assert_clean, wait_until_gone
 
 
@@ -47,16 +46,17 @@ def test_no_configuration_prints_one_line_saying_what_it_uses(start_app: Callabl
     assert app.exit() == 0
 
 
-def test_menu_shows_the_current_key_and_exactly_the_five_choices(start_app: Callable[..., LabApp]) -> None:
+def test_menu_shows_the_current_key_and_exactly_the_six_choices(start_app: Callable[..., LabApp]) -> None:
     app = start_app()
     app.menu()
     lines = app.transcript.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Current Redis key: lab11:thread_"))
-    assert [line.strip() for line in lines[start + 1 : start + 6]] == [
+    assert [line.strip() for line in lines[start + 1 : start + 7]] == [
         "1) Send a user message",
         "2) Peek at Redis history",
         "3) Load a saved Redis thread",
         "4) Start a fresh thread",
+        "5) Delete a saved thread",
         "0) Exit",
     ]
     assert app.exit() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent_framework import BaseChatClient, ChatAgent
+
 from offline_model import OfflineChatClient
 
 

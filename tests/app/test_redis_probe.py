@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from embedded_server import EmbeddedServer
 from redis_probe import RedisProbeError, probe_redis
-
 from tests.support.valkey import ValkeyProcess, free_port
 
 PASSWORD = "probe-Pw-3xQ9recognisable"

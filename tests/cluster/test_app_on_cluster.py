@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 from redis_chat_message_store import RedisChatMessageStore
-
 from tests.cluster.conftest import FIGURES
 from tests.support.app_driver import LabApp, assert_clean
 from tests.support.cluster import ClusterNode, ValkeyCluster

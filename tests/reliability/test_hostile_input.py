@@ -27,7 +27,7 @@ MESSAGE_SHARE = 0.03  # option 1 costs a (streamed) reply: keep those to a few d
 
 CONTROL = [chr(code) for code in range(0, 32) if chr(code) not in "\n"] + ["\x7f"]
 ESCAPES = ["\x1b[A", "\x1b[2J", "\x1b]0;title\x07", "\x1b[31mred", "\x9b6n"]
-NUMBERS = ["-1", "5", "9", "00", "01", "-0", "+1", " 3 ", "1.0", "1e3", "0x1", "99999999999999999999999", "²", "١", "Ⅷ"]
+NUMBERS = ["-1", "6", "9", "00", "01", "-0", "+1", " 3 ", "1.0", "1e3", "0x1", "99999999999999999999999", "²", "١", "Ⅷ"]
 UNICODE = ["héllo", "日本語", "👩‍👩‍👧‍👦", "\u202eevil", "\u200b", "ﷺ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢"]
 
 

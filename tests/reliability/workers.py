@@ -36,6 +36,7 @@ def _wait_for_go(client: redis.Redis) -> None:
 
 async def _write(url: str, thread_id: str, writer: int, turns: int, max_messages: int | None) -> None:
     from agent_framework import ChatMessage
+
     from redis_chat_message_store import RedisChatMessageStore
 
     store = RedisChatMessageStore(redis_url=url, thread_id=thread_id, key_prefix="lab11", max_messages=max_messages)

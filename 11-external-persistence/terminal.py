@@ -1,0 +1,129 @@
+"""The terminal: what the app prints, how it asks, and where log lines go.
+
+Text that came from Redis or a model goes through ``inert()`` before it is printed, so a stored
+escape sequence is shown, never obeyed; the app's own colours are the only ones sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from config import Settings
+
+
+class Terminal:
+    """Where output goes, and whether it may use colour and a waiting indicator."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.interactive = sys.stdout.isatty()
+        self.colour = self.interactive and not settings.no_color
+        self.transient_line = False  # the waiting indicator is on screen
+
+    def say_transient(self, text: str) -> None:
+        """A line that the next output replaces (the waiting indicator)."""
+        print(f"\r{text}", end="", flush=True)
+        self.transient_line = True
+
+    def clear_transient_line(self) -> None:
+        """Erase the waiting indicator, so that whatever is printed next starts on a clean line."""
+        if self.transient_line:
+            self.transient_line = False
+            print("\r\x1b[K", end="", flush=True)
+
+    def paint(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
+
+    def say(self, text: str = "", *, end: str = "\n") -> None:
+        print(text, end=end, flush=True)
+
+    def error(self, text: str) -> None:
+        print(self.paint(text, "1;31"), flush=True)
+
+    def ask(self, prompt: str) -> str:
+        """One line from the user, stripped; EOFError at end of input, KeyboardInterrupt on Ctrl-C.
+
+        Reads ``sys.stdin`` itself rather than calling ``input()``: on a terminal, ``input()``
+        stops at a NUL byte (Ctrl-@ / Ctrl-Space) and silently waits for another line. GNU
+        readline would fix that too, but it treats typed control keys as editing commands
+        (Esc and digits repeat the next key thousands of times), which hostile input must not do.
+        """
+        print(prompt, end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.strip()
+
+
+class WaitingIndicator:
+    """A small spinner on the terminal until the first words of the reply arrive."""
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.term = terminal
+        self._task: Any = None
+
+    def start(self) -> None:
+        import asyncio
+
+        self._task = asyncio.get_running_loop().create_task(self._spin())
+
+    async def _spin(self) -> None:
+        import asyncio
+
+        frame = 0
+        while True:
+            self.term.say_transient(f"{self.FRAMES[frame % len(self.FRAMES)]} waiting for the model…")
+            frame += 1
+            await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        import asyncio
+
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        self.term.clear_transient_line()
+
+
+# -- start-up --------------------------------------------------------------------------------
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Log records as one line, with secrets masked and no tracebacks."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("%(levelname)s: %(message)s")
+        self._settings = settings
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None})
+        record.levelname = record.levelname.lower()
+        lines = super().format(record).splitlines() or [""]
+        return self._settings.redact(lines[0])
+
+
+class _TerminalLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines on stderr that never run into the waiting indicator's line."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        super().__init__(sys.stderr)
+        self._terminal = terminal
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._terminal.clear_transient_line()
+        super().emit(record)
+
+
+def configure_logging(settings: Settings, terminal: Terminal) -> None:
+    handler = _TerminalLogHandler(terminal)
+    handler.setFormatter(_OneLineFormatter(settings))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    # azure.identity logs each failed sign-in at length; the app already says it in one line.
+    logging.getLogger("azure").setLevel(logging.ERROR)
