@@ -1,0 +1,115 @@
+"""The offline model's reasoning on its own: (role, text) pairs in, facts and answers out, no framework."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from offline_reasoning import asked_in, compose_reply, facts_in, recollect
+
+APP_DIR = Path(__file__).resolve().parents[2] / "11-external-persistence"
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("I'm Ana.", "Ana"),
+        ("I am Ana", "Ana"),
+        ("I’m Ana and I love seafood.", "Ana"),
+        ("I am Ana Silva, from Porto.", "Ana Silva"),
+        ("I'm Zoë.", "Zoë"),
+        ("Hi, this is Ana.", "Ana"),
+        ("Hello! This is Ana.", "Ana"),
+        ("This is Ana speaking.", "Ana"),
+        ("My name is Ada Lovelace.", "Ada Lovelace"),
+        ("Call me Ishmael.", "Ishmael"),
+    ],
+)
+def test_a_name_is_recorded_from_an_introduction(said: str, name: str) -> None:
+    assert facts_in(said).get("name") == name
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I'm planning a trip to Lisbon.",
+        "I'm from Porto.",
+        "I'm vegetarian.",
+        "I'm Vegetarian.",
+        "I'm Portuguese.",
+        "I'm OK.",
+        "I'M PLANNING A TRIP.",
+        "I'm Planning A Trip.",
+        "I'm Going Home.",
+        "I'm not Ana.",
+        "This is Porto.",
+        "My name is not important.",
+    ],
+)
+def test_words_after_i_am_that_are_not_a_name_are_not_recorded_as_one(said: str) -> None:
+    assert "name" not in facts_in(said)
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "Remind me of my budget and what I love.",
+        "What is my budget?",
+        "Do I travel in May?",
+        "Where do I want to go to Lisbon?",
+        "Tell me my name and my budget.",
+        "I wonder what my budget is.",
+    ],
+)
+def test_a_question_states_no_fact(asked: str) -> None:
+    assert facts_in(asked) == {}
+
+
+def test_a_statement_before_a_question_in_the_same_message_is_recorded() -> None:
+    assert facts_in("My name is Ana, what is my budget?") == {"name": "Ana"}
+    assert asked_in("My name is Ana, what is my budget?") == ["budget"]
+
+
+def test_a_denied_fact_is_not_recorded() -> None:
+    assert facts_in("I don't want to go to Paris, I want to go to Rome.") == {"destination": "Rome"}
+    assert facts_in("I don't like fish and I love seafood.") == {"likes": "seafood", "dislikes": "fish"}
+    assert facts_in("I'm not sure what my budget is.") == {}
+
+
+@pytest.mark.parametrize(
+    ("asked", "kinds"),
+    [
+        ("What is my name and where do I want to go?", ["name", "destination"]),
+        ("Remind me of my budget and what I love.", ["budget", "likes"]),
+        ("When do I travel?", ["when"]),
+        ("Where do I live?", ["home"]),
+        ("What don't I like?", ["dislikes"]),
+        ("What do you remember about me?", []),
+    ],
+)
+def test_a_question_asks_about_the_facts_it_names(asked: str, kinds: list[str]) -> None:
+    assert asked_in(asked) == kinds
+
+
+def test_the_reasoning_takes_role_and_text_pairs() -> None:
+    memory, question = recollect(
+        [("system", "Be brief."), ("user", "I'm Ana."), ("assistant", "Hello Ana."), ("user", "Who am I?")]
+    )
+    assert (memory.earlier_messages, memory.earlier_user_messages, question) == (2, 1, "Who am I?")
+    assert compose_reply(memory, question).endswith("From them I remember: your name is Ana. Your name is Ana.")
+
+
+def test_the_reasoning_needs_no_chat_framework() -> None:
+    probe = "import sys, offline_reasoning; print('agent_framework' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=APP_DIR, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+@given(st.lists(st.tuples(st.sampled_from(["system", "user", "assistant", "tool"]), st.text(max_size=200))))
+def test_any_conversation_gets_an_answer_that_says_how_much_history_arrived(turns: list[tuple[str, str]]) -> None:
+    memory, question = recollect(turns)
+    assert compose_reply(memory, question).startswith(f"[offline model] I received {memory.earlier_messages} earlier")
