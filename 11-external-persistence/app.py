@@ -27,16 +27,14 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # `python path/to/app.py` from anywhere, and the `lab11` command
     sys.path.insert(0, str(HERE))
 
+import config  # noqa: E402  (light: standard library only, python-dotenv only when a .env exists)
+from config import EXIT_OK, EXIT_REDIS, Settings, SetupError  # noqa: E402
 from menu import Session  # noqa: E402  (light: no framework, no Redis client)
 from terminal import Terminal, configure_logging  # noqa: E402
 
-import config  # noqa: E402  (light: standard library only, python-dotenv only when a .env exists)
-from config import EXIT_OK, EXIT_REDIS, Settings, SetupError  # noqa: E402
-
 if TYPE_CHECKING:  # pragma: no cover
-    from menu import Conversation
-
     from embedded_server import EmbeddedServer
+    from menu import Conversation
 
 REQUIRED_FRAMEWORK = "1.0.0b260130"
 INSTALL_HINT = f"pip install agent-framework-core=={REQUIRED_FRAMEWORK}"

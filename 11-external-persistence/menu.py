@@ -13,10 +13,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from config import EXIT_OK, KEY_PREFIX, Settings, SetupError
 from inert_text import inert, inert_line
 from terminal import Terminal, WaitingIndicator
-
-from config import EXIT_OK, KEY_PREFIX, Settings, SetupError
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio

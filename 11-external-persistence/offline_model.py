@@ -27,6 +27,7 @@ from agent_framework import (
     Content,
     use_function_invocation,
 )
+
 from offline_reasoning import DISPLAY_NAME, Recollection, asked_in, compose_reply, facts_in, recollect
 
 __all__ = [

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import lab_agent
 import pytest
 from agent_framework import AgentThread, ChatAgent
 from agent_framework.openai import OpenAIChatClient
 
 import config
+import lab_agent
 from offline_model import OfflineChatClient
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.model_server import ModelServer

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from offline_reasoning import asked_in, compose_reply, facts_in, recollect
 
 APP_DIR = Path(__file__).resolve().parents[2] / "11-external-persistence"

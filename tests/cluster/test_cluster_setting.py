@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import lab_agent
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 import config
+import lab_agent
 from redis_chat_message_store import RedisChatMessageStore, RedisStoreState
 
 

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, MutableSequence
 from typing import Any
 
-import lab_agent
 import pytest
 from agent_framework import AgentThread, ChatAgent, ChatMessage, ChatResponse
 
+import lab_agent
 import redis_history
 from offline_model import OfflineChatClient
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
