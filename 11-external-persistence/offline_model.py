@@ -28,7 +28,7 @@ from agent_framework import (
     use_function_invocation,
 )
 
-from offline_reasoning import DISPLAY_NAME, Recollection, asked_in, compose_reply, facts_in, recollect
+from offline_reasoning import DISPLAY_NAME, MODEL_ID, Recollection, asked_in, compose_reply, facts_in, recollect
 
 __all__ = [
     "DISPLAY_NAME",
@@ -40,8 +40,6 @@ __all__ = [
     "facts_in",
     "recollect",
 ]
-
-MODEL_ID = "lab11-offline"
 
 
 def _turns(messages: MutableSequence[ChatMessage]) -> list[tuple[str, str]]:

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 DISPLAY_NAME = "offline model"
+MODEL_ID = "lab11-offline"
 
 
 def _words(text: str) -> frozenset[str]:

@@ -208,15 +208,7 @@ class RedisChatMessageStore(MicrosoftListMethods):
     # -- serialization hooks for AgentThread -----------------------------------------------------
 
     def current_state(self) -> RedisStoreState:
-        public_url = self.history.endpoint.public_url if self.history.endpoint else None
-        return RedisStoreState(
-            thread_id=self.thread_id,
-            key_prefix=self.key_prefix,
-            max_messages=self.max_messages,
-            ttl_seconds=self.ttl_seconds,
-            redis_url=public_url,
-            cluster=self.cluster,
-        )
+        return RedisStoreState(**self.history.state_of(self.thread_id))
 
     async def serialize_state(self) -> dict[str, Any]:
         """The lab's call: this store's ``RedisStoreState`` as a dict (credential-free)."""

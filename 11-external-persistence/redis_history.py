@@ -339,6 +339,17 @@ class RedisHistory:
     def key(self, thread_id: str) -> str:
         return f"{self.key_prefix}:{thread_id}"
 
+    def state_of(self, thread_id: str) -> dict[str, Any]:
+        """What it takes to reconnect to a thread (the lab's ``RedisStoreState``): never a credential."""
+        return {
+            "thread_id": thread_id,
+            "key_prefix": self.key_prefix,
+            "max_messages": self.max_messages,
+            "ttl_seconds": self.ttl_seconds,
+            "redis_url": self.endpoint.public_url if self.endpoint is not None else None,
+            "cluster": self.cluster,
+        }
+
     def write_token_key(self, thread_id: str) -> str:
         """A key in the thread key's hash slot (so it can join the thread's transaction on a cluster)."""
         key = self.key(thread_id)

@@ -1,0 +1,169 @@
+"""The lab's wiring on Agent Framework 1.x: an ``Agent`` whose history comes from ``RedisHistoryProvider``.
+
+1.x has no ``ChatAgent`` or ``chat_message_store_factory``. The same thread continues through a
+session whose id is the lab's thread id (``agent.create_session(session_id=thread_id)``), so the
+provider reads and writes the lab's key ``lab11:{thread_id}``: a thread started on the lab's release
+goes on here, and back. The menu drives it through the same ``Conversation`` calls as ``lab_agent``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from config import DEFAULT_OPENAI_MODEL, INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agent_framework import Agent, Message
+
+    from redis_history import SavedThread
+    from redis_history_provider import RedisHistoryProvider
+
+
+def preload(settings: Settings) -> None:
+    """Import what the first turn needs (run in the background while the menu is read)."""
+    import redis_history_provider  # noqa: F401
+
+    if settings.model_kind != "offline":
+        import agent_framework.openai  # noqa: F401
+
+
+def offline_client_class() -> type:
+    """The offline model as a 1.x chat client (``offline_reasoning`` is shared with the lab's release)."""
+    from agent_framework import BaseChatClient, ChatResponse, ChatResponseUpdate, Content, Message
+
+    from offline_reasoning import DISPLAY_NAME, MODEL_ID, compose_reply, recollect
+
+    class OfflineChatClientV1(BaseChatClient):  # type: ignore[misc, valid-type]
+        OTEL_PROVIDER_NAME = "lab11-offline"
+        display_name = DISPLAY_NAME
+
+        def __init__(self, *, chunk_delay: float = 0.015, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.model_id = MODEL_ID
+            self.chunk_delay = chunk_delay
+
+        def _reply_text(self, messages: Sequence[Message]) -> str:
+            memory, question = recollect((str(message.role), message.text or "") for message in messages)
+            return compose_reply(memory, question)
+
+        def _inner_get_response(
+            self, *, messages: Sequence[Message], stream: bool, options: Mapping[str, Any], **kwargs: Any
+        ) -> Any:
+            text = self._reply_text(messages)
+            response_id, message_id = f"resp_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
+            if not stream:
+
+                async def whole() -> ChatResponse:
+                    reply = Message(role="assistant", contents=[Content.from_text(text)], message_id=message_id)
+                    return ChatResponse(messages=[reply], response_id=response_id, model=self.model_id)
+
+                return whole()
+
+            async def chunks() -> AsyncIterator[ChatResponseUpdate]:
+                for chunk in re.findall(r"\S+\s*", text):
+                    if self.chunk_delay:
+                        await asyncio.sleep(self.chunk_delay)
+                    yield ChatResponseUpdate(
+                        role="assistant",
+                        contents=[Content.from_text(chunk)],
+                        response_id=response_id,
+                        message_id=message_id,
+                        model=self.model_id,
+                    )
+
+            return self._build_response_stream(chunks())
+
+    return OfflineChatClientV1
+
+
+def build_chat_client(settings: Settings) -> Any:
+    """OpenAI (or any OpenAI-compatible server, Azure OpenAI's v1 endpoint included), or the offline model."""
+    if settings.model_kind == "offline":
+        return offline_client_class()()
+    from agent_framework.openai import OpenAIChatCompletionClient
+
+    if settings.model_kind == "azure":
+        from openai import AsyncAzureOpenAI
+
+        auth: dict[str, Any] = {"api_key": settings.aoai_api_key}
+        if not settings.aoai_api_key:
+            from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+
+            scope = "https://cognitiveservices.azure.com/.default"
+            auth = {"azure_ad_token_provider": get_bearer_token_provider(DefaultAzureCredential(), scope)}
+        sdk_client = AsyncAzureOpenAI(
+            azure_endpoint=settings.aoai_endpoint or "",
+            azure_deployment=settings.aoai_deployment,
+            api_version="2024-10-21",
+            **auth,
+        )
+        return OpenAIChatCompletionClient(model=settings.aoai_deployment, async_client=sdk_client)
+    return OpenAIChatCompletionClient(
+        model=settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL,
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+    )
+
+
+def build_agent(provider: RedisHistoryProvider, chat_client: Any) -> Agent:
+    """The travel planner on 1.x: the provider loads the thread before each run and saves the turn after it."""
+    from agent_framework import Agent
+
+    return Agent(chat_client, INSTRUCTIONS, name="TravelPlanner", context_providers=[provider])
+
+
+def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> ConversationV1:
+    from redis_history_provider import RedisHistoryProvider
+
+    provider = RedisHistoryProvider(
+        redis_url=redis_url,
+        key_prefix=KEY_PREFIX,
+        max_messages=MAX_MESSAGES,
+        ssl_ca_certs=settings.redis_ca_cert,
+        cluster=settings.redis_cluster and not settings.uses_embedded_redis,
+    )
+    return ConversationV1(build_agent(provider, build_chat_client(settings)), provider, thread_id)
+
+
+def shown_message(message: Message) -> tuple[str, str]:
+    from message_json import message_text, normalize
+
+    return str(message.role), message_text(normalize(message.to_dict()))
+
+
+class ConversationV1:
+    """The menu's view of a 1.x ``Agent``: its current session and the Redis history behind it."""
+
+    def __init__(self, agent: Agent, provider: RedisHistoryProvider, thread_id: str) -> None:
+        self.agent, self.provider = agent, provider
+        self.session = agent.create_session(session_id=thread_id)
+        self.thread_id = thread_id
+
+    async def reply(self, prompt: str) -> AsyncIterator[str]:
+        """``agent.run(..., stream=True)``: the provider's ``save_messages`` saves the turn when it ends."""
+        async for update in self.agent.run(prompt, session=self.session, stream=True):
+            if update.text:
+                yield update.text
+
+    async def history(self) -> list[tuple[str, str]]:
+        return [shown_message(message) for message in await self.provider.get_messages(self.thread_id)]
+
+    async def switch_to(self, thread_id: str) -> None:
+        self.session = self.agent.create_session(session_id=thread_id)
+        self.thread_id = thread_id
+
+    async def saved_threads(self, limit: int) -> list[SavedThread]:
+        return await self.provider.history.list_threads(limit)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        await self.provider.history.clear(thread_id)
+
+    def state(self) -> dict[str, Any]:
+        return self.provider.history.state_of(self.thread_id)
+
+    async def aclose(self) -> None:
+        await self.provider.aclose()
