@@ -248,7 +248,8 @@ def parse_export_line(text: str, number: int) -> ThreadDump:
     try:
         record = json.loads(text)
     except ValueError as error:
-        raise UsageError(f"{where} is not JSON ({inert_line(str(error))}): not a lab11 export.") from None
+        reason = getattr(error, "msg", str(error))  # json's own "line 1 column 5" would confuse the line number
+        raise UsageError(f"{where} is not JSON ({inert_line(reason)}): not a lab11 export.") from None
     if not isinstance(record, dict) or not all(field in record for field in EXPORT_FIELDS):
         raise UsageError(f"{where} is not a thread of a lab11 export (needs {', '.join(EXPORT_FIELDS)}).")
     key, thread_id, entries, last_used = (record[field] for field in EXPORT_FIELDS)
