@@ -277,3 +277,30 @@ def test_redis_unavailable_is_one_line_and_exit_status_1(tmp_path: Path) -> None
 
     assert result.returncode == 1
     assert "Redis" in one_line(result.stderr)
+
+
+def test_the_commands_do_not_load_the_agent_framework() -> None:
+    probe = "import sys, commands, app; sys.exit('agent_framework' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=APP.parent, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_menu_option_5_asks_the_same_question_as_delete(
+    client: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    save_thread(client, "thread_a", [entry("user", "hello")], 1_700_000_000)
+    app = LabApp(env, tmp_path)
+    try:
+        app.menu()
+        app.choose("5")
+        app.expect_exact("Delete which thread?")
+        app.send("1")
+        app.expect_exact("Delete lab11:thread_a and its 1 message? (y/N): ")
+        app.send("y")
+        app.expect_exact("Deleted lab11:thread_a.")
+        app.menu()
+    finally:
+        app.kill()
+    assert client.exists("lab11:thread_a") == 0
+    assert client.zscore(INDEX, "thread_a") is None
