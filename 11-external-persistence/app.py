@@ -172,9 +172,14 @@ def _raise_system_exit(signum: int, _frame: Any) -> NoReturn:
     raise SystemExit(128 + signum)
 
 
-def main() -> int:
-    """The app; returns the exit status."""
+def main(argv: list[str] | None = None) -> int:
+    """The app (or, with a subcommand such as ``threads``, that command); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
     settings = config.load_settings()
+    import commands  # light: argparse and the lab's framework-free modules
+
+    if commands.wants_command(argv):
+        return commands.main(argv, settings)
     term = Terminal(settings)
     configure_logging(settings, term)
     server: EmbeddedServer | None = None

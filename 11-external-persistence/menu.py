@@ -358,14 +358,15 @@ class Session:
         chosen = self._choose_saved_thread("Delete")
         if chosen is None:
             return
-        plural = "" if chosen.message_count == 1 else "s"
+        from commands import delete_question, said_yes  # the same question as `lab11 delete`
+
         key = inert_line(chosen.redis_key)
         try:
-            answer = self.term.ask(f"Delete {key} and its {chosen.message_count} message{plural}? (y/N): ")
+            answer = self.term.ask(delete_question(chosen.redis_key, chosen.message_count))
         except (KeyboardInterrupt, EOFError):
             self.term.say()
             return
-        if answer.lower() not in ("y", "yes"):
+        if not said_yes(answer):
             self.term.say("Nothing deleted.")
             return
         self.run_async(self.ensure_ready().delete_thread(chosen.thread_id))

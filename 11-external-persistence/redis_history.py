@@ -55,6 +55,7 @@ __all__ = [
     "RedisPasswordRefusedError",
     "RedisUnavailableError",
     "SavedThread",
+    "ThreadDump",
     "describe_redis_url",
     "url_without_credentials",
 ]
@@ -219,6 +220,37 @@ class SavedThread:
     message_count: int
     preview: str
     last_used: float | None = None
+
+
+@dataclass(frozen=True)
+class ThreadDump:
+    """One thread as stored: its entries exactly as they are, and its score in the recency index."""
+
+    thread_id: str
+    redis_key: str
+    entries: list[str]
+    last_used: float | None = None
+
+
+# Writes an imported thread atomically (a script runs as one unit, like MULTI/EXEC, but can decide on
+# what it reads): left alone when it already holds messages (unless replacing) or is not a list.
+# KEYS[1] the thread, KEYS[2] the index (absent on a cluster, where it lives in another slot);
+# ARGV: replace flag, score, thread id, then the entries. Returns 1 written, 0 kept, -1 not a list.
+_IMPORT_SCRIPT = """
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'none' and kind ~= 'list' then return -1 end
+if kind == 'list' and ARGV[1] ~= '1' and redis.call('LLEN', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+local i = 4
+while i <= #ARGV do
+  local last = math.min(i + 999, #ARGV)
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, last))
+  i = last + 1
+end
+if KEYS[2] then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) end
+return 1
+"""
+IMPORT_WRITTEN, IMPORT_KEPT, IMPORT_NOT_A_LIST = 1, 0, -1
 
 
 def _escape_glob(text: str) -> str:
@@ -555,6 +587,106 @@ class RedisHistory:
             )
         else:
             await self._call(delete_thread)
+
+    # -- whole threads: export and import ---------------------------------------------------
+
+    async def dump_thread(self, thread_id: str) -> ThreadDump | None:
+        """The thread's entries as stored and its index score; None when it holds no messages."""
+
+        async def read() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.lrange(self.key(thread_id), 0, -1)
+            pipe.zscore(self.index_key, thread_id)
+            return await pipe.execute(raise_on_error=False)
+
+        entries, score = await self._call(read)
+        if isinstance(entries, Exception) or not entries:
+            return None
+        last_used = float(score) if isinstance(score, (int, float)) else None
+        return ThreadDump(thread_id, self.key(thread_id), list(entries), last_used)
+
+    async def dump_all_threads(self, page_size: int = 500) -> AsyncIterator[ThreadDump]:
+        """Every thread under the prefix, read ``page_size`` at a time (SCAN, then one pipeline per page).
+
+        Only one page is held at a time, so it streams any number of threads. SCAN may report a key
+        twice when the keyspace grows meanwhile; it never misses one that exists throughout.
+        """
+        page: list[str] = []
+        async for key in self.scan_thread_keys():
+            page.append(key)
+            if len(page) >= page_size:
+                for dump in await self._call(lambda keys=page: self._dump_page(keys)):
+                    yield dump
+                page = []
+        if page:
+            for dump in await self._call(lambda: self._dump_page(page)):
+                yield dump
+
+    async def _dump_page(self, keys: Sequence[str]) -> list[ThreadDump]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.lrange(key, 0, -1)
+            pipe.zscore(self.index_key, self.thread_id_of(key))
+        replies = await pipe.execute(raise_on_error=False)
+        dumps = []
+        for position, key in enumerate(keys):
+            entries, score = replies[2 * position], replies[2 * position + 1]
+            if isinstance(entries, Exception) or not entries:  # deleted, or no longer a list, since SCAN saw it
+                continue
+            last_used = float(score) if isinstance(score, (int, float)) else None
+            dumps.append(ThreadDump(self.thread_id_of(key), key, list(entries), last_used))
+        return dumps
+
+    async def import_thread(
+        self, thread_id: str, entries: Sequence[str], *, replace: bool = False, last_used: float | None = None
+    ) -> int:
+        """Write a whole thread and its index entry atomically; see ``import_threads``."""
+        return (
+            await self.import_threads(
+                [ThreadDump(thread_id, self.key(thread_id), list(entries), last_used)], replace=replace
+            )
+        )[0]
+
+    async def import_threads(self, threads: Sequence[ThreadDump], *, replace: bool = False) -> list[int]:
+        """Write each thread, entries byte for byte, with its index score, each as one atomic unit.
+
+        A thread that already holds messages is kept as it is unless ``replace`` (so importing the
+        same threads twice changes nothing), and a key that is not a list is never touched. Returns,
+        per thread, ``IMPORT_WRITTEN``, ``IMPORT_KEPT`` or ``IMPORT_NOT_A_LIST``. Single node: one
+        round trip for the lot; cluster: one call per thread, the index alongside (another slot).
+        ``max_messages`` and the TTL do not apply: an import restores what was exported.
+        """
+        now = time.time()
+
+        def arguments(thread: ThreadDump) -> list[Any]:
+            score = thread.last_used if thread.last_used is not None else now
+            return ["1" if replace else "0", repr(float(score)), thread.thread_id, *thread.entries]
+
+        if not self.cluster:
+
+            async def write_all() -> list[Any]:
+                pipe = self.client.pipeline(transaction=False)
+                for thread in threads:
+                    pipe.eval(_IMPORT_SCRIPT, 2, self.key(thread.thread_id), self.index_key, *arguments(thread))
+                return await pipe.execute()
+
+            return [int(reply) for reply in await self._call(write_all)]
+
+        results = []
+        for thread in threads:
+            key = self.key(thread.thread_id)
+            result = int(
+                await self._call(
+                    lambda key=key, thread=thread: self.client.eval(_IMPORT_SCRIPT, 1, key, *arguments(thread))
+                )
+            )
+            if result == IMPORT_WRITTEN:
+                score = thread.last_used if thread.last_used is not None else now
+                await self._call(
+                    lambda thread=thread, score=score: self.client.zadd(self.index_key, {thread.thread_id: score})
+                )
+            results.append(result)
+        return results
 
     async def _transaction(self) -> Any:
         if self.cluster:

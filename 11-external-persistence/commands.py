@@ -1,0 +1,486 @@
+"""``lab11 threads | show | export | import | delete``: the saved threads from the command line.
+
+The menu shows one thread at a time; these subcommands make the same history scriptable, in the
+manner of ``llm logs``: find a thread, read it, back it up, move it to another Redis, delete what a
+user asked to forget. Each command is a small function over ``RedisHistory`` (where all the Redis
+work is); nothing here imports the Agent Framework, so a command starts in a fraction of a second.
+
+Exit status: 0 done, 1 Redis could not be used, 2 a usage or input problem (an unknown thread, a
+file that is not an export). Every error is one line on standard error, never a traceback.
+
+Export format (JSON Lines, one thread per line, ASCII only)::
+
+    {"key": "lab11:thread_…", "thread_id": "thread_…", "entries": ["<entry as stored>", …], "last_used": 1717.0}
+
+``entries`` are the stored strings exactly, a corrupt one included; ``last_used`` is the thread's
+score in the recency index (seconds since the epoch), or null when it has none.
+
+Import reads the whole file once to check every line before it writes anything: a bad line (not
+JSON, truncated, the wrong shape) stops it with the line's number and nothing written. Then each
+thread is written as one atomic unit with its index entry; a thread that already holds messages is
+kept unless ``--replace``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, KEY_PREFIX, Settings, SetupError
+from inert_text import inert, inert_line
+
+if TYPE_CHECKING:  # pragma: no cover
+    from redis_history import RedisHistory, SavedThread, ThreadDump
+
+COMMANDS = ("threads", "show", "export", "import", "delete")
+DEFAULT_LIMIT = 20
+IMPORT_BATCH = 200
+PROGRESS_AFTER_SECONDS = 1.0
+EXPORT_FIELDS = ("key", "thread_id", "entries", "last_used")
+
+
+class UsageError(SetupError):
+    """A problem with what the user asked for (exit status 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_SETUP)
+
+
+# -- shared wording (the menu's option 5 asks the same question) ------------------------------
+
+
+def delete_question(redis_key: str, message_count: int) -> str:
+    plural = "" if message_count == 1 else "s"
+    return f"Delete {inert_line(redis_key)} and its {message_count} message{plural}? (y/N): "
+
+
+def said_yes(answer: str) -> bool:
+    return answer.strip().lower() in ("y", "yes")
+
+
+# -- connecting -------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def open_history(settings: Settings, redis_url: str) -> AsyncIterator[RedisHistory]:
+    """The app's threads (``KEY_PREFIX``), with no trim: the commands show and restore what is stored."""
+    from redis_history import RedisEndpoint, RedisHistory
+
+    endpoint = RedisEndpoint(
+        url=redis_url,
+        ssl_ca_certs=settings.redis_ca_cert,
+        cluster=settings.redis_cluster and not settings.uses_embedded_redis,
+    )
+    history = RedisHistory.open(endpoint, key_prefix=KEY_PREFIX)
+    try:
+        yield history
+    finally:
+        await history.aclose()
+
+
+def resolve_key(argument: str) -> str | None:
+    """A thread id from ``lab11:thread_…`` or ``thread_…``; None for a number (a row of ``threads``)."""
+    if argument.isdigit():
+        return None
+    prefix = f"{KEY_PREFIX}:"
+    return argument[len(prefix) :] if argument.startswith(prefix) else argument
+
+
+async def resolve_thread(history: RedisHistory, argument: str) -> str:
+    """THREAD as the user gave it (id, full key, or the number ``threads`` printed) → an existing thread id."""
+    thread_id = resolve_key(argument)
+    if thread_id is None:
+        number = int(argument)
+        listed = await history.list_threads(number) if number >= 1 else []
+        if number < 1 or len(listed) < number:
+            raise UsageError(f"No thread number {number}: `threads` lists {len(listed)} (run `lab11 threads --all`).")
+        return listed[number - 1].thread_id
+    if not thread_id or not await history.count(thread_id):
+        raise UsageError(f"No saved thread {inert_line(history.key(thread_id))} (run `lab11 threads` to list them).")
+    return thread_id
+
+
+# -- threads ----------------------------------------------------------------------------------
+
+
+def local_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "unknown"
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+async def cmd_threads(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
+    threads: list[SavedThread] = await history.list_threads(None if args.all else args.limit)
+    if args.json:
+        document = [
+            {
+                "number": number,
+                "thread_id": thread.thread_id,
+                "key": thread.redis_key,
+                "message_count": thread.message_count,
+                "last_used": thread.last_used,
+                "preview": thread.preview,
+            }
+            for number, thread in enumerate(threads, start=1)
+        ]
+        json.dump(document, out, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    if not threads:
+        out.write(f"No saved threads under '{KEY_PREFIX}:' yet.\n")
+        return EXIT_OK
+    width = max(len(inert_line(thread.thread_id)) for thread in threads)
+    out.write(f"{'#':>3}  {'thread':<{width}}  {'messages':>8}  {'last used':<16}  first words\n")
+    for number, thread in enumerate(threads, start=1):
+        preview = f'"{inert_line(thread.preview)}"' if thread.preview else ""
+        out.write(
+            f"{number:>3}  {inert_line(thread.thread_id):<{width}}  {thread.message_count:>8}  "
+            f"{local_time(thread.last_used):<16}  {preview}\n"
+        )
+    return EXIT_OK
+
+
+# -- show -------------------------------------------------------------------------------------
+
+
+def _raw_json(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw  # a corrupt entry, shown as the string it is
+
+
+async def cmd_show(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
+    from message_json import message_text
+
+    thread_id = await resolve_thread(history, args.thread)
+    key = history.key(thread_id)
+    if args.json:
+        json.dump([_raw_json(raw) for raw in await history.entries(thread_id)], out, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    messages = await history.messages(thread_id, lambda message: (message["role"], message_text(message)))
+    if not messages:
+        out.write(f"No readable messages in {inert_line(key)}.\n")
+        return EXIT_OK
+    plural = "" if len(messages) == 1 else "s"
+    out.write(f"History of {inert_line(key)} ({len(messages)} message{plural}, oldest first):\n")
+    for index, (role, text) in enumerate(messages, start=1):
+        out.write(f"{index}. {inert_line(role)}: {inert(text)}\n")
+    return EXIT_OK
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def export_line(dump: ThreadDump) -> str:
+    record = {"key": dump.redis_key, "thread_id": dump.thread_id, "entries": dump.entries, "last_used": dump.last_used}
+    return json.dumps(record, ensure_ascii=True) + "\n"
+
+
+def markdown_transcript(dump: ThreadDump) -> str:
+    from message_json import decode_entry, message_text
+
+    lines = [f"## {inert_line(dump.redis_key)}", "", f"Last used: {local_time(dump.last_used)}", ""]
+    for index, raw in enumerate(dump.entries, start=1):
+        try:
+            message = decode_entry(raw)
+        except ValueError as error:
+            lines.append(f"{index}. *(unreadable entry: {inert_line(str(error))})*")
+            continue
+        lines.append(f"{index}. **{inert_line(message['role'])}**: {inert(message_text(message))}")
+    return "\n".join(lines) + "\n\n"
+
+
+def private_file(path: Path) -> IO[str]:
+    """Open ``path`` for writing, created 0600 (a looser existing file is tightened): it holds conversations."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")
+
+
+async def cmd_export(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
+    if args.all == bool(args.threads):
+        raise UsageError("export needs THREAD... or --all (not both).")
+    thread_ids = [await resolve_thread(history, argument) for argument in args.threads]  # all known before writing
+    render: Callable[[ThreadDump], str] = markdown_transcript if args.format == "markdown" else export_line
+    target = private_file(args.output) if args.output else out
+    count = 0
+    try:
+        if args.all:
+            async for dump in history.dump_all_threads():
+                target.write(render(dump))
+                count += 1
+        else:
+            for thread_id in thread_ids:
+                dump = await history.dump_thread(thread_id)
+                if dump is not None:
+                    target.write(render(dump))
+                    count += 1
+    finally:
+        if target is not out:
+            target.close()
+    if args.output:
+        print(f"Exported {count} thread{'' if count == 1 else 's'} to {args.output}.", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+def parse_export_line(text: str, number: int) -> ThreadDump:
+    """One line of an export, fully checked; UsageError naming the line otherwise."""
+    from redis_history import ThreadDump
+
+    where = f"line {number}"
+    if not text.endswith("\n"):
+        raise UsageError(f"{where} is truncated (no end of line): not a complete export.")
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        reason = getattr(error, "msg", str(error))  # json's own "line 1 column 5" would confuse the line number
+        raise UsageError(f"{where} is not JSON ({inert_line(reason)}): not a lab11 export.") from None
+    if not isinstance(record, dict) or not all(field in record for field in EXPORT_FIELDS):
+        raise UsageError(f"{where} is not a thread of a lab11 export (needs {', '.join(EXPORT_FIELDS)}).")
+    key, thread_id, entries, last_used = (record[field] for field in EXPORT_FIELDS)
+    if not isinstance(thread_id, str) or not thread_id:
+        raise UsageError(f"{where}: thread_id is not a non-empty string.")
+    if not isinstance(key, str) or not key.endswith(f":{thread_id}"):
+        raise UsageError(f"{where}: key does not end with ':' and the thread_id.")
+    if not isinstance(entries, list) or not entries or not all(isinstance(entry, str) for entry in entries):
+        raise UsageError(f"{where}: entries is not a non-empty list of strings.")
+    if last_used is not None and (
+        isinstance(last_used, bool) or not isinstance(last_used, (int, float)) or not math.isfinite(last_used)
+    ):
+        raise UsageError(f"{where}: last_used is not a number or null.")
+    return ThreadDump(thread_id, f"{KEY_PREFIX}:{thread_id}", entries, None if last_used is None else float(last_used))
+
+
+def read_export(path: Path) -> Iterator[ThreadDump]:
+    """Each thread of an export file, checked, one line at a time (blank lines are skipped)."""
+    try:
+        with path.open("r", encoding="utf-8", newline="\n") as source:
+            for number, text in enumerate(source, start=1):
+                if text.strip():
+                    yield parse_export_line(text, number)
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{path} is not UTF-8 text (at byte {error.start}): not a lab11 export.") from None
+    except OSError as error:
+        raise UsageError(f"Cannot read {path}: {error.strerror or error}.") from None
+
+
+class Progress:
+    """``imported N of M`` on standard error, only once the work has taken more than a second."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.started = time.monotonic()
+        self.last_shown = 0.0
+        self.shown = False
+        self.tty = sys.stderr.isatty()
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.started < PROGRESS_AFTER_SECONDS or now - self.last_shown < 1.0:
+            return
+        self.last_shown, self.shown = now, True
+        self._write(f"imported {done:,} of {self.total:,} threads")
+
+    def finish(self) -> None:
+        if self.shown and self.tty:
+            sys.stderr.write("\n")
+
+    def _write(self, text: str) -> None:
+        sys.stderr.write(f"\r{text}" if self.tty else f"{text}\n")
+        sys.stderr.flush()
+
+
+async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
+    from redis_history import IMPORT_KEPT, IMPORT_NOT_A_LIST, IMPORT_WRITTEN
+
+    total = sum(1 for _ in read_export(args.file))  # the whole file is checked before anything is written
+    progress = Progress(total)
+    counts = {IMPORT_WRITTEN: 0, IMPORT_KEPT: 0, IMPORT_NOT_A_LIST: 0}
+    batch: list[ThreadDump] = []
+    done = 0
+
+    async def flush() -> None:
+        nonlocal batch, done
+        for result in await history.import_threads(batch, replace=args.replace):
+            counts[result] += 1
+        done += len(batch)
+        batch = []
+        progress.update(done)
+
+    for dump in read_export(args.file):
+        batch.append(dump)
+        if len(batch) >= IMPORT_BATCH:
+            await flush()
+    if batch:
+        await flush()
+    progress.finish()
+    written, kept, foreign = counts[IMPORT_WRITTEN], counts[IMPORT_KEPT], counts[IMPORT_NOT_A_LIST]
+    verb = "replaced or written" if args.replace else "written"
+    line = f"Imported {total:,} thread{'' if total == 1 else 's'}: {written:,} {verb}"
+    if not args.replace:
+        line += f", {kept:,} already there and kept"
+    if foreign:
+        line += f", {foreign:,} left alone (the key holds something other than a thread)"
+    out.write(line + ".\n")
+    return EXIT_OK
+
+
+# -- delete -----------------------------------------------------------------------------------
+
+
+async def cmd_delete(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
+    thread_ids: list[str] = []
+    for argument in args.threads:  # every thread is found before any is deleted
+        thread_id = await resolve_thread(history, argument)
+        if thread_id not in thread_ids:
+            thread_ids.append(thread_id)
+    counts = {thread_id: await history.count(thread_id) for thread_id in thread_ids}
+    if not args.yes:
+        if len(thread_ids) == 1:
+            question = delete_question(history.key(thread_ids[0]), counts[thread_ids[0]])
+        else:
+            listed = ", ".join(inert_line(history.key(thread_id)) for thread_id in thread_ids)
+            question = f"Delete {len(thread_ids)} threads ({sum(counts.values())} messages): {listed}? (y/N): "
+        out.write(question)
+        out.flush()
+        answer = sys.stdin.readline()
+        if not answer:  # no terminal, no answer
+            out.write("\n")
+            raise UsageError("Nothing deleted: no answer (use --yes to delete without asking).")
+        if not said_yes(answer):
+            out.write("Nothing deleted.\n")
+            return EXIT_OK
+    for thread_id in thread_ids:
+        await history.clear(thread_id)
+        out.write(f"Deleted {inert_line(history.key(thread_id))}.\n")
+    return EXIT_OK
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2) rather than the usage block."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_SETUP, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def build_parser(prog: str = "lab11") -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog=prog,
+        description="Lab 11: chat history in Redis. With no command, the interactive menu.",
+        epilog="Uses the app's settings: REDIS_URL (else the embedded server), REDIS_CLUSTER, REDIS_CA_CERT. "
+        "THREAD is a thread id, a full key (lab11:thread_…) or the number `threads` printed.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+
+    threads = commands.add_parser("threads", help="list saved threads, most recent first")
+    threads.add_argument("--limit", type=_positive, default=DEFAULT_LIMIT, help="how many (default %(default)s)")
+    threads.add_argument("--all", action="store_true", help="every thread (found by SCAN)")
+    threads.add_argument("--json", action="store_true", help="a JSON document instead of the table")
+
+    show = commands.add_parser("show", help="print one thread's history")
+    show.add_argument("thread", metavar="THREAD")
+    show.add_argument("--json", action="store_true", help="the stored messages as JSON")
+
+    export = commands.add_parser("export", help="write threads as JSON Lines (or a Markdown transcript)")
+    export.add_argument("threads", metavar="THREAD", nargs="*")
+    export.add_argument("--all", action="store_true", help="every thread, streamed")
+    export.add_argument("-o", "--output", type=Path, help="write to FILE (created private, 0600), not stdout")
+    export.add_argument("--format", choices=("jsonl", "markdown"), default="jsonl", help="default %(default)s")
+
+    importer = commands.add_parser("import", help="load threads from an export file")
+    importer.add_argument("file", metavar="FILE", type=Path)
+    importer.add_argument("--replace", action="store_true", help="overwrite threads that already hold messages")
+
+    delete = commands.add_parser("delete", help="delete threads and their index entries")
+    delete.add_argument("threads", metavar="THREAD", nargs="+")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+    return parser
+
+
+HANDLERS = {"threads": cmd_threads, "show": cmd_show, "export": cmd_export, "import": cmd_import, "delete": cmd_delete}
+
+
+def wants_command(argv: list[str]) -> bool:
+    """True when the arguments name a subcommand or ask for help (otherwise the app shows the menu)."""
+    return bool(argv) and (argv[0] in COMMANDS or argv[0] in ("-h", "--help"))
+
+
+def _error(settings: Settings, message: str) -> None:
+    sys.stderr.write(f"lab11: {inert_line(settings.redact(message))}\n")
+
+
+def main(argv: list[str], settings: Settings) -> int:
+    """Run one subcommand; returns the exit status."""
+    import logging
+
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return EXIT_OK
+    logging.basicConfig(level=logging.WARNING, format="lab11: %(message)s", stream=sys.stderr)
+    server = None
+    try:
+        if settings.redis_url:
+            redis_url = settings.redis_url
+        else:
+            from embedded_server import EmbeddedServer, EmbeddedServerError
+
+            try:
+                server = EmbeddedServer(settings.data_dir).acquire()
+            except (EmbeddedServerError, OSError) as error:
+                raise SetupError(f"Could not start the embedded Valkey server: {error}", EXIT_REDIS) from None
+            redis_url = server.url
+        return asyncio.run(_run(HANDLERS[args.command], settings, redis_url, args))
+    except SetupError as error:
+        _error(settings, str(error))
+        return error.exit_status
+    except BrokenPipeError:  # `lab11 export --all | head`
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
+    except Exception as error:
+        from redis.exceptions import RedisError
+
+        from redis_history import RedisUnavailableError
+
+        if isinstance(error, (RedisUnavailableError, RedisError)):
+            _error(settings, f"Redis: {' '.join(str(error).split()) or type(error).__name__}")
+            return EXIT_REDIS
+        if isinstance(error, OSError):
+            _error(settings, f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+            return EXIT_SETUP
+        raise
+    finally:
+        if server is not None:
+            server.release()
+
+
+async def _run(handler: Any, settings: Settings, redis_url: str, args: argparse.Namespace) -> int:
+    async with open_history(settings, redis_url) as history:
+        return int(await handler(history, args, sys.stdout))

@@ -1,0 +1,131 @@
+"""``python -m bench.export_import``: time and peak memory of ``lab11 export --all`` and ``lab11 import``.
+
+The real commands run as child processes against a throw-away Valkey server, on N threads of four
+messages each; their peak memory is the child's maximum resident set size (``wait4``), so it counts
+the interpreter, redis-py and everything the command held. Run at two sizes, it shows whether memory
+grows with the number of threads (it must not: export streams by SCAN pages, import by batches).
+
+Prints a Markdown table, and writes it to docs/benchmarks-export-import.md unless ``--no-write``
+(it is not part of ``python -m bench``'s report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.server import valkey_server
+from tests.support.app_driver import APP, app_env
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+MESSAGES_PER_THREAD = 4
+
+
+def entry(role: str, text: str) -> str:
+    contents = [{"type": "text", "text": text}]
+    return json.dumps({"type": "chat_message", "role": {"type": "role", "value": role}, "contents": contents})
+
+
+def seed(client, threads: int) -> None:  # type: ignore[no-untyped-def]
+    """``threads`` threads of four messages each, indexed, in pipelined pages."""
+    for start in range(0, threads, 2000):
+        pipe = client.pipeline(transaction=False)
+        for number in range(start, min(start + 2000, threads)):
+            thread_id = f"thread_{number:06d}"
+            pipe.rpush(
+                f"lab11:{thread_id}",
+                entry("user", f"I'm traveller {number}; my budget is {number} euros."),
+                entry("assistant", f"Noted: traveller {number}, budget {number} euros."),
+                entry("user", "Where should I go in spring?"),
+                entry("assistant", "Lisbon: mild weather, within your budget."),
+            )
+            pipe.zadd("lab11.recent-threads", {thread_id: 1_700_000_000 + number})
+        pipe.execute()
+
+
+def run_command(env: dict[str, str], *args: str) -> tuple[float, int]:
+    """Seconds and peak RSS (bytes) of ``python app.py ARGS``; raises if it fails."""
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, str(APP), *args], env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"`app.py {' '.join(args)}` failed with exit status {child.returncode}")
+    return elapsed, usage.ru_maxrss * 1024  # Linux reports kilobytes
+
+
+def measure(threads: int, workdir: Path) -> dict[str, float]:
+    with valkey_server() as server:
+        client = server.client()
+        seed(client, threads)
+        env = app_env(workdir / "home", workdir / "data", REDIS_URL=server.url)
+        export = workdir / f"export-{threads}.jsonl"
+        export_seconds, export_rss = run_command(env, "export", "--all", "-o", str(export))
+        size = export.stat().st_size
+        client.flushall()
+        import_seconds, import_rss = run_command(env, "import", str(export))
+        restored = client.zcard("lab11.recent-threads")
+        client.close()
+    if restored != threads:
+        raise SystemExit(f"import restored {restored} of {threads} threads")
+    return {
+        "threads": threads,
+        "export_s": export_seconds,
+        "export_rss": export_rss,
+        "import_s": import_seconds,
+        "import_rss": import_rss,
+        "file_bytes": size,
+    }
+
+
+def table(rows: list[dict[str, float]]) -> str:
+    lines = [
+        "| threads (4 messages each) | export --all | peak RSS | import | peak RSS | file |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {int(row['threads']):,} | {row['export_s']:.1f} s | {row['export_rss'] / 2**20:.0f} MiB "
+            f"| {row['import_s']:.1f} s | {row['import_rss'] / 2**20:.0f} MiB | {row['file_bytes'] / 2**20:.1f} MiB |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.export_import", description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000", help="thread counts, comma-separated")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lab11-bench-export-") as directory:
+        for size in sizes:
+            print(f"· {size:,} threads ...", file=sys.stderr, flush=True)
+            rows.append(measure(size, Path(directory)))
+    text = table(rows)
+    print(text)
+    if not args.no_write:
+        command = "python -m bench.export_import" + (f" --sizes {args.sizes}" if argv else "")
+        document = (
+            "# Export and import benchmark\n\n"
+            f"`{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}, {os.cpu_count()} CPUs, "
+            "a local Valkey without persistence. Time is wall-clock for the whole command (start-up included); "
+            "peak RSS is the command's maximum resident set size.\n\n" + text + "\n"
+        )
+        DOCS.mkdir(exist_ok=True)
+        (DOCS / "benchmarks-export-import.md").write_text(document, encoding="utf-8")
+        print(f"wrote {DOCS / 'benchmarks-export-import.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
