@@ -801,8 +801,9 @@ def main() -> int:
     _configure_logging(settings, term)
     server: EmbeddedServer | None = None
     session: Session | None = None
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_system_exit)
+    for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_system_exit)
     try:
         check_framework_release()
         if problem := settings.half_configured_model:
