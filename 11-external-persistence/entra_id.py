@@ -40,7 +40,7 @@ TOKEN_RETRY_DELAY_MS = 200  # ...after this long
 SIGN_IN_HINT = "sign in with `az login` (or run where a managed identity is assigned) and start the app again"
 NO_OBJECT_ID = (
     "Could not sign in to Redis with Microsoft Entra ID: the token names no identity (no oid claim), "
-    "so Redis cannot tell who signed in; sign in as a user, service principal or managed identity"
+    "so Redis cannot tell who signed in; sign in as a user, service principal or managed identity."
 )
 _MAX_REASON = 300
 _JWT_LIKE = re.compile(r"eyJ[\w-]*\.[\w-]*\.?[\w-]*")
@@ -73,6 +73,10 @@ def store_connection_options(settings: Settings) -> dict[str, Any]:
     request per renewal) for the whole app, and redis-py signs in again the connections of
     the client built last, which is the store in use. A provider of its own per store would
     keep renewing for stores the app has closed, and reopen their connections to sign them in.
+
+    The store must build its client from ``redis_url`` with ``redis.asyncio.Redis(host=..., port=...,
+    db=..., ssl=..., credential_provider=...)`` (or ``RedisCluster``), not ``from_url``: see
+    ``redis_credential_provider``.
     """
     if not settings.uses_entra_id:
         return {}
@@ -117,8 +121,10 @@ def redis_credential_provider(credential: TokenCredential | None = None) -> Stre
     """A redis-py credential provider that signs in with Microsoft Entra ID and renews the token.
 
     ``credential`` is any azure.identity-style credential (``get_token(scope)``); by default the
-    process's ``DefaultAzureCredential``. Pass the result as ``credential_provider=`` to
-    ``redis.asyncio.Redis``, ``redis.asyncio.from_url`` or the store.
+    process's ``DefaultAzureCredential``. Pass the result as ``credential_provider=`` to the store,
+    ``redis.asyncio.Redis(host=..., ...)`` or ``RedisCluster``. Not to ``redis.asyncio.from_url``: that
+    hands the client a ready pool, and redis-py then never signs its connections in again with the
+    renewed token (it logs "No registered callback for token renewal task").
     """
     try:
         from redis.auth.token_manager import RetryPolicy, TokenManagerConfig
@@ -206,7 +212,7 @@ def _object_id(token: str) -> str:
     except (IndexError, ValueError, binascii.Error):
         raise EntraIdSignInError(
             "Could not sign in to Redis with Microsoft Entra ID: the credential gave something that is "
-            f"not an access token (JWT); {SIGN_IN_HINT}"
+            f"not an access token (JWT); {SIGN_IN_HINT}."
         ) from None
     object_id = claims.get("oid") if isinstance(claims, dict) else None
     if not object_id:
@@ -215,7 +221,7 @@ def _object_id(token: str) -> str:
 
 
 def _sign_in_failed(error: BaseException) -> str:
-    return f"Could not sign in to Redis with Microsoft Entra ID ({_reason(error)}): {SIGN_IN_HINT}"
+    return f"Could not sign in to Redis with Microsoft Entra ID ({_reason(error)}): {SIGN_IN_HINT}."
 
 
 def _reason(error: BaseException) -> str:
