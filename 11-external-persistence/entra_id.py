@@ -37,7 +37,7 @@ SCOPE = "https://redis.azure.com/.default"
 RENEW_AT = 0.7  # fetch the next token once this fraction of the current one's lifetime has passed
 TOKEN_REQUEST_RETRIES = 1  # a failed token request is tried once more...
 TOKEN_RETRY_DELAY_MS = 200  # ...after this long
-SIGN_IN_HINT = "sign in with `az login` (or run where a managed identity is assigned) and start the app again"
+SIGN_IN_HINT = "sign in with `az login` (or run where a managed identity is assigned) and try again"
 NO_OBJECT_ID = (
     "Could not sign in to Redis with Microsoft Entra ID: the token names no identity (no oid claim), "
     "so Redis cannot tell who signed in; sign in as a user, service principal or managed identity."
