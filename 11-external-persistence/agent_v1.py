@@ -117,10 +117,11 @@ def build_agent(provider: RedisHistoryProvider, chat_client: Any) -> Agent:
 
 
 def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> ConversationV1:
+    from entra_id import store_connection
     from redis_history_provider import RedisHistoryProvider
 
     provider = RedisHistoryProvider(
-        redis_url=redis_url,
+        **store_connection(settings, redis_url),
         key_prefix=KEY_PREFIX,
         max_messages=MAX_MESSAGES,
         ssl_ca_certs=settings.redis_ca_cert,

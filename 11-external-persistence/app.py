@@ -28,8 +28,9 @@ if str(HERE) not in sys.path:  # `python path/to/app.py` from anywhere, and the 
     sys.path.insert(0, str(HERE))
 
 import config  # noqa: E402  (light: standard library only, python-dotenv only when a .env exists)
-from config import EXIT_OK, EXIT_REDIS, Settings, SetupError  # noqa: E402
+from config import EXIT_OK, Settings, SetupError  # noqa: E402
 from menu import Session  # noqa: E402  (light: no framework, no Redis client)
+from redis_setup import redis_for  # noqa: E402
 from terminal import Terminal, configure_logging  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -191,22 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         generation = framework_generation()
         if problem := settings.half_configured_model:
             raise SetupError(problem)
-        if settings.redis_url:
-            from redis_probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
-
-            try:
-                probe_redis(settings.redis_url, ca_cert=settings.redis_ca_cert)
-            except RedisProbeError as error:
-                raise SetupError(str(error), EXIT_REDIS) from None
-            redis_url = settings.redis_url
-        else:
-            from embedded_server import EmbeddedServer, EmbeddedServerError
-
-            try:
-                server = EmbeddedServer(settings.data_dir).acquire()
-            except (EmbeddedServerError, OSError) as error:
-                raise SetupError(f"Could not start the embedded Valkey server: {error}", EXIT_REDIS) from None
-            redis_url = server.url
+        redis_url, server = redis_for(settings)
         session = Session(settings, term, ConversationOpener(settings, redis_url, generation), server)
         term.say(term.paint("Lab 11 — chat history in Redis that outlives the app", "1"))
         term.say(_startup_line(settings, server))

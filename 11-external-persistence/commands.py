@@ -24,7 +24,6 @@ kept unless ``--replace``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import os
@@ -38,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, KEY_PREFIX, Settings, SetupError
 from inert_text import inert, inert_line
+from redis_setup import redis_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis_history import RedisHistory, SavedThread, ThreadDump
@@ -74,14 +74,15 @@ def said_yes(answer: str) -> bool:
 @asynccontextmanager
 async def open_history(settings: Settings, redis_url: str) -> AsyncIterator[RedisHistory]:
     """The app's threads (``KEY_PREFIX``), with no trim: the commands show and restore what is stored."""
-    from redis_history import RedisEndpoint, RedisHistory
+    from entra_id import store_connection
+    from redis_history import RedisHistory
 
-    endpoint = RedisEndpoint(
-        url=redis_url,
+    history = RedisHistory.connect(
+        **store_connection(settings, redis_url),
         ssl_ca_certs=settings.redis_ca_cert,
         cluster=settings.redis_cluster and not settings.uses_embedded_redis,
+        key_prefix=KEY_PREFIX,
     )
-    history = RedisHistory.open(endpoint, key_prefix=KEY_PREFIX)
     try:
         yield history
     finally:
@@ -444,16 +445,9 @@ def main(argv: list[str], settings: Settings) -> int:
     logging.basicConfig(level=logging.WARNING, format="lab11: %(message)s", stream=sys.stderr)
     server = None
     try:
-        if settings.redis_url:
-            redis_url = settings.redis_url
-        else:
-            from embedded_server import EmbeddedServer, EmbeddedServerError
+        redis_url, server = redis_for(settings)
+        import asyncio  # not at the top: the menu path imports this module before its first menu
 
-            try:
-                server = EmbeddedServer(settings.data_dir).acquire()
-            except (EmbeddedServerError, OSError) as error:
-                raise SetupError(f"Could not start the embedded Valkey server: {error}", EXIT_REDIS) from None
-            redis_url = server.url
         return asyncio.run(_run(HANDLERS[args.command], settings, redis_url, args))
     except SetupError as error:
         _error(settings, str(error))

@@ -10,6 +10,7 @@ its ``repr``; use ``redact()`` on any text that might echo one back.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP_NAME = "lab11"
 KEY_PREFIX = "lab11"
 MAX_MESSAGES = 200
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 EXIT_OK, EXIT_REDIS, EXIT_SETUP = 0, 1, 2
 INSTRUCTIONS = (
@@ -41,6 +44,7 @@ VARIABLES = (
     "REDIS_URL",
     "REDIS_CA_CERT",
     "REDIS_CLUSTER",
+    "REDIS_ENTRA_ID",
     "LAB11_DATA_DIR",
     "AOAI_ENDPOINT",
     "AOAI_DEPLOYMENT",
@@ -84,6 +88,9 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)  # may carry a password
     redis_ca_cert: str | None = None
     redis_cluster: bool = False  # REDIS_URL is a Redis Cluster: the store uses redis-py's cluster client
+    # REDIS_ENTRA_ID as given: 1 signs in to REDIS_URL with a Microsoft Entra ID token (entra_id.py)
+    # instead of a password. Kept as text so that a value that is neither on nor off can be named.
+    redis_entra_id: str | None = None
     data_dir: Path | None = None  # None: platformdirs' user data dir, decided by embedded_server
     aoai_endpoint: str | None = None
     aoai_deployment: str | None = None
@@ -129,6 +136,53 @@ class Settings:
         return not self.redis_url
 
     @property
+    def uses_entra_id(self) -> bool:
+        """REDIS_ENTRA_ID is on: the app signs in to REDIS_URL with Microsoft Entra ID."""
+        return _is_true(self.redis_entra_id)
+
+    @property
+    def redis_sign_in_problem(self) -> str | None:
+        """One line when REDIS_ENTRA_ID is misused, else None.
+
+        Entra ID sign-in replaces the password, so REDIS_URL must not carry one (which of the two
+        would be meant?), and the token is a bearer credential, so it never travels unencrypted
+        beyond this machine.
+        """
+        value = (self.redis_entra_id or "").lower()
+        if value and value not in TRUE_WORDS + FALSE_WORDS:
+            return f"REDIS_ENTRA_ID must be 1 (sign in with Microsoft Entra ID) or 0, not {self.redis_entra_id!r}."
+        if not self.uses_entra_id:
+            return None
+        if not self.redis_url:
+            return (
+                "REDIS_ENTRA_ID=1 needs REDIS_URL: the cache's address without a password, "
+                "e.g. rediss://<name>.<region>.redis.azure.net:10000/0."
+            )
+        try:
+            parts = urlsplit(self.redis_url)
+            has_password, has_username, host = parts.password is not None, bool(parts.username), parts.hostname
+        except ValueError:
+            return None  # the start-up check names an unparsable URL
+        if has_password:
+            return (
+                "REDIS_URL has a password, but REDIS_ENTRA_ID=1 signs in with a Microsoft Entra ID token instead: "
+                "remove the password from REDIS_URL, or unset REDIS_ENTRA_ID to use it."
+            )
+        if has_username:
+            return (
+                "REDIS_URL names a user, but with REDIS_ENTRA_ID=1 the user is the identity you sign in as: "
+                "remove the user name from REDIS_URL."
+            )
+        if parts.scheme == "unix":
+            return "REDIS_ENTRA_ID=1 signs in to a server on the network (rediss://host:port/0), not a unix socket."
+        if parts.scheme == "redis" and not _is_loopback(host):
+            return (
+                "REDIS_URL starts with redis:// (no TLS), which would send your Microsoft Entra ID token "
+                "unencrypted: use rediss:// (REDIS_ENTRA_ID=1 allows redis:// only to this machine)."
+            )
+        return None
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret value the app knows of, longest first (for redaction)."""
         values = [self.aoai_api_key, self.openai_api_key, *_secret_parts_of_url(self.redis_url)]
@@ -146,6 +200,7 @@ class Settings:
             for name in (
                 "redis_ca_cert",
                 "redis_cluster",
+                "redis_entra_id",
                 "data_dir",
                 "aoai_endpoint",
                 "aoai_deployment",
@@ -169,7 +224,17 @@ def _are_set(names: list[str]) -> str:
 
 def _is_true(value: str | None) -> bool:
     """``1``, ``true``, ``yes`` or ``on`` (any case); anything else, or unset, is false."""
-    return (value or "").lower() in ("1", "true", "yes", "on")
+    return (value or "").lower() in TRUE_WORDS
+
+
+def _is_loopback(host: str | None) -> bool:
+    """``localhost`` or an address on this machine (127.0.0.0/8, ::1); no host means localhost, as in redis-py."""
+    if not host or host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
@@ -189,6 +254,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         redis_url=get("REDIS_URL"),
         redis_ca_cert=get("REDIS_CA_CERT"),
         redis_cluster=_is_true(get("REDIS_CLUSTER")),
+        redis_entra_id=get("REDIS_ENTRA_ID"),
         data_dir=Path(data_dir).expanduser() if data_dir else None,
         aoai_endpoint=get("AOAI_ENDPOINT"),
         aoai_deployment=get("AOAI_DEPLOYMENT"),

@@ -26,11 +26,19 @@ class StoreFactory:
     """The agent's ``chat_message_store_factory``: one ``RedisChatMessageStore`` per thread.
 
     ``next_thread_id`` lets the app name the thread before the framework asks for
-    its store (the menu shows the key before anything is imported).
+    its store (the menu shows the key before anything is imported). ``connection`` replaces
+    ``redis_url=`` when the app signs in otherwise (``entra_id.store_connection``).
     """
 
-    def __init__(self, redis_url: str, *, ssl_ca_certs: str | None = None, cluster: bool = False) -> None:
-        self.redis_url = redis_url
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        ssl_ca_certs: str | None = None,
+        cluster: bool = False,
+        connection: dict[str, Any] | None = None,
+    ) -> None:
+        self.connection = connection or {"redis_url": redis_url}
         self.ssl_ca_certs = ssl_ca_certs
         self.cluster = cluster
         self.next_thread_id: str | None = None
@@ -40,7 +48,7 @@ class StoreFactory:
 
         thread_id, self.next_thread_id = thread_id or self.next_thread_id, None
         return RedisChatMessageStore(
-            redis_url=self.redis_url,
+            **self.connection,
             thread_id=thread_id,
             key_prefix=KEY_PREFIX,
             max_messages=MAX_MESSAGES,
@@ -84,7 +92,12 @@ def _lab_agent_class() -> type:
 
 
 def build_agent(
-    redis_url: str, chat_client: Any = None, *, ssl_ca_certs: str | None = None, cluster: bool = False
+    redis_url: str,
+    chat_client: Any = None,
+    *,
+    ssl_ca_certs: str | None = None,
+    cluster: bool = False,
+    connection: dict[str, Any] | None = None,
 ) -> ChatAgent:
     """A concise travel-planner ``ChatAgent`` whose threads keep their history in Redis.
 
@@ -98,7 +111,9 @@ def build_agent(
         chat_client=chat_client,
         name="TravelPlanner",
         instructions=INSTRUCTIONS,
-        chat_message_store_factory=StoreFactory(redis_url, ssl_ca_certs=ssl_ca_certs, cluster=cluster),
+        chat_message_store_factory=StoreFactory(
+            redis_url, ssl_ca_certs=ssl_ca_certs, cluster=cluster, connection=connection
+        ),
     )
 
 
@@ -177,11 +192,14 @@ def preload(settings: Settings) -> None:
 
 
 def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> LabConversation:
+    from entra_id import store_connection
+
     agent = build_agent(
         redis_url,
         build_chat_client(settings),
         ssl_ca_certs=settings.redis_ca_cert,
         cluster=settings.redis_cluster and not settings.uses_embedded_redis,
+        connection=store_connection(settings, redis_url),
     )
     return LabConversation(agent, thread_id)
 

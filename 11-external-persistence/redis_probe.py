@@ -8,7 +8,11 @@ of a menu that fails at the first message.
 Standard library only, on purpose: importing redis-py costs about a third of a second,
 and the app shows its menu before any heavy import. So this speaks just enough of the
 Redis protocol (RESP) for ``AUTH`` and ``PING``. Messages name host and port, never a
-password.
+password or token.
+
+With Microsoft Entra ID sign-in (``REDIS_ENTRA_ID=1``) the URL has no password: the app signs in
+first (``entra_id.probe_credentials``) and hands the user name and token over, so the check
+still answers "does this server accept us", now for the identity that signed in.
 """
 
 from __future__ import annotations
@@ -27,8 +31,18 @@ class RedisProbeError(Exception):
     """REDIS_URL does not lead to a Redis that accepts us (one line, no secret)."""
 
 
-def probe_redis(url: str, *, ca_cert: str | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
-    """Connect, authenticate as the URL says, PING; raise RedisProbeError saying what is wrong."""
+def probe_redis(
+    url: str,
+    *,
+    ca_cert: str | None = None,
+    timeout: float = TIMEOUT_SECONDS,
+    token_credentials: tuple[str, str] | None = None,
+) -> None:
+    """Connect, authenticate as the URL says, PING; raise RedisProbeError saying what is wrong.
+
+    ``token_credentials``: ``(user name, token)`` from Microsoft Entra ID sign-in, sent instead of
+    the URL's credentials (it has none then).
+    """
     where = describe_redis_url(url)
     try:
         parts = urlsplit(url)
@@ -42,7 +56,9 @@ def probe_redis(url: str, *, ca_cert: str | None = None, timeout: float = TIMEOU
 
     context = _tls_context(ca_cert) if parts.scheme == "rediss" else None
     commands: list[list[str]] = []
-    if password is not None:
+    if token_credentials is not None:
+        commands.append(["AUTH", *token_credentials])
+    elif password is not None:
         commands.append(["AUTH", username, password] if username else ["AUTH", password])
     commands.append(["PING"])
     try:
@@ -56,7 +72,8 @@ def probe_redis(url: str, *, ca_cert: str | None = None, timeout: float = TIMEOU
         connection = plain if context is None else _start_tls(plain, context, host, where)
         with connection:
             replies = _exchange(connection, commands)
-    _judge(replies, where, sent_password=password is not None)
+    sent = "token" if token_credentials is not None else "password" if password is not None else None
+    _judge(replies, where, sent=sent)
 
 
 def _tls_context(ca_cert: str | None) -> ssl.SSLContext:
@@ -121,7 +138,8 @@ def _exchange(connection: socket.socket, commands: list[list[str]]) -> list[str]
     return [*lines[: len(commands)], *[""] * (len(commands) - len(lines))][: len(commands)]
 
 
-def _judge(replies: list[str], where: str, *, sent_password: bool) -> None:
+def _judge(replies: list[str], where: str, *, sent: str | None) -> None:
+    """``sent``: what the first command signed in with (``password``, ``token``), or None."""
     for position, reply in enumerate(replies):
         if reply.startswith("+"):
             continue
@@ -132,7 +150,12 @@ def _judge(replies: list[str], where: str, *, sent_password: bool) -> None:
             raise RedisProbeError(
                 f"Redis at {where} needs a password: put it in REDIS_URL (redis://:PASSWORD@host:port/0)."
             )
-        if sent_password and position == 0:
+        if sent == "token" and position == 0:
+            raise RedisProbeError(
+                f"Redis at {where} refused the Microsoft Entra ID sign-in ({_first_words(message)}): "
+                "give the identity you signed in as access to this cache (a data access policy in the Azure portal)."
+            )
+        if sent == "password" and position == 0:
             raise RedisProbeError(f"Redis at {where} refused the password in REDIS_URL ({_first_words(message)}).")
         raise RedisProbeError(f"Redis at {where} answered with an error: {_first_words(message)}")
 

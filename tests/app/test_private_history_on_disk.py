@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from embedded_server import EmbeddedServer
 
+from embedded_server import EmbeddedServer
 from tests.support.app_driver import stop_embedded_server
 
 

@@ -6,11 +6,11 @@ import platform
 from collections.abc import Iterator
 from pathlib import Path
 
-import embedded_server
 import pytest
 import redis
-from embedded_server import EmbeddedServer, valkey_executable
 
+import embedded_server
+from embedded_server import EmbeddedServer, valkey_executable
 from tests.support.app_driver import stop_embedded_server
 
 REAL_BINARY = valkey_executable()

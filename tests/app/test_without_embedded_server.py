@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import embedded_server
 import pytest
-from embedded_server import EmbeddedServer, EmbeddedServerError
 
+import embedded_server
+from embedded_server import EmbeddedServer, EmbeddedServerError
 from tests.support.app_driver import APP, LabApp, app_env, assert_clean
 from tests.support.valkey import ValkeyProcess
 

@@ -1,0 +1,34 @@
+"""Which Redis the app and its commands use: REDIS_URL once it passes the start-up check, else the
+embedded server. Problems are one-line ``SetupError``s, before anything heavy is imported."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from config import EXIT_REDIS, Settings, SetupError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from embedded_server import EmbeddedServer
+
+
+def redis_for(settings: Settings) -> tuple[str, EmbeddedServer | None]:
+    """The URL to use, and the embedded server when one was started for it (release it when done)."""
+    if problem := settings.redis_sign_in_problem:
+        raise SetupError(problem)
+    if settings.redis_url:
+        import entra_id  # light: azure.identity only when REDIS_ENTRA_ID=1
+        from redis_probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
+
+        try:
+            token_credentials = entra_id.probe_credentials(settings)
+            probe_redis(settings.redis_url, ca_cert=settings.redis_ca_cert, token_credentials=token_credentials)
+        except (RedisProbeError, entra_id.EntraIdSignInError) as error:
+            raise SetupError(str(error), EXIT_REDIS) from None
+        return settings.redis_url, None
+    from embedded_server import EmbeddedServer, EmbeddedServerError
+
+    try:
+        server = EmbeddedServer(settings.data_dir).acquire()
+    except (EmbeddedServerError, OSError) as error:
+        raise SetupError(f"Could not start the embedded Valkey server: {error}", EXIT_REDIS) from None
+    return server.url, server

@@ -1,0 +1,66 @@
+"""Issue 9, point 4, on a Redis Cluster: the store under the least-privilege user on every node.
+
+A cluster keeps its ACL per node, so the user from ``tests/support/acl.py`` is created on all six
+(and removed afterwards: the cluster is shared with the rest of the suite). The cluster client
+also asks for the slot map (``CLUSTER SLOTS``) and the command table (``COMMAND``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from agent_framework import ChatMessage
+
+from redis_chat_message_store import RedisChatMessageStore
+from tests.support import acl
+from tests.support.cluster import ValkeyCluster
+
+
+@pytest.fixture
+def cluster_password(redis_cluster: ValkeyCluster) -> Iterator[str]:
+    password = secrets.token_urlsafe(24)
+    for node in redis_cluster.nodes:
+        with node.client() as admin:
+            admin.execute_command(*acl.acl_setuser_arguments(password))
+            admin.execute_command("ACL", "LOG", "RESET")
+    yield password
+    for node in redis_cluster.nodes:
+        if node.alive:
+            with node.client() as admin:
+                admin.execute_command("ACL", "DELUSER", acl.USER)
+
+
+def _refused(cluster: ValkeyCluster) -> list[str]:
+    refused: list[str] = []
+    for node in cluster.nodes:
+        with node.client() as admin:
+            log = admin.execute_command("ACL", "LOG")
+        refused += [f"{node.address}: {entry['reason']} {entry['object']}" for entry in log]
+    return refused
+
+
+async def test_the_store_on_a_cluster_runs_under_the_app_user(
+    redis_cluster: ValkeyCluster, cluster_password: str
+) -> None:
+    url = f"redis://{acl.USER}:{cluster_password}@{redis_cluster.live_node().address}/0"
+    threads = [f"least-privilege-{uuid.uuid4().hex[:8]}-{number}" for number in range(3)]
+    stores = [
+        RedisChatMessageStore(
+            redis_url=url, thread_id=thread, key_prefix=acl.KEY_PREFIX, cluster=True, max_messages=10, ttl_seconds=600
+        )
+        for thread in threads
+    ]
+    for number, store in enumerate(stores):
+        await store.add_messages([ChatMessage(role="user", text=f"question {number}")])
+        assert len(await store.list_messages()) == 1
+    await stores[0].ping()
+    listed = {thread.thread_id for thread in await stores[0].list_saved_threads(limit=20)}
+    assert set(threads) <= listed
+    assert set(threads) <= {thread.thread_id for thread in await stores[0].list_saved_threads()}
+    for store in stores:
+        await store.clear()
+        await store.aclose()
+    assert _refused(redis_cluster) == []
