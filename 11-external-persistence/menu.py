@@ -186,7 +186,9 @@ class Session:
 
         detail = self._one_line(error)
         sign_in = _in_chain(error, "ClientAuthenticationError")  # azure.core: no Azure credential worked
-        if isinstance(error, RedisPasswordRefusedError):
+        if (entra := _in_chain(error, "EntraIdSignInError")) is not None:  # one line that says what to do
+            self.term.error(self._one_line(entra))
+        elif isinstance(error, RedisPasswordRefusedError):
             self.term.error(f"{detail}. Fix REDIS_URL and start the app again.")
         elif isinstance(error, RedisUnavailableError):
             restarted = self._restart_embedded_server()

@@ -413,11 +413,12 @@ class RedisHistory:
             try:
                 result = await operation()
             except AuthenticationError:
-                hint = (
-                    "wrong password in REDIS_URL?"
-                    if self.endpoint is not None and self.endpoint.has_password
-                    else "it needs a password: redis://:PASSWORD@host:port"
-                )
+                if self.endpoint is not None and self.endpoint.credential_provider is not None:
+                    hint = "the signed-in identity has no access: check the cache's data access policy"
+                elif self.endpoint is not None and self.endpoint.has_password:
+                    hint = "wrong password in REDIS_URL?"
+                else:
+                    hint = "it needs a password: redis://:PASSWORD@host:port"
                 raise RedisPasswordRefusedError(f"Redis at {self.location} refused the connection ({hint}).") from None
             except (*retryable, OSError) as error:
                 failures += 1
