@@ -468,7 +468,7 @@ def _stop_leftover_server(data_dir: Path) -> None:
     for pid in state.values() if isinstance(state, dict) else []:
         if isinstance(pid, int) and pid > 0:
             with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))  # Windows has no SIGKILL
 
 
 def _check_one_python(version: tuple[int, int, int], executable: str) -> bool:
