@@ -294,12 +294,14 @@ def ensure_environment(environment: Environment, with_dev_tools: bool, command: 
     check_interpreter(command)
     started = time.monotonic()
     name = environment.directory.name
-    if not environment.python.exists():
+    if environment.python.exists():
+        print(f"Updating {name}/ to {wanted} (a requirement file or pyproject.toml changed) ...", flush=True)
+    else:
         print(f"Creating {name}/ with Python {_version_text(sys.version_info[:3])} ...", flush=True)
         import venv
 
         venv.EnvBuilder(with_pip=True).create(environment.directory)
-    print(f"Installing {wanted} into {name}/ for {environment.label} (first run only; about 1-2 minutes) ...")
+        print(f"Installing {wanted} into {name}/ for {environment.label} (first run only; 1-2 minutes) ...")
     pip_install(environment.python, ["-r", str(ROOT / wanted)], environment.directory / "pip-install.log")
     if environment.editable:
         print("  installing this checkout (editable: the lab11 command)", flush=True)
