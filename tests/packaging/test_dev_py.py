@@ -1,0 +1,151 @@
+"""dev.py: one line before installing anything when python3 cannot serve; progress while pip installs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import dev
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """dev.py and the files it reads, in a checkout of their own (a wrong turn would install there, not here)."""
+    copy = tmp_path / "checkout"
+    copy.mkdir()
+    for path in [ROOT / "dev.py", ROOT / "pyproject.toml", *ROOT.glob("requirements*.txt")]:
+        shutil.copy(path, copy / path.name)
+    return copy
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> dict[str, str]:
+    """A PATH whose only Python is a python3.12 that answers dev.py's probe with 3.12.9; no pyenv."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python3.12"
+    fake.write_text("#!/bin/sh\necho 3 12 9\n")
+    fake.chmod(0o755)
+    return {"PATH": str(bin_dir), "PYENV_ROOT": str(tmp_path / "no-pyenv"), "HOME": str(tmp_path)}
+
+
+def _dev_py(
+    checkout: Path, environment: dict[str, str], prelude: str, *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    """``python3 dev.py ARGUMENTS`` with ``prelude`` run first (to make this Python look like another)."""
+    script = (
+        f"import runpy, sys\n{prelude}\nsys.argv = ['dev.py', *{list(arguments)!r}]\n"
+        f"runpy.run_path({str(checkout / 'dev.py')!r}, run_name='__main__')\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_a_too_old_python_is_refused_in_one_line_naming_a_supported_one(
+    checkout: Path, machine: dict[str, str]
+) -> None:
+    result = _dev_py(checkout, machine, "sys.version_info = (3, 9, 18, 'final', 0)", "app")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "dev.py needs Python 3.10 to 3.14 with venv and pip, and this python3 is 3.9.18. "
+        "Use 3.12.9, found here: python3.12 dev.py app"
+    ]
+    assert sorted(path.name for path in checkout.iterdir() if path.name.startswith(".venv")) == []
+
+
+def test_a_python_without_pip_is_refused_before_anything_is_installed(checkout: Path, machine: dict[str, str]) -> None:
+    result = _dev_py(checkout, machine, "sys.modules['ensurepip'] = None", "test")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "has no pip (ensurepip); on Debian/Ubuntu: apt install python3-venv" in line
+    assert line.endswith("Use 3.12.9, found here: python3.12 dev.py test")
+    assert not (checkout / ".venv").exists()
+
+
+def test_with_no_supported_python_on_the_machine_it_says_so(checkout: Path, tmp_path: Path) -> None:
+    empty = {"PATH": str(tmp_path / "nothing"), "PYENV_ROOT": str(tmp_path / "no-pyenv"), "HOME": str(tmp_path)}
+    result = _dev_py(checkout, empty, "sys.version_info = (3, 8, 10, 'final', 0)", "app")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "dev.py needs Python 3.10 to 3.14 with venv and pip, and this python3 is 3.8.10. "
+        "None was found here (PATH, pyenv): install one and run dev.py with it"
+    ]
+
+
+def test_a_python_newer_than_the_range_is_tried_with_a_note(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "version_info", (3, 15, 0, "final", 0))
+    dev.check_interpreter("app")
+    assert capsys.readouterr().out == "Note: Python 3.15.0 is newer than Python 3.10 to 3.14; trying anyway.\n"
+
+
+def test_pip_progress_says_how_many_packages_and_how_far_along(capsys: pytest.CaptureFixture[str]) -> None:
+    """In a log (not a terminal): one line per step, never pip's whole output."""
+    progress = dev.InstallProgress(site_packages=None, interactive=False)
+    for line in [
+        "Collecting fakeredis==2.40.0 (from -r requirements-test.txt (line 3))\n",
+        "  Downloading fakeredis-2.40.0-py3-none-any.whl (204 kB)\n",
+        "Processing /opt/pypi/files/redis-8.1.0-py3-none-any.whl (from fakeredis==2.40.0)\n",
+        "Collecting pluggy<2,>=1.6 (from pytest==9.2.0)\n",
+        "Installing collected packages: redis, pluggy, fakeredis\n",
+        "Successfully installed fakeredis-2.40.0 pluggy-1.7.0 redis-8.1.0\n",
+    ]:
+        progress.feed(line)
+    progress.finish(ok=True)
+    assert capsys.readouterr().out.splitlines() == [
+        "  collecting packages: 1 so far (fakeredis)",
+        "  collected 3 packages; installing 3 ...",
+        "  installed 3 packages in 0 s",
+    ]
+
+
+def test_on_a_terminal_the_progress_line_is_rewritten_in_place(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = dev.InstallProgress(site_packages=None, interactive=True)
+    progress.feed("Collecting pluggy<2,>=1.6 (from pytest==9.2.0)\n")
+    progress.feed("  Downloading pluggy-1.7.0-py3-none-any.whl (27 kB)\n")
+    progress.finish(ok=True)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # one line on screen, however many steps
+    assert "collecting packages: 1 so far (pluggy)" in out
+    assert "(downloading pluggy-1.7.0-py3-none-any.whl" in out  # cut to the terminal's width
+
+
+def test_framework_1x_picks_the_v1_environment_and_is_not_passed_to_the_app() -> None:
+    assert dev._split_framework(["--framework", "1.x", "--flag"]) == (dev.V1, ["--flag"])
+    assert dev._split_framework(["--framework=1.x"]) == (dev.V1, [])
+    assert dev._split_framework([]) == (dev.LAB, [])
+
+
+def test_an_unknown_framework_is_one_line() -> None:
+    with pytest.raises(SystemExit) as stopped:
+        dev._split_framework(["--framework", "2.0"])
+    assert str(stopped.value) == (
+        "Unknown --framework '2.0': use 1.x (Agent Framework 1.x) or lab (the lab's 1.0.0b260130)."
+    )
+
+
+def test_test_paths_under_tests_v1_belong_to_the_v1_environment() -> None:
+    assert dev._is_v1_path(dev._test_path("tests/v1") or ROOT)
+    assert dev._is_v1_path(
+        dev._test_path("tests/v1/test_v1_environment.py::test_the_1x_names_replace_the_labs") or ROOT
+    )
+    assert not dev._is_v1_path(dev._test_path("tests/store") or ROOT)
+    assert dev._test_path("-q") is None
+
+
+@pytest.mark.parametrize(
+    ("statuses", "combined"),
+    [([0, 0, 0], 0), ([0, 1, 0], 1), ([0, 0, 5], 0), ([5, 5], 5), ([0, 5, 2], 2)],
+)
+def test_the_exit_status_combines_every_part(statuses: list[int], combined: int) -> None:
+    """pytest's 5 (nothing selected, e.g. a -k that matches only main-suite tests) fails only if no part ran."""
+    assert dev._combine([(f"part {index}", status) for index, status in enumerate(statuses)]) == combined
