@@ -203,3 +203,39 @@ def test_an_app_session_runs_under_the_app_user(
     assert_clean(app.transcript)
     assert app_user.password not in app.transcript
     assert app_user.refused() == []
+
+
+def test_the_thread_commands_run_under_the_app_user(app_user: AppUser, tmp_path: Path) -> None:
+    """threads, show, export, import (a Lua script per thread) and delete, as the README's user."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.support import app_driver
+
+    with app_user.server.client() as admin:
+        for number in range(3):
+            admin.rpush(f"lab11:thread_{number}", *(json.dumps(dict(role="user", text=f"trip {number}")) for _ in "ab"))
+    env = {**app_driver.app_env(tmp_path / "home", tmp_path / "data"), "REDIS_URL": app_user.url}
+
+    def lab11(*args: str) -> subprocess.CompletedProcess[str]:
+        run = subprocess.run(
+            [sys.executable, str(app_driver.APP), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        return run
+
+    export = tmp_path / "threads.jsonl"
+    assert "thread_2" in lab11("threads").stdout
+    assert "trip 1" in lab11("show", "thread_1").stdout
+    lab11("export", "--all", "-o", str(export))
+    lab11("delete", "--yes", "thread_0", "thread_1", "thread_2")
+    lab11("import", str(export))
+    lab11("import", str(export))
+    assert len(lab11("threads", "--json").stdout) > 2
+    assert app_user.refused() == []
