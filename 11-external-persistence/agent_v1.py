@@ -8,8 +8,6 @@ goes on here, and back. The menu drives it through the same ``Conversation`` cal
 
 from __future__ import annotations
 
-import asyncio
-import re
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,7 +33,7 @@ def offline_client_class() -> type:
     """The offline model as a 1.x chat client (``offline_reasoning`` is shared with the lab's release)."""
     from agent_framework import BaseChatClient, ChatResponse, ChatResponseUpdate, Content, Message
 
-    from offline_reasoning import DISPLAY_NAME, MODEL_ID, compose_reply, recollect
+    from offline_reasoning import DISPLAY_NAME, MODEL_ID, compose_reply, recollect, typed_out
 
     class OfflineChatClientV1(BaseChatClient):  # type: ignore[misc, valid-type]
         OTEL_PROVIDER_NAME = "lab11-offline"
@@ -64,9 +62,7 @@ def offline_client_class() -> type:
                 return whole()
 
             async def chunks() -> AsyncIterator[ChatResponseUpdate]:
-                for chunk in re.findall(r"\S+\s*", text):
-                    if self.chunk_delay:
-                        await asyncio.sleep(self.chunk_delay)
+                async for chunk in typed_out(text, self.chunk_delay):
                     yield ChatResponseUpdate(
                         role="assistant",
                         contents=[Content.from_text(chunk)],

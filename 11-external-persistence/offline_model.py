@@ -13,8 +13,6 @@ free of any framework type; this module is only the chat client around it.
 
 from __future__ import annotations
 
-import asyncio
-import re
 import uuid
 from collections.abc import AsyncIterable, MutableSequence
 from typing import Any, ClassVar
@@ -28,7 +26,16 @@ from agent_framework import (
     use_function_invocation,
 )
 
-from offline_reasoning import DISPLAY_NAME, MODEL_ID, Recollection, asked_in, compose_reply, facts_in, recollect
+from offline_reasoning import (
+    DISPLAY_NAME,
+    MODEL_ID,
+    Recollection,
+    asked_in,
+    compose_reply,
+    facts_in,
+    recollect,
+    typed_out,
+)
 
 __all__ = [
     "DISPLAY_NAME",
@@ -77,9 +84,7 @@ class OfflineChatClient(BaseChatClient):
     ) -> AsyncIterable[ChatResponseUpdate]:
         text = self._reply_text(messages)
         response_id, message_id = f"resp_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
-        for chunk in re.findall(r"\S+\s*", text):
-            if self.chunk_delay:
-                await asyncio.sleep(self.chunk_delay)
+        async for chunk in typed_out(text, self.chunk_delay):
             yield ChatResponseUpdate(
                 role="assistant",
                 contents=[Content.from_text(chunk)],

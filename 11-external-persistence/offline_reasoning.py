@@ -23,8 +23,9 @@ Two rules keep it honest:
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 DISPLAY_NAME = "offline model"
@@ -312,3 +313,11 @@ def compose_reply(memory: Recollection, question: str) -> str:
         elif question.strip():
             parts.append("Tell me where you would like to go and I will plan around what you've told me.")
     return " ".join(parts)
+
+
+async def typed_out(text: str, delay: float) -> AsyncIterator[str]:
+    """The reply a word at a time, ``delay`` seconds apart, as a streaming model would send it."""
+    for chunk in re.findall(r"\S+\s*", text):
+        if delay:
+            await asyncio.sleep(delay)
+        yield chunk

@@ -125,20 +125,11 @@ class RedisChatMessageStore(MicrosoftListMethods):
     ) -> None:
         self.redis_url = redis_url
         self.thread_id = thread_id or f"thread_{uuid.uuid4()}"
-        self.history = history or RedisHistory.connect(
-            redis_url,
-            credential_provider=credential_provider,
-            host=host,
-            port=port,
-            ssl=ssl,
-            username=username,
-            redis_client=redis_client,
-            ssl_ca_certs=ssl_ca_certs,
-            cluster=cluster,
-            key_prefix=key_prefix,
-            max_messages=max_messages,
+        self.history = history or RedisHistory.connect(  # the arguments in Microsoft's order
+            redis_url, credential_provider, host, port, ssl, username, redis_client=redis_client,
+            ssl_ca_certs=ssl_ca_certs, cluster=cluster, key_prefix=key_prefix, max_messages=max_messages,
             ttl_seconds=ttl_seconds,
-        )
+        )  # fmt: skip
         self._initial_messages = list(messages or [])
 
     # -- identity ------------------------------------------------------------------------------

@@ -313,12 +313,12 @@ class RedisHistory:
     def connect(
         cls,
         redis_url: str | None = None,
-        *,
         credential_provider: Any = None,
         host: str | None = None,
         port: int = 6380,
         ssl: bool = True,
         username: str | None = None,
+        *,
         redis_client: RedisClient | None = None,
         ssl_ca_certs: str | None = None,
         cluster: bool = False,

@@ -50,20 +50,11 @@ class RedisHistoryProvider(HistoryProvider):
         **history_options: Any,
     ) -> None:
         super().__init__(source_id, **history_options)
-        self.history = RedisHistory.connect(
-            redis_url,
-            credential_provider=credential_provider,
-            host=host,
-            port=port,
-            ssl=ssl,
-            username=username,
-            redis_client=redis_client,
-            ssl_ca_certs=ssl_ca_certs,
-            cluster=cluster,
-            key_prefix=key_prefix,
-            max_messages=max_messages,
+        self.history = RedisHistory.connect(  # the arguments in Microsoft's order
+            redis_url, credential_provider, host, port, ssl, username, redis_client=redis_client,
+            ssl_ca_certs=ssl_ca_certs, cluster=cluster, key_prefix=key_prefix, max_messages=max_messages,
             ttl_seconds=ttl_seconds,
-        )
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return (

@@ -26,15 +26,21 @@ def _plant(data_dir: Path) -> None:
         client.rpush("lab11:thread_hostile", json.dumps(entry))
 
 
-def test_a_stored_escape_sequence_is_shown_not_obeyed_in_the_list_and_the_history(
-    start_app: Callable[..., LabApp], data_dir: Path
-) -> None:
+def _load_the_planted_thread(start_app: Callable[..., LabApp], data_dir: Path) -> LabApp:
+    """Plant the hostile thread, start the app, option 3, thread 1."""
     _plant(data_dir)
     app = start_app()
     app.menu()
     app.choose("3")
     app.expect(r"Load which thread\? \(1-\d+, Enter to go back\): ")
     app.choose("1")
+    return app
+
+
+def test_a_stored_escape_sequence_is_shown_not_obeyed_in_the_list_and_the_history(
+    start_app: Callable[..., LabApp], data_dir: Path
+) -> None:
+    app = _load_the_planted_thread(start_app, data_dir)
     app.expect_exact("Loaded thread lab11:thread_hostile (1 message).")
     app.menu()
     app.choose("2")
@@ -50,11 +56,6 @@ def test_loading_a_thread_shows_its_store_state_without_credentials(
     start_app: Callable[..., LabApp], data_dir: Path
 ) -> None:
     """The lab: the RedisStoreState "is what we show when you resume a thread"."""
-    _plant(data_dir)
-    app = start_app()
-    app.menu()
-    app.choose("3")
-    app.expect(r"Load which thread\? \(1-\d+, Enter to go back\): ")
-    app.choose("1")
+    app = _load_the_planted_thread(start_app, data_dir)
     app.expect_exact("Store state: thread_id=thread_hostile, key_prefix=lab11, max_messages=200, redis_url=unix://")
     assert app.exit() == 0
