@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import time
 import uuid
@@ -119,6 +120,10 @@ def describe_redis_url(url: str) -> str:
 _ONE_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("one_attempt", default=False)
 
 
+# redis 7.2 added the predicate to call_with_retry; the 1.x environment has 7.1 (Microsoft's provider needs it).
+_RETRY_TAKES_A_PREDICATE = "is_retryable" in inspect.signature(Retry.call_with_retry).parameters
+
+
 class _RetryUnlessRefused(Retry):
     """Retry dropped connections with backoff, but not a refused password, nor a write sent once."""
 
@@ -128,7 +133,15 @@ class _RetryUnlessRefused(Retry):
                 return False
             return is_retryable is None or bool(is_retryable(error))
 
-        return await super().call_with_retry(do, fail, retryable, with_failure_count)
+        if _RETRY_TAKES_A_PREDICATE:
+            return await super().call_with_retry(do, fail, retryable, with_failure_count)
+
+        async def fail_or_stop(error: Exception) -> None:  # redis < 7.2: stop by raising from the failure hook
+            await fail(error)
+            if not retryable(error):
+                raise error
+
+        return await super().call_with_retry(do, fail_or_stop)
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,9 @@ def test_anything_but_exactly_one_connection_source_is_a_clear_value_error(argum
 async def test_host_port_and_ssl_connect_as_microsofts_store_does(redis_server: ValkeyProcess) -> None:
     from redis.credentials import UsernamePasswordCredentialProvider
 
+    redis_server.client().execute_command("CONFIG", "SET", "requirepass", "s3cret-pw")
     store = RedisChatMessageStore(
-        credential_provider=UsernamePasswordCredentialProvider(),
+        credential_provider=UsernamePasswordCredentialProvider("default", "s3cret-pw"),
         host="127.0.0.1",
         port=redis_server.port,
         ssl=False,
