@@ -31,11 +31,18 @@ def preload(settings: Settings) -> None:
 
 def offline_client_class() -> type:
     """The offline model as a 1.x chat client (``offline_reasoning`` is shared with the lab's release)."""
-    from agent_framework import BaseChatClient, ChatResponse, ChatResponseUpdate, Content, Message
+    from agent_framework import (
+        BaseChatClient,
+        ChatResponse,
+        ChatResponseUpdate,
+        Content,
+        FunctionInvocationLayer,
+        Message,
+    )
 
     from offline_reasoning import DISPLAY_NAME, MODEL_ID, compose_reply, recollect, typed_out
 
-    class OfflineChatClientV1(BaseChatClient):  # type: ignore[misc, valid-type]
+    class OfflineChatClientV1(FunctionInvocationLayer, BaseChatClient):  # type: ignore[misc, valid-type]
         OTEL_PROVIDER_NAME = "lab11-offline"
         display_name = DISPLAY_NAME
 

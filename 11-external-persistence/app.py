@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         session = Session(settings, term, ConversationOpener(settings, redis_url, generation), server)
         term.say(term.paint("Lab 11 — chat history in Redis that outlives the app", "1"))
         term.say(_startup_line(settings, server))
+        if generation == V1:
+            term.say("On Agent Framework 1.x: the same threads, through RedisHistoryProvider.")
         return session.loop_forever()
     except SetupError as error:
         term.error(settings.redact(str(error)))

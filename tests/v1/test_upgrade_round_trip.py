@@ -70,6 +70,7 @@ def test_a_lab_thread_continues_on_1x_and_comes_back_whole(
     assert lab.exit() == 0
 
     on_1x = _start(runs, sys.executable)
+    assert "On Agent Framework 1.x: the same threads, through RedisHistoryProvider." in on_1x.transcript
     _load_thread(on_1x, key.group(1), 2)
     reply = on_1x.say(SECOND)
     assert "I received 2 earlier messages" in reply and "Lisbon" in reply, reply
@@ -85,3 +86,4 @@ def test_a_lab_thread_continues_on_1x_and_comes_back_whole(
     assert back.exit() == 0
     for app in runs[2]:
         assert_clean(app.transcript)
+        assert "warning:" not in app.transcript
