@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import statistics
 import time
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +17,7 @@ from agent_framework import ChatMessage
 from bench.baselines import lab_list_threads
 from bench.proxy import ProxyProcess
 from bench.stores import LAB, MICROSOFT, ORDER, OURS, StoreSpec, ours_class
+from bench.timing import Counters, Series, ServerCounts, measure_round, timed
 from bench.workload import messages, turns
 
 MAX_MESSAGES = 200
@@ -68,55 +67,6 @@ class Plan:
 
 
 @dataclass
-class Series:
-    """Repeated timings of one thing, in seconds."""
-
-    samples: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)  # this process's CPU seconds per call, immune to other load
-
-    @property
-    def cpu_median(self) -> float:
-        return statistics.median(self.cpu) if self.cpu else float("nan")
-
-    @property
-    def n(self) -> int:
-        return len(self.samples)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples) if self.samples else float("nan")
-
-
-@dataclass
-class ServerCounts:
-    """What the server saw per call: read events (one per request flight) and commands by name."""
-
-    calls: int = 0
-    reads: int = 0
-    commands: Counter[str] = field(default_factory=Counter)
-
-    def add(self, reads: int, commands: Counter[str]) -> None:
-        self.calls += 1
-        self.reads += reads
-        self.commands.update(commands)
-
-    @property
-    def reads_per_call(self) -> float:
-        return self.reads / self.calls if self.calls else float("nan")
-
-    def commands_per_call(self) -> str:
-        if not self.calls:
-            return ""
-        parts = []
-        order = {"multi": (0, ""), "exec": (2, "")}
-        for name, count in sorted(self.commands.items(), key=lambda item: order.get(item[0], (1, item[0]))):
-            per_call = count / self.calls
-            shown = f"{per_call:g}" if per_call == int(per_call) else f"{per_call:.2f}"
-            parts.append(name.upper() if shown == "1" else f"{shown}×{name.upper()}")
-        return " ".join(parts)
-
-
-@dataclass
 class Results:
     """Everything one run measured; ``report`` turns it into the table."""
 
@@ -140,69 +90,10 @@ class Results:
     load_average: list[float] = field(default_factory=list)
     startup: Any = None
     message_sizes: dict[str, float] = field(default_factory=dict)
-
-
-class Counters:
-    """Server-side counters read on a direct (unproxied) connection around each measured call."""
-
-    def __init__(self, admin: redis.Redis) -> None:
-        self.admin = admin
-
-    async def snapshot(self) -> tuple[int, Counter[str]]:
-        info = await self.admin.info("stats", "commandstats")
-        commands: Counter[str] = Counter()
-        for key, value in info.items():
-            if key.startswith("cmdstat_") and isinstance(value, dict):
-                commands[key[len("cmdstat_") :]] = int(value.get("calls", 0))
-        return int(info["total_reads_processed"]), commands
-
-    @staticmethod
-    def delta(before: tuple[int, Counter[str]], after: tuple[int, Counter[str]]) -> tuple[int, Counter[str]]:
-        """Reads and commands of what ran between two snapshots, without the snapshots themselves.
-
-        INFO counts its own read (so ``after`` includes one read of its own) but not its
-        own command (so the ``before`` INFO shows up once among the commands).
-        """
-        commands = after[1] - before[1]
-        commands.pop("info", None)
-        return after[0] - before[0] - 1, commands
-
-
-async def _timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
-    """Wall-clock and CPU seconds of one call."""
-    cpu = time.process_time()
-    start = time.perf_counter()
-    await call()
-    return time.perf_counter() - start, time.process_time() - cpu
-
-
-async def _measure_round(
-    calls: dict[Any, Callable[[], Awaitable[Any]]],
-    reps: int,
-    series: dict[Any, Series],
-    counts: dict[Any, ServerCounts] | None,
-    counters: Counters,
-    collect_each: bool = False,
-    rotate: int = 0,
-) -> None:
-    """Time every call ``reps`` times, interleaved so drift hits them all alike.
-
-    ``rotate`` shifts which call goes first, so no store always gets the same slot (the
-    first call after other work tends to pay for cold caches). With ``collect_each`` the
-    garbage collector runs before every call, so that no call pays for another's garbage.
-    """
-    items = list(calls.items())
-    for rep in range(reps):
-        shift = (rotate + rep) % len(items)
-        for name, call in items[shift:] + items[:shift]:
-            if collect_each:
-                gc.collect()
-            before = await counters.snapshot() if counts is not None else None
-            wall, cpu = await _timed(call)
-            series[name].samples.append(wall)
-            series[name].cpu.append(cpu)
-            if counts is not None and before is not None:
-                counts[name].add(*Counters.delta(before, await counters.snapshot()))
+    save_v1: dict[float, dict[str, Series]] = field(default_factory=dict)  # 1.x save_messages, from .venv-v1
+    save_v1_server: dict[float, dict[str, ServerCounts]] = field(default_factory=dict)
+    save_v1_versions: dict[str, str] = field(default_factory=dict)
+    save_v1_not_run: str = ""
 
 
 def _prefix(name: str) -> str:
@@ -235,7 +126,7 @@ async def measure_add(
                 for call in calls.values():
                     await call()
                 continue
-            await _measure_round(calls, 1, series, counts, counters, rotate=number)
+            await measure_round(calls, 1, series, counts, counters, rotate=number)
         if plan.idle_seconds:
             await _after_idle(stores, turns(1, seed=7)[0], counters, plan.idle_seconds, results)
         for (_, name), store in stores.items():
@@ -266,7 +157,7 @@ async def _after_idle(
     await asyncio.sleep(idle_seconds)
     for key, store in stores.items():
         before = await counters.snapshot()
-        wall, _ = await _timed(lambda s=store: s.add_messages(turn))
+        wall, _ = await timed(lambda s=store: s.add_messages(turn))
         reads, commands = Counters.delta(before, await counters.snapshot())
         counts = ServerCounts()
         counts.add(reads, commands)
@@ -330,11 +221,11 @@ async def measure_list(
             big = size >= COLLECT_FROM_SIZE
             for rep in range(plan.list_reps(size)):
                 calls = {key: stores[key].list_messages for key in keys}
-                await _measure_round(calls, 1, series, counts, counters, collect_each=big, rotate=rep)
+                await measure_round(calls, 1, series, counts, counters, collect_each=big, rotate=rep)
                 bare_calls = {
                     key: (lambda c=bare_clients[key[0]], k=stores[key].redis_key: _bare_lrange(c, k)) for key in keys
                 }
-                await _measure_round(bare_calls, 1, bare, None, counters, collect_each=big, rotate=rep)
+                await measure_round(bare_calls, 1, bare, None, counters, collect_each=big, rotate=rep)
             for delay, name, _ in keys:
                 results.lists.setdefault(delay, {}).setdefault(size, {})[name] = series[(delay, name, size)]
                 results.bare.setdefault(delay, {}).setdefault(size, {})[name] = bare[(delay, name, size)]
@@ -410,7 +301,7 @@ async def measure_thread_listing(
                 counts = {OURS: ServerCounts()}
                 # The lab's way leaves up to 100,000 key strings behind; collecting before each call
                 # keeps a few-millisecond listing from paying for that garbage.
-                await _measure_round(
+                await measure_round(
                     {OURS: lambda s=store: s.list_saved_threads(limit=LISTED_THREADS)},
                     plan.listing_reps(target, ours=True),
                     series,
@@ -418,7 +309,7 @@ async def measure_thread_listing(
                     counters,
                     collect_each=True,
                 )
-                await _measure_round(
+                await measure_round(
                     {LAB: lambda c=client: lab_list_threads(c, THREAD_PREFIX, LISTED_THREADS)},
                     plan.listing_reps(target, ours=False),
                     series,
@@ -486,7 +377,6 @@ async def run_store_measurements(server_url: str, proxy: ProxyProcess, plan: Pla
         await measure_list(specs, server_url, proxy, counters, plan, results)
         print("· listing saved threads ...", flush=True)
         await measure_thread_listing(server_url, proxy, counters, plan, results)
-        results.proxy_lateness = proxy.stats()
     finally:
         await admin.aclose()
 

@@ -1,10 +1,16 @@
-"""Deterministic chat turns of realistic size, so every store stores exactly the same messages."""
+"""Deterministic chat turns of realistic size, so every store stores exactly the same messages.
+
+The texts come from ``turn_texts``, which imports no framework: the 1.x comparison builds its
+``Message`` objects from the very same texts in its own environment.
+"""
 
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
-from agent_framework import ChatMessage
+if TYPE_CHECKING:
+    from agent_framework import ChatMessage
 
 _VOCABULARY = (
     "redis thread message agent history store latency cache azure trim list round trip snapshot "
@@ -22,15 +28,24 @@ def _sentence(rng: random.Random, low: int, high: int) -> str:
     return " ".join(words).capitalize() + "."
 
 
-def turns(count: int, seed: int = 11) -> list[list[ChatMessage]]:
-    """``count`` user + assistant pairs, the unit the framework hands ``add_messages`` per run."""
+def turn_texts(count: int, seed: int = 11) -> list[tuple[str, str]]:
+    """``count`` (user, assistant) texts; the same seed gives the same texts in any environment."""
     rng = random.Random(seed)
     result = []
     for number in range(count):
-        user = ChatMessage(role="user", text=f"[{number}] " + _sentence(rng, *USER_WORDS))
-        assistant = ChatMessage(role="assistant", text=_sentence(rng, *ASSISTANT_WORDS))
-        result.append([user, assistant])
+        user = f"[{number}] " + _sentence(rng, *USER_WORDS)
+        result.append((user, _sentence(rng, *ASSISTANT_WORDS)))
     return result
+
+
+def turns(count: int, seed: int = 11) -> list[list[ChatMessage]]:
+    """``count`` user + assistant pairs, the unit the framework hands ``add_messages`` per run."""
+    from agent_framework import ChatMessage
+
+    return [
+        [ChatMessage(role="user", text=user), ChatMessage(role="assistant", text=assistant)]
+        for user, assistant in turn_texts(count, seed)
+    ]
 
 
 def messages(count: int, seed: int = 11) -> list[ChatMessage]:
