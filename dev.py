@@ -7,7 +7,8 @@
     python3 dev.py test      set up .venv with the test tools, run ruff (lint and format) and the tests,
                              then tests/v1 in .venv-v1 (as root on Debian it also installs redis-server
                              for the TLS tests); test paths under tests/v1 run in .venv-v1 only
-    python3 dev.py bench     set up .venv with the test tools, run the benchmarks
+    python3 dev.py bench     set up .venv with the test tools and .venv-v1 (for the 1.x save_messages
+                             rows), run the benchmarks
     python3 dev.py pythons   on every other CPython 3.10-3.14 found here: a fresh environment,
                              requirements.txt and the test tools, the fast store tests, one app session
 
@@ -348,6 +349,14 @@ def header(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
+def _ensure_v1_for_bench() -> None:
+    """The save_messages rows run Microsoft's 1.x provider and ours in .venv-v1; without it they say 'not run'."""
+    try:
+        ensure_environment(V1, with_dev_tools=True, command="bench")
+    except subprocess.CalledProcessError:
+        print("Setting up .venv-v1/ failed (pip's output is above); the 1.x save_messages rows will say 'not run'.")
+
+
 def _split_framework(arguments: list[str]) -> tuple[Environment, list[str]]:
     """``--framework 1.x`` (or ``--framework=1.x``) picks the environment; the rest goes to the program."""
     rest: list[str] = []
@@ -550,6 +559,7 @@ def main(argv: list[str]) -> int:
         return run_tests(rest)
     if command == "bench":
         ensure_environment(LAB, with_dev_tools=True, command="bench")
+        _ensure_v1_for_bench()
         return _run([str(LAB.python), "-m", "bench", *rest])
     if command == "pythons":
         return run_every_python(rest)

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import report
+from bench import report, save_messages_v1
 from bench.measure import Plan, Results, run_store_measurements
 from bench.proxy import ProxyProcess
 from bench.server import valkey_server
@@ -38,6 +38,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=_delays("0,1,5"),
         help="one-way delays in milliseconds, comma-separated (default 0,1,5)",
     )
+    parser.add_argument(
+        "--v1-python",
+        type=Path,
+        default=save_messages_v1.V1_PYTHON,
+        help="Python of the Agent Framework 1.x environment, for the save_messages rows (default .venv-v1)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the table only; leave docs/ alone")
     parser.add_argument("--out-dir", type=Path, default=DOCS, help="where benchmarks.md and the plot go")
     parser.add_argument("--app", type=Path, default=APP, help="the app whose start-up is timed")
@@ -58,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Benchmark ({'quick' if args.quick else 'full'}), one-way delays {plan.delays_ms} ms", flush=True)
     with valkey_server() as server, ProxyProcess(server.port, plan.delays_ms) as proxy:
         asyncio.run(run_store_measurements(server.url, proxy, plan, results))
+        print("· save_messages on Agent Framework 1.x (in .venv-v1) ...", flush=True)
+        save_messages_v1.measure_in_v1(args.v1_python, server.url, proxy, plan, results)
+        results.proxy_lateness = proxy.stats()
     print("· start-up ...", flush=True)
     results.startup = measure_startup(plan.startup_runs, app=args.app, pattern=args.menu_pattern, warmup=not args.quick)
     elapsed = time.perf_counter() - started

@@ -93,6 +93,22 @@ def _store_row(measure: str, series: dict[str, Series], target: str = "", met: b
     )
 
 
+def _time_per_call_rows(
+    what: str, by_delay: dict[float, dict[str, Series]], target_text: str, targets: list[Target]
+) -> list[Row]:
+    """Median time per call at each delay; at 5 ms, ours against Microsoft's and the issue's 0.45× target."""
+    rows = []
+    for delay in sorted(by_delay):
+        series = by_delay[delay]
+        target, met = "", None
+        if delay == ADD_TARGET_DELAY:
+            ratio = series[OURS].median / series[MICROSOFT].median
+            target, met = f"≤ {ADD_TARGET_RATIO}× Microsoft", ratio <= ADD_TARGET_RATIO
+            targets.append(Target(target_text, f"{ratio:.2f}×", met))
+        rows.append(_store_row(f"{what}, time per call @ {_delay(delay)}", series, target, met))
+    return rows
+
+
 def _one_read_per_call_row(measure: str, counts: dict[str, ServerCounts]) -> Row:
     """Server read events per call for every store; the target is one (a single round trip)."""
     return Row(
@@ -120,19 +136,8 @@ def build(results: Results) -> tuple[list[tuple[str, list[Row]]], list[Target]]:
     positive = [d for d in delays if d > 0]
 
     # 1. add_messages
-    rows: list[Row] = []
-    for delay in delays:
-        series = results.add[delay]
-        target, met = "", None
-        if delay == ADD_TARGET_DELAY:
-            ratio = series[OURS].median / series[MICROSOFT].median
-            target, met = f"≤ {ADD_TARGET_RATIO}× Microsoft", ratio <= ADD_TARGET_RATIO
-            targets.append(
-                Target(
-                    f"add_messages at {delay:g} ms one way ≤ {ADD_TARGET_RATIO}× Microsoft's time", f"{ratio:.2f}×", met
-                )
-            )
-        rows.append(_store_row(f"add_messages, time per call @ {_delay(delay)}", series, target, met))
+    add_target = f"add_messages at {ADD_TARGET_DELAY:g} ms one way ≤ {ADD_TARGET_RATIO}× Microsoft's time"
+    rows = _time_per_call_rows("add_messages", results.add, add_target, targets)
     rt_met_all: list[bool] = []
     for delay in positive:
         values = {
@@ -204,6 +209,7 @@ def build(results: Results) -> tuple[list[tuple[str, list[Row]]], list[Target]]:
         )
     )
     sections.append((f"add_messages of one turn (user + assistant), thread full at max_messages={200}", rows))
+    sections.append(_save_v1_section(results, targets))
 
     # 2. list_messages
     rows = []
@@ -431,6 +437,73 @@ def build(results: Results) -> tuple[list[tuple[str, list[Row]]], list[Target]]:
     return sections, targets
 
 
+V1_TITLE = (
+    "save_messages on Agent Framework 1.x (RedisHistoryProvider, run in .venv-v1): one turn, thread full at "
+    "max_messages=200; the lab's algorithm has no 1.x version"
+)
+V1_TARGET = f"save_messages (1.x) at {ADD_TARGET_DELAY:g} ms one way ≤ {ADD_TARGET_RATIO}× Microsoft's 1.x provider"
+
+
+def _pair(ours: str, microsoft: str) -> dict[str, str]:
+    return {OURS: ours, LAB: "n/a", MICROSOFT: microsoft}
+
+
+def _save_v1_section(results: Results, targets: list[Target]) -> tuple[str, list[Row]]:
+    """Our 1.x provider beside Microsoft's, from the worker in .venv-v1 (or one row saying why not)."""
+    if not results.save_v1:
+        why = results.save_v1_not_run or "not measured"
+        if ADD_TARGET_DELAY in results.delays_ms:
+            targets.append(Target(V1_TARGET, f"not run ({why})", None))
+        return V1_TITLE, [Row(f"save_messages (1.x): not run ({why})", "", _pair("not run", "not run"))]
+    delays = sorted(results.save_v1)
+    rows = _time_per_call_rows("save_messages (1.x)", results.save_v1, V1_TARGET, targets)
+    for delay in delays:
+        series = results.save_v1[delay]
+        row = Row(
+            f"save_messages (1.x), 95th percentile per call @ {_delay(delay)}",
+            _n(series),
+            _pair(_ms(series[OURS].p95), _ms(series[MICROSOFT].p95)),
+            ratio_ms=_ratio(series[OURS].p95, series[MICROSOFT].p95),
+        )
+        rows.append(row)
+    for delay in delays:
+        if delay <= 0 or 0.0 not in results.save_v1:
+            continue
+        trips = {
+            name: _round_trips(results.save_v1[delay][name].median, results.save_v1[0.0][name].median, delay)
+            for name in (OURS, MICROSOFT)
+        }
+        rows.append(
+            Row(
+                f"save_messages (1.x), round trips from time @ {_delay(delay)}",
+                _n(results.save_v1[delay]),
+                _pair(f"{trips[OURS]:.2f}", f"{trips[MICROSOFT]:.2f}"),
+                target="1",
+                met=_rt_ok(trips[OURS]),
+            )
+        )
+    for delay in delays:
+        counts = results.save_v1_server[delay]
+        rows.append(
+            Row(
+                f"save_messages (1.x), server read events per call @ {_delay(delay)}",
+                str(counts[OURS].calls),
+                _pair(f"{counts[OURS].reads_per_call:.2f}", f"{counts[MICROSOFT].reads_per_call:.2f}"),
+                target="1",
+                met=counts[OURS].reads_per_call == 1,
+            )
+        )
+    counts = results.save_v1_server[delays[0]]
+    rows.append(
+        Row(
+            "save_messages (1.x), commands per call (INFO commandstats, unordered)",
+            str(counts[OURS].calls),
+            _pair(counts[OURS].commands_per_call(), counts[MICROSOFT].commands_per_call()),
+        )
+    )
+    return V1_TITLE, rows
+
+
 def _merge_counts(groups: list[dict[str, ServerCounts]]) -> dict[str, ServerCounts]:
     merged: dict[str, ServerCounts] = {}
     for group in groups:
@@ -564,8 +637,17 @@ MISSED_NOTES = {
     "Microsoft's store pays the same. The CPU-time row shows the ratio without other load on the machine.",
     "first menu": "Start-up is bounded by what the app imports before it prints the menu.",
     "add_messages at": "add_messages costs more than one round trip per call (see the server read events).",
+    "save_messages (1.x)": "save_messages on 1.x costs more than one round trip per call (see its server read events).",
     "20 most recent": "Listing costs more than a few round trips, or grows with the number of threads.",
 }
+
+
+def _v1_environment_line(results: Results) -> list[str]:
+    versions = results.save_v1_versions
+    if not versions:
+        return [f"- **1.x environment** (`.venv-v1/`): not run ({results.save_v1_not_run or 'not measured'})"]
+    packages = ", ".join(f"{name} {version}" for name, version in versions.items() if name != "Python")
+    return [f"- **1.x environment** (`.venv-v1/`): Python {versions.get('Python', '?')}, {packages}"]
 
 
 def _missed_notes(targets: list[Target]) -> list[str]:
@@ -612,7 +694,9 @@ def render_document(
         "",
         "What a chat turn costs in Redis with this project's `RedisChatMessageStore`, side by side, in the same",
         "run, with two baselines: **the lab's own algorithm** (`bench/baselines.py`, written from the lab text)",
-        "and **Microsoft's** `agent_framework_redis.RedisChatMessageStore` 1.0.0b260130.",
+        "and **Microsoft's** `agent_framework_redis.RedisChatMessageStore` 1.0.0b260130. On Agent Framework 1.x,",
+        "in the same run: this project's `RedisHistoryProvider` beside Microsoft's 1.x",
+        "`agent_framework_redis.RedisHistoryProvider`, each saving the same turns (`save_messages`).",
         "",
         "This file is written by the benchmark itself; run it again to refresh it:",
         "",
@@ -626,6 +710,7 @@ def render_document(
         "## Machine",
         "",
         *[f"- **{key}**: {value}" for key, value in host.items()],
+        *_v1_environment_line(results),
         f"- **Command**: `{command}` ({elapsed:.0f} s)",
         f"- **Load average** (1/5/15 min): {load or 'n/a'}. Other work on the",
         "  machine shares its two cores and shows up as noise, mostly in the CPU-bound 10,000-message rows.",
@@ -652,6 +737,15 @@ def render_document(
         "  The lab baseline pushes, then LLEN, then LTRIM, as the issue describes the lab (the listing in the",
         "  lab text shows RPUSH then LTRIM, two round trips). Microsoft's store pushes in MULTI/EXEC, then",
         "  LLEN, then LTRIM: three round trips.",
+        "- **save_messages on 1.x**: the lab's environment cannot import Agent Framework 1.x, so after the",
+        "  measurements above `python -m bench` runs `bench/save_messages_v1.py` with the Python of `.venv-v1/`",
+        "  (requirements-v1-dev.txt) against the same server and proxy ports, and reads back one JSON line of",
+        "  figures. Same turns, same thread already at `max_messages=200`, same interleaving and server counters",
+        "  as add_messages. Microsoft's provider is built with `key_format=\"legacy\"` (the lab's",
+        "  `{prefix}:{session_id}` keys); before it writes, its `save_messages` reads the whole thread back",
+        "  (LRANGE and `Message.from_dict` of every entry, to drop messages already saved), then pushes in",
+        "  MULTI/EXEC, then LLEN, then LTRIM: four round trips. Ours is one MULTI/EXEC. Without `.venv-v1/`",
+        '  these rows say "not run" (`python3 dev.py bench` sets it up first).',
         "- **list_messages**: threads of each length written by each store in its own format; the bare floor is",
         "  `LRANGE 0 -1` plus `json.loads` of every entry of the same key through the same proxy.",
         "- **Listing saved threads**: threads filled with pipelines (the RPUSH and recency-index ZADD the store",
