@@ -43,6 +43,7 @@ _RENAMED = {("error", "details"): "error_details", ("usage", "details"): "usage_
 #: Fields that hold nested contents (a dict) or lists of them; the frameworks rebuild these as Content too.
 _NESTED_ONE = ("function_call", "screenshot")
 _NESTED_MANY = ("inputs", "outputs", "items")
+_NESTED_KEYS = frozenset(_NESTED_ONE + _NESTED_MANY)
 _MESSAGE_FIELDS = ("type", "role", "contents", "author_name", "message_id", "additional_properties")
 #: What message_text leaves out: bookkeeping, not something said.
 _UNSHOWN_KINDS = ("usage", "text_reasoning")
@@ -94,14 +95,14 @@ def normalize(payload: Any) -> dict[str, Any]:
 
 def _properties(stored: Any, extra: Mapping[str, Any]) -> dict[str, Any]:
     """additional_properties plus unknown keys (what b260130's constructors do with **kwargs)."""
-    if stored is not None and not isinstance(stored, Mapping):
+    if stored is not None and not isinstance(stored, dict):
         raise ValueError("additional_properties is not an object")
     return {**(stored or {}), **extra}
 
 
 def _neutral_content(content: Mapping[str, Any]) -> dict[str, Any]:
     """A content dict in the shared field names, b251114's spread-out properties gathered back."""
-    if not isinstance(content, Mapping) or not isinstance(content.get("type"), str):
+    if not isinstance(content, dict) or not isinstance(content.get("type"), str):
         raise ValueError("a content is not an object with a type")
     kind = content["type"]
     fields: dict[str, Any] = {"type": kind}
@@ -110,7 +111,7 @@ def _neutral_content(content: Mapping[str, Any]) -> dict[str, Any]:
         if key == "type":
             continue
         name = _RENAMED.get((kind, key), key)
-        if name == "usage_details" and isinstance(value, Mapping):
+        if name == "usage_details" and isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "type"}  # b251114 tags it "usage_details"
         if name in _KNOWN_CONTENT_FIELDS:
             fields[name] = value
@@ -122,12 +123,12 @@ def _neutral_content(content: Mapping[str, Any]) -> dict[str, Any]:
 
 def _map_nested(content: dict[str, Any], convert: Callable[[Mapping[str, Any]], dict[str, Any]]) -> dict[str, Any]:
     """Apply convert to the contents nested inside one (approval requests, tool calls, results)."""
-    for key in _NESTED_ONE:
-        if isinstance(content.get(key), Mapping):
-            content[key] = convert(content[key])
-    for key in _NESTED_MANY:
-        if isinstance(content.get(key), list):
-            content[key] = [convert(item) if isinstance(item, Mapping) else item for item in content[key]]
+    for key in content.keys() & _NESTED_KEYS:  # usually none: a plain text content is read at full speed
+        value = content[key]
+        if key in _NESTED_ONE and isinstance(value, dict):
+            content[key] = convert(value)
+        elif key in _NESTED_MANY and isinstance(value, list):
+            content[key] = [convert(item) if isinstance(item, dict) else item for item in value]
     return content
 
 
