@@ -633,8 +633,9 @@ MISSED_NOTES = {
     "redis-py default) the configured retry on ConnectionError/TimeoutError already reconnects a dropped "
     "socket, and every call stays one round trip.",
     "bare LRANGE": "What remains above the bare LRANGE + json.loads is `ChatMessage.from_dict`, the framework's "
-    "own parsing of each message and its contents, which costs about three times `json.loads` per message; "
-    "Microsoft's store pays the same. The CPU-time row shows the ratio without other load on the machine.",
+    "own parsing of each message and its contents (Microsoft's store and the lab's pay it too), plus this "
+    "store's reading of every release's message shape (`message_json.normalize`), which the others do not do "
+    "and which lets it read threads they raise on. The CPU-time row shows the ratio without other load.",
     "first menu": "Start-up is bounded by what the app imports before it prints the menu.",
     "add_messages at": "add_messages costs more than one round trip per call (see the server read events).",
     "save_messages (1.x)": "save_messages on 1.x costs more than one round trip per call (see its server read events).",
