@@ -7,10 +7,11 @@ import asyncio
 import os
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from bench import report, save_messages_v1
+from bench import export_import, report, save_messages_v1
 from bench.measure import Plan, Results, run_store_measurements
 from bench.proxy import ProxyProcess
 from bench.server import valkey_server
@@ -19,6 +20,8 @@ from bench.startup import APP, DEFAULT_MENU_PATTERN, measure_startup
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PLOT_NAME = "benchmarks-list-messages.png"
+EXPORT_SIZES = (10_000, 100_000)  # the figure is at 100,000; two sizes show memory stays flat
+EXPORT_SIZES_QUICK = (1_000,)
 
 
 def _delays(text: str) -> list[float]:
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         print("· save_messages on Agent Framework 1.x (in .venv-v1) ...", flush=True)
         save_messages_v1.measure_in_v1(args.v1_python, server.url, proxy, plan, results)
         results.proxy_lateness = proxy.stats()
+    sizes = EXPORT_SIZES_QUICK if args.quick else EXPORT_SIZES
+    print(f"· lab11 export --all and import of {' and '.join(f'{size:,}' for size in sizes)} threads ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="lab11-bench-export-") as directory:
+        results.export_import = [export_import.measure(size, Path(directory)) for size in sizes]
     print("· start-up ...", flush=True)
     results.startup = measure_startup(plan.startup_runs, app=args.app, pattern=args.menu_pattern, warmup=not args.quick)
     elapsed = time.perf_counter() - started

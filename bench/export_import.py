@@ -5,14 +5,12 @@ messages each; their peak memory is the child's maximum resident set size (``wai
 the interpreter, redis-py and everything the command held. Run at two sizes, it shows whether memory
 grows with the number of threads (it must not: export streams by SCAN pages, import by batches).
 
-Prints a Markdown table, and writes it to docs/benchmarks-export-import.md unless ``--no-write``
-(it is not part of ``python -m bench``'s report).
+``python -m bench`` runs it and puts the table in docs/benchmarks.md; run alone, it prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import subprocess
@@ -103,29 +101,16 @@ def table(rows: list[dict[str, float]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.export_import", description=__doc__)
     parser.add_argument("--sizes", default="10000,100000", help="thread counts, comma-separated")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
-    rows = []
     with tempfile.TemporaryDirectory(prefix="lab11-bench-export-") as directory:
+        rows = []
         for size in sizes:
             print(f"· {size:,} threads ...", file=sys.stderr, flush=True)
             rows.append(measure(size, Path(directory)))
-    text = table(rows)
-    print(text)
-    if not args.no_write:
-        command = "python -m bench.export_import" + (f" --sizes {args.sizes}" if argv else "")
-        document = (
-            "# Export and import benchmark\n\n"
-            f"`{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}, {os.cpu_count()} CPUs, "
-            "a local Valkey without persistence. Time is wall-clock for the whole command (start-up included); "
-            "peak RSS is the command's maximum resident set size.\n\n" + text + "\n"
-        )
-        DOCS.mkdir(exist_ok=True)
-        (DOCS / "benchmarks-export-import.md").write_text(document, encoding="utf-8")
-        print(f"wrote {DOCS / 'benchmarks-export-import.md'}", file=sys.stderr)
+    print(table(rows))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -94,6 +94,7 @@ class Results:
     save_v1_server: dict[float, dict[str, ServerCounts]] = field(default_factory=dict)
     save_v1_versions: dict[str, str] = field(default_factory=dict)
     save_v1_not_run: str = ""
+    export_import: list[dict[str, float]] = field(default_factory=list)  # lab11 export --all / import, per size
 
 
 def _prefix(name: str) -> str:

@@ -773,6 +773,20 @@ def render_document(
         "",
         *_missed_notes(targets),
     ]
+    if results.export_import:
+        from bench.export_import import table
+
+        lines += [
+            "## lab11 export and import",
+            "",
+            "`lab11 export --all` and `lab11 import` of the same file into the flushed server, as child processes",
+            "against the benchmark's Valkey (no proxy), on threads of four messages. Time is wall-clock for the",
+            "whole command (start-up included); peak RSS is the command's maximum resident set size, so equal",
+            "figures at both sizes show that neither command holds the threads in memory.",
+            "",
+            table(results.export_import),
+            "",
+        ]
     if plot_name:
         lines += [
             "## list_messages against history length",
