@@ -781,7 +781,7 @@ def render_document(
             "",
             "`lab11 export --all` and `lab11 import` of the same file into the flushed server, as child processes",
             "against the benchmark's Valkey (no proxy), on threads of four messages. Time is wall-clock for the",
-            "whole command (start-up included); peak RSS is the command's maximum resident set size, so equal",
+            "whole command (start-up included); peak RSS is the command's high-water resident set (VmHWM), so equal",
             "figures at both sizes show that neither command holds the threads in memory.",
             "",
             table(results.export_import),
