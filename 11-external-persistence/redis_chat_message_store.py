@@ -169,7 +169,15 @@ class RedisChatMessageStore(MicrosoftListMethods):
         return encode_entry(message.to_dict() if hasattr(message, "to_dict") else dict(message))
 
     def decode_message(self, message: dict[str, Any]) -> ChatMessage:
+        """A message of any release, as ``message_json`` normalized it."""
         return ChatMessage.from_dict(lab_message_dict(message))
+
+    @staticmethod
+    def read_as_written(payload: dict[str, Any]) -> ChatMessage:
+        """An entry in this release's own shape, read as ``ChatMessage.from_dict`` reads it (the fast path)."""
+        if payload.get("type") != "chat_message":
+            raise ValueError("not this release's shape")
+        return ChatMessage.from_dict(payload)
 
     # -- the ChatMessageStoreProtocol ------------------------------------------------------------
 
@@ -181,7 +189,7 @@ class RedisChatMessageStore(MicrosoftListMethods):
     async def list_messages(self) -> list[ChatMessage]:
         """LRANGE 0 -1, oldest first; entries that are not messages are skipped (one warning each), never deleted."""
         await self.ensure_initial_messages()
-        return await self.history.messages(self.thread_id, self.decode_message)
+        return await self.history.messages(self.thread_id, self.decode_message, read_as_written=self.read_as_written)
 
     async def ensure_initial_messages(self) -> None:
         """Write ``messages=`` into the thread if it is empty: once, even when stores race to do it."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import json
 import logging
 import time
 import uuid
@@ -549,14 +550,29 @@ class RedisHistory:
             logger.warning("%s is not a list, so it holds no messages; left as it is", key)
             return []
 
-    async def messages(self, thread_id: str, convert: Callable[[dict[str, Any]], T]) -> list[T]:
+    async def messages(
+        self,
+        thread_id: str,
+        convert: Callable[[dict[str, Any]], T],
+        *,
+        read_as_written: Callable[[dict[str, Any]], T] | None = None,
+    ) -> list[T]:
         """The thread's messages, oldest first, each decoded and handed to ``convert``.
 
-        An entry that is not a message (or that ``convert`` refuses) is skipped with one warning per
-        distinct entry, and never deleted: it may be someone else's data.
+        ``read_as_written`` is the adapter's release reading an entry in its own shape as it is
+        (its ``from_dict``), the fast path for the entries it wrote itself; it must raise on any other
+        shape, which is then normalized (``message_json``) and handed to ``convert``. An entry that is
+        not a message (or that ``convert`` refuses) is skipped with one warning per distinct entry,
+        and never deleted: it may be someone else's data.
         """
         messages: list[T] = []
         for index, raw in enumerate(await self.entries(thread_id)):
+            if read_as_written is not None:
+                try:
+                    messages.append(read_as_written(json.loads(raw)))
+                    continue
+                except Exception:  # another release's shape, or not a message: the tolerant way below
+                    pass
             try:
                 messages.append(convert(decode_entry(raw)))
             except Exception as error:  # a framework raises assorted types on shapes it cannot read

@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import json
 
+import fakeredis
 import pytest
 from agent_framework import ChatMessage, Content
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 import lab_agent
 from message_json import LAB_CONTENT_FIELDS, decode_entry, lab_message_dict, message_text
+from redis_chat_message_store import RedisChatMessageStore
 from tests.support import message_fixtures as fx
 
 EVERY_LINE = pytest.mark.parametrize(("release", "number", "line"), fx.all_fixture_lines())
@@ -199,3 +201,17 @@ generated_messages = st.builds(
 def test_generated_messages_survive_json_decode_and_the_lab_shape(message: ChatMessage) -> None:
     back = ChatMessage.from_dict(lab_message_dict(decode_entry(fx.as_json(message))))
     assert back.to_dict() == message.to_dict()
+
+
+@pytest.mark.parametrize("release", fx.RELEASES)
+async def test_the_store_reads_every_releases_thread_as_the_tolerant_decoding_does(
+    fake_redis: fakeredis.FakeAsyncRedis, release: str
+) -> None:
+    """Entries in the lab's own shape take the fast path (ChatMessage.from_dict as written); the rest
+    are normalized first. Either way the store hands back the same messages."""
+    lines = fx.fixture_lines(release)
+    await fake_redis.rpush("lab11:old", *lines)
+    store = RedisChatMessageStore(redis_client=fake_redis, thread_id="old", key_prefix="lab11")
+    read = await store.list_messages()
+    expected = [ChatMessage.from_dict(lab_message_dict(decode_entry(line))) for line in lines]
+    assert [message.to_dict() for message in read] == [message.to_dict() for message in expected]
