@@ -160,7 +160,7 @@ class RedisChatMessageStore(MicrosoftListMethods):
         store.redis_url = self.redis_url
         return store
 
-    # -- how a message is stored: override these two to store another shape ------------------
+    # -- how a message is stored and read back: override these to store another shape --------
 
     def encode_message(self, message: ChatMessage | Mapping[str, Any] | str) -> str:
         """``ChatMessage.to_dict()`` as compact JSON; a dict is stored as it is, a bare string as a user message."""
