@@ -127,3 +127,15 @@ async def test_one_run_is_one_save(redis_server: ValkeyProcess) -> None:
         pass
     assert saves == [2]
     await provider.aclose()
+
+
+async def test_a_session_after_a_run_holds_no_password(redis_server: ValkeyProcess) -> None:
+    server = redis_server.client()
+    server.execute_command("CONFIG", "SET", "requirepass", "s3cret-pw")
+    provider = RedisHistoryProvider(redis_url=f"redis://:s3cret-pw@127.0.0.1:{redis_server.port}/0")
+    agent = agent_v1.build_agent(provider, agent_v1.offline_client_class()(chunk_delay=0))
+    session = agent.create_session(session_id="thread_secret")
+    await agent.run("Hello, I'm Ana.", session=session)
+    assert "s3cret-pw" not in json.dumps(session.to_dict(), default=str)
+    assert "s3cret-pw" not in repr(provider) + repr(session)
+    await provider.aclose()
