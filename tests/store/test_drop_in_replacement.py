@@ -211,16 +211,3 @@ async def test_ping_answers_false_instead_of_raising_when_redis_is_gone() -> Non
     store = RedisChatMessageStore(redis_url="redis://127.0.0.1:1/0")
     assert await store.ping() is False
     await store.aclose()
-
-
-async def test_a_message_written_by_microsofts_store_is_found_and_removed(
-    store: RedisChatMessageStore, redis_server: ValkeyProcess
-) -> None:
-    from agent_framework_redis import RedisChatMessageStore as MicrosoftStore
-
-    theirs = MicrosoftStore(redis_url=redis_server.url, thread_id="thread_a", key_prefix="lab11")
-    await theirs.add_messages([_message("Olá, José")])
-    assert await store.index(_message("Olá, José")) == 0
-    await store.remove(_message("Olá, José"))
-    assert await store.count() == 0
-    await theirs.aclose()

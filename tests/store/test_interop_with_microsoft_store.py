@@ -38,3 +38,15 @@ async def test_both_stores_use_the_same_key(redis_server: ValkeyProcess) -> None
     assert ours.redis_key == theirs.redis_key == "lab11:thread_x"
     await theirs.aclose()
     await ours.aclose()
+
+
+async def test_a_message_written_by_microsofts_store_is_found_and_removed_here(redis_server: ValkeyProcess) -> None:
+    """Messages are matched by content, not by JSON bytes (theirs escapes non-ASCII, ours does not)."""
+    theirs = MicrosoftStore(redis_url=redis_server.url, thread_id="thread_a", key_prefix="lab11")
+    await theirs.add_messages([ChatMessage(role="user", text="Olá, José")])
+    ours = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_a", key_prefix="lab11")
+    assert await ours.index(ChatMessage(role="user", text="Olá, José")) == 0
+    await ours.remove(ChatMessage(role="user", text="Olá, José"))
+    assert await ours.count() == 0
+    await theirs.aclose()
+    await ours.aclose()
