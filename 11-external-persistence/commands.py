@@ -461,7 +461,7 @@ def main(argv: list[str], settings: Settings) -> int:
     except Exception as error:
         from redis.exceptions import RedisError
 
-        from redis_history import RedisUnavailableError
+        from redis_connection import RedisUnavailableError
 
         if isinstance(error, (RedisUnavailableError, RedisError)):
             _error(settings, f"Redis: {' '.join(str(error).split()) or type(error).__name__}")

@@ -182,7 +182,7 @@ class Session:
         """One clear line for a failure, with no secret in it."""
         from redis.exceptions import RedisError
 
-        from redis_history import RedisPasswordRefusedError, RedisUnavailableError
+        from redis_connection import RedisPasswordRefusedError, RedisUnavailableError
 
         detail = self._one_line(error)
         sign_in = _in_chain(error, "ClientAuthenticationError")  # azure.core: no Azure credential worked
@@ -244,7 +244,7 @@ class Session:
     async def _stream_reply(self, prompt: str) -> None:
         from redis.exceptions import RedisError
 
-        from redis_history import RedisUnavailableError
+        from redis_connection import RedisUnavailableError
 
         conversation = self.ensure_ready()
         indicator = WaitingIndicator(self.term) if self.term.interactive else None

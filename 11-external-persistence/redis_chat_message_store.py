@@ -29,16 +29,15 @@ from pydantic import BaseModel, field_validator
 
 from message_json import encode_entry, lab_message_dict
 from microsoft_list_methods import MicrosoftListMethods
-from redis_history import (
+from redis_connection import (
     RedisClient,
     RedisEndpoint,
-    RedisHistory,
     RedisPasswordRefusedError,
     RedisUnavailableError,
-    SavedThread,
     describe_redis_url,
     url_without_credentials,
 )
+from redis_history import RedisHistory, SavedThread
 
 __all__ = [
     "RedisChatMessageStore",

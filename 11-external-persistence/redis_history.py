@@ -14,33 +14,27 @@ Layout (the same as Microsoft's ``agent_framework_redis`` store, so either can r
 - ``{<thread key>}:last-write``: the token of the thread's latest write, kept for a few minutes in the
   thread's own hash slot, so a write whose reply was lost can tell whether it went through.
 
-The failure policy is in one place, ``RedisHistory._call``: redis-py's own bounded retry for a dropped
-connection, a longer wait through a cluster failover, never a retry of a refused password, and every
-failure turned into one password-free ``RedisUnavailableError``.
+How to connect, and redis-py's bounded retry of a dropped connection, are ``redis_connection``'s.
+What a failure means for a call is decided in one place, ``RedisHistory._call``: a longer wait
+through a cluster failover, never a retry of a refused password, a write resent only after checking
+it did not go through, and every failure turned into one password-free ``RedisUnavailableError``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import inspect
 import json
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
     AuthenticationError,
     ClusterError,
-    RedisClusterException,
     ResponseError,
     SlotNotCoveredError,
     TryAgainError,
@@ -50,179 +44,32 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from message_json import decode_entry, message_text
+from redis_connection import (
+    RETRIES,
+    RETRY_BACKOFF_BASE,
+    RedisClient,
+    RedisEndpoint,
+    RedisPasswordRefusedError,
+    RedisUnavailableError,
+    single_attempt,
+)
 
-__all__ = [
-    "RedisEndpoint",
-    "RedisHistory",
-    "RedisPasswordRefusedError",
-    "RedisUnavailableError",
-    "SavedThread",
-    "ThreadDump",
-    "describe_redis_url",
-    "url_without_credentials",
-]
+__all__ = ["RedisHistory", "SavedThread", "ThreadDump"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-RedisClient = redis.Redis | RedisCluster
-
 INDEX_SUFFIX = ".recent-threads"
 OLD_INDEX_SUFFIX = ":recent-threads"  # where releases before the move kept it
 PREVIEW_LENGTH = 60
 # Long enough to outlast every retry of a write; short enough to leave nothing behind.
 WRITE_TOKEN_TTL_SECONDS = 600
 
-# Bounded reconnects: a restarted server or a dropped socket costs a few tries spread over about a
-# second, never an endless loop.
-RETRIES = 4
-RETRY_BACKOFF_BASE = 0.05
-RETRY_BACKOFF_CAP = 0.8
-CONNECT_TIMEOUT_SECONDS = 5.0
-COMMAND_TIMEOUT_SECONDS = 15.0
 # On a cluster, how long a call waits for a replica to take over from a failed primary (the engine
 # needs about cluster-node-timeout plus an election).
 CLUSTER_FAILOVER_WAIT_SECONDS = 30.0
 # What a failover looks like from the client (ClusterError covers CLUSTERDOWN and MASTERDOWN).
 CLUSTER_RETRYABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)
-
-
-class RedisUnavailableError(RuntimeError):
-    """Redis could not be reached or refused us; the message names host and port, never a password."""
-
-
-class RedisPasswordRefusedError(RedisUnavailableError):
-    """Redis refused the credentials: unlike a lost connection, trying again will not help."""
-
-
-def url_without_credentials(url: str) -> str:
-    """The same URL with any username and password removed (safe to store or show)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def describe_redis_url(url: str) -> str:
-    """A short, password-free description of where a URL points, for messages."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return f"unix socket {parts.path}"
-    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}/{parts.path.lstrip('/') or '0'}"
-
-
-# -- connecting ------------------------------------------------------------------------------
-
-# Set while a write transaction runs: redis-py must not resend it on its own (see RedisHistory.append).
-_ONE_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("one_attempt", default=False)
-
-
-# redis 7.2 added the predicate to call_with_retry; the 1.x environment has 7.1 (Microsoft's provider needs it).
-_RETRY_TAKES_A_PREDICATE = "is_retryable" in inspect.signature(Retry.call_with_retry).parameters
-
-
-class _RetryUnlessRefused(Retry):
-    """Retry dropped connections with backoff, but not a refused password, nor a write sent once."""
-
-    async def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):  # type: ignore[no-untyped-def]
-        def retryable(error: Exception) -> bool:
-            if _ONE_ATTEMPT.get() or isinstance(error, AuthenticationError):
-                return False
-            return is_retryable is None or bool(is_retryable(error))
-
-        if _RETRY_TAKES_A_PREDICATE:
-            return await super().call_with_retry(do, fail, retryable, with_failure_count)
-
-        async def fail_or_stop(error: Exception) -> None:  # redis < 7.2: stop by raising from the failure hook
-            await fail(error)
-            if not retryable(error):
-                raise error
-
-        return await super().call_with_retry(do, fail_or_stop)
-
-
-@dataclass(frozen=True)
-class RedisEndpoint:
-    """Where the threads live and how to sign in: a URL, or a host with a credential provider.
-
-    It may hold a password or a token provider, so its repr shows neither; ``public_url`` is what
-    may be stored in a snapshot.
-    """
-
-    url: str | None = field(default=None, repr=False)
-    host: str | None = None
-    port: int = 6380
-    ssl: bool = True
-    username: str | None = field(default=None, repr=False)
-    credential_provider: Any = field(default=None, repr=False)
-    ssl_ca_certs: str | None = None
-    cluster: bool = False
-
-    def __post_init__(self) -> None:
-        if self.url is None and self.host is None:
-            raise ValueError("Redis needs a redis_url (for example redis://localhost:6379/0), or a host.")
-        if self.url is not None and self.credential_provider is not None:
-            raise ValueError("Give redis_url or credential_provider with host, not both.")
-
-    @property
-    def public_url(self) -> str:
-        if self.url:
-            return url_without_credentials(self.url)
-        return f"{'rediss' if self.ssl else 'redis'}://{self.host}:{self.port}/0"
-
-    @property
-    def location(self) -> str:
-        return describe_redis_url(self.public_url)
-
-    @property
-    def has_password(self) -> bool:
-        return self.credential_provider is not None or bool(self.url and urlsplit(self.url).password)
-
-    def redact(self, text: str) -> str:
-        """Remove the URL's password and user name from text that might echo them back."""
-        if self.url:
-            parts = urlsplit(self.url)
-            for secret in (parts.password, parts.username):
-                if secret:
-                    text = text.replace(secret, "***")
-        return text
-
-    def with_url(self, url: str | None, *, cluster: bool | None = None) -> RedisEndpoint:
-        return RedisEndpoint(
-            url=url,
-            ssl_ca_certs=self.ssl_ca_certs,
-            cluster=self.cluster if cluster is None else cluster,
-        )
-
-    def open(self) -> RedisClient:
-        """A client with the lab's timeouts and bounded, backed-off reconnects."""
-        options: dict[str, Any] = {
-            "decode_responses": True,
-            "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "socket_timeout": COMMAND_TIMEOUT_SECONDS,
-            "retry": _RetryUnlessRefused(
-                ExponentialWithJitterBackoff(base=RETRY_BACKOFF_BASE, cap=RETRY_BACKOFF_CAP), RETRIES
-            ),
-            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
-        }
-        if self.credential_provider is not None:
-            options["credential_provider"] = self.credential_provider
-        tls = urlsplit(self.url).scheme == "rediss" if self.url else self.ssl
-        if tls and self.ssl_ca_certs:
-            options["ssl_ca_certs"] = self.ssl_ca_certs
-        try:
-            if self.url is None:
-                where = {"host": self.host, "port": self.port, "ssl": self.ssl, "username": self.username}
-                return RedisCluster(**where, **options) if self.cluster else redis.Redis(**where, **options)
-            if self.cluster:  # discovers every node from this one and routes each key to its slot's owner
-                return RedisCluster.from_url(self.url, **options)
-            return redis.from_url(self.url, **options)
-        except (ValueError, RedisClusterException) as error:
-            raise ValueError(f"Not a usable Redis URL ({self.redact(str(error))}).") from None
 
 
 @dataclass(frozen=True)
@@ -496,11 +343,8 @@ class RedisHistory:
                     self._warn_index_unusable(reply)
 
         async def attempt() -> None:
-            one_attempt = _ONE_ATTEMPT.set(True)  # the retries are _call's, not redis-py's too
-            try:
+            with single_attempt():  # the retries are _call's, not redis-py's too
                 await send_once()
-            finally:
-                _ONE_ATTEMPT.reset(one_attempt)
 
         write = self._call(attempt, tries_of_our_own=RETRIES)
         if self.cluster:

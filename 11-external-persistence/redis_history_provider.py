@@ -19,7 +19,8 @@ from typing import Any
 from agent_framework import HistoryProvider, Message
 
 from message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
-from redis_history import RedisClient, RedisHistory
+from redis_connection import RedisClient
+from redis_history import RedisHistory
 
 __all__ = ["RedisHistoryProvider"]
 

@@ -16,7 +16,7 @@ import pytest
 from agent_framework import ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
-from redis_history import RETRIES
+from redis_connection import RETRIES
 from tests.reliability.faults import ReplyLosingProxy
 from tests.reliability.settings import record_figure, scaled
 from tests.support.app_driver import LabApp, app_env, has_traceback

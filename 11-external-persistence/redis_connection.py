@@ -1,0 +1,191 @@
+"""Connecting to Redis the lab's way: where (a URL, or a host with a credential provider), with the
+lab's timeouts and bounded, backed-off reconnects; and errors that never carry a password.
+
+redis-py's ``Retry`` object, configured here once, retries a dropped connection for every command;
+what it must not do on its own (resend a write whose reply was lost) is switched off with
+``single_attempt()`` by the one caller that checks first (``RedisHistory.append``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import AuthenticationError, RedisClusterException
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+__all__ = [
+    "RedisClient",
+    "RedisEndpoint",
+    "RedisPasswordRefusedError",
+    "RedisUnavailableError",
+    "describe_redis_url",
+    "single_attempt",
+    "url_without_credentials",
+]
+
+RedisClient = redis.Redis | RedisCluster
+
+# Bounded reconnects: a restarted server or a dropped socket costs a few tries spread over about a
+# second, never an endless loop.
+RETRIES = 4
+RETRY_BACKOFF_BASE = 0.05
+RETRY_BACKOFF_CAP = 0.8
+CONNECT_TIMEOUT_SECONDS = 5.0
+COMMAND_TIMEOUT_SECONDS = 15.0
+
+
+class RedisUnavailableError(RuntimeError):
+    """Redis could not be reached or refused us; the message names host and port, never a password."""
+
+
+class RedisPasswordRefusedError(RedisUnavailableError):
+    """Redis refused the credentials: unlike a lost connection, trying again will not help."""
+
+
+def url_without_credentials(url: str) -> str:
+    """The same URL with any username and password removed (safe to store or show)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def describe_redis_url(url: str) -> str:
+    """A short, password-free description of where a URL points, for messages."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix socket {parts.path}"
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}/{parts.path.lstrip('/') or '0'}"
+
+
+# Set while a write transaction runs: redis-py must not resend it on its own (see RedisHistory.append).
+_ONE_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("one_attempt", default=False)
+
+
+@contextmanager
+def single_attempt() -> Iterator[None]:
+    """Inside, redis-py sends each command once and leaves retrying to the caller (who can check first)."""
+    token = _ONE_ATTEMPT.set(True)
+    try:
+        yield
+    finally:
+        _ONE_ATTEMPT.reset(token)
+
+
+# redis 7.2 added the predicate to call_with_retry; the 1.x environment has 7.1 (Microsoft's provider needs it).
+_RETRY_TAKES_A_PREDICATE = "is_retryable" in inspect.signature(Retry.call_with_retry).parameters
+
+
+class _RetryUnlessRefused(Retry):
+    """Retry dropped connections with backoff, but not a refused password, nor a write sent once."""
+
+    async def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):  # type: ignore[no-untyped-def]
+        def retryable(error: Exception) -> bool:
+            if _ONE_ATTEMPT.get() or isinstance(error, AuthenticationError):
+                return False
+            return is_retryable is None or bool(is_retryable(error))
+
+        if _RETRY_TAKES_A_PREDICATE:
+            return await super().call_with_retry(do, fail, retryable, with_failure_count)
+
+        async def fail_or_stop(error: Exception) -> None:  # redis < 7.2: stop by raising from the failure hook
+            await fail(error)
+            if not retryable(error):
+                raise error
+
+        return await super().call_with_retry(do, fail_or_stop)
+
+
+@dataclass(frozen=True)
+class RedisEndpoint:
+    """Where the threads live and how to sign in: a URL, or a host with a credential provider.
+
+    It may hold a password or a token provider, so its repr shows neither; ``public_url`` is what
+    may be stored in a snapshot.
+    """
+
+    url: str | None = field(default=None, repr=False)
+    host: str | None = None
+    port: int = 6380
+    ssl: bool = True
+    username: str | None = field(default=None, repr=False)
+    credential_provider: Any = field(default=None, repr=False)
+    ssl_ca_certs: str | None = None
+    cluster: bool = False
+
+    def __post_init__(self) -> None:
+        if self.url is None and self.host is None:
+            raise ValueError("Redis needs a redis_url (for example redis://localhost:6379/0), or a host.")
+        if self.url is not None and self.credential_provider is not None:
+            raise ValueError("Give redis_url or credential_provider with host, not both.")
+
+    @property
+    def public_url(self) -> str:
+        if self.url:
+            return url_without_credentials(self.url)
+        return f"{'rediss' if self.ssl else 'redis'}://{self.host}:{self.port}/0"
+
+    @property
+    def location(self) -> str:
+        return describe_redis_url(self.public_url)
+
+    @property
+    def has_password(self) -> bool:
+        return self.credential_provider is not None or bool(self.url and urlsplit(self.url).password)
+
+    def redact(self, text: str) -> str:
+        """Remove the URL's password and user name from text that might echo them back."""
+        if self.url:
+            parts = urlsplit(self.url)
+            for secret in (parts.password, parts.username):
+                if secret:
+                    text = text.replace(secret, "***")
+        return text
+
+    def with_url(self, url: str | None, *, cluster: bool | None = None) -> RedisEndpoint:
+        return RedisEndpoint(
+            url=url,
+            ssl_ca_certs=self.ssl_ca_certs,
+            cluster=self.cluster if cluster is None else cluster,
+        )
+
+    def open(self) -> RedisClient:
+        """A client with the lab's timeouts and bounded, backed-off reconnects."""
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "socket_timeout": COMMAND_TIMEOUT_SECONDS,
+            "retry": _RetryUnlessRefused(
+                ExponentialWithJitterBackoff(base=RETRY_BACKOFF_BASE, cap=RETRY_BACKOFF_CAP), RETRIES
+            ),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        }
+        if self.credential_provider is not None:
+            options["credential_provider"] = self.credential_provider
+        tls = urlsplit(self.url).scheme == "rediss" if self.url else self.ssl
+        if tls and self.ssl_ca_certs:
+            options["ssl_ca_certs"] = self.ssl_ca_certs
+        try:
+            if self.url is None:
+                where = {"host": self.host, "port": self.port, "ssl": self.ssl, "username": self.username}
+                return RedisCluster(**where, **options) if self.cluster else redis.Redis(**where, **options)
+            if self.cluster:  # discovers every node from this one and routes each key to its slot's owner
+                return RedisCluster.from_url(self.url, **options)
+            return redis.from_url(self.url, **options)
+        except (ValueError, RedisClusterException) as error:
+            raise ValueError(f"Not a usable Redis URL ({self.redact(str(error))}).") from None
