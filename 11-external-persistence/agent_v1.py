@@ -134,9 +134,10 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> Con
 
 
 def shown_message(message: Message) -> tuple[str, str]:
-    from message_json import message_text, normalize
+    """(role, text) of a 1.x Message, as the menu shows it (the same rendering as the lab's)."""
+    from message_json import shown
 
-    return str(message.role), message_text(normalize(message.to_dict()))
+    return shown(message.to_dict())
 
 
 class ConversationV1:

@@ -206,9 +206,9 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> Lab
 
 def shown_message(message: ChatMessage) -> tuple[str, str]:
     """(role, text) of a ChatMessage, its contents unwrapped as the menu shows them."""
-    from message_json import message_text, normalize
+    from message_json import shown
 
-    return str(getattr(message.role, "value", message.role)), message_text(normalize(message.to_dict()))
+    return shown(message.to_dict())
 
 
 class LabConversation:

@@ -172,6 +172,12 @@ def v1_message_dict(message: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def shown(message: Mapping[str, Any]) -> tuple[str, str]:
+    """(role, text) as a person reads it, from ``to_dict()`` of any release's message."""
+    neutral = normalize(dict(message))
+    return neutral["role"], message_text(neutral)
+
+
 def message_text(message: Mapping[str, Any]) -> str:
     """What a user reads: text contents joined, other kinds as short bracketed notes."""
     parts: list[str] = []
