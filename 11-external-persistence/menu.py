@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from config import EXIT_OK, KEY_PREFIX, Settings, SetupError
@@ -70,6 +70,21 @@ class Conversation(Protocol):
     async def aclose(self) -> None: ...
 
 
+class ConversationSource(Protocol):
+    """Where the menu gets its conversation: loading starts early, the first action waits for it."""
+
+    @property
+    def ready(self) -> bool:
+        """True once the framework is loaded (no wait on the next call)."""
+        ...
+
+    def start(self) -> None:
+        """Begin loading in the background (called once the menu is on screen)."""
+        ...
+
+    def __call__(self, thread_id: str) -> Conversation: ...
+
+
 class Interrupted(Exception):
     """Ctrl-C during an asynchronous action."""
 
@@ -81,7 +96,7 @@ class Session:
         self,
         settings: Settings,
         terminal: Terminal,
-        open_conversation: Callable[[str], Conversation],
+        open_conversation: ConversationSource,
         server: EmbeddedServer | None = None,
     ) -> None:
         self.settings = settings
@@ -127,7 +142,7 @@ class Session:
         if self.conversation is None:
             import asyncio
 
-            if not getattr(self.open_conversation, "ready", True):
+            if not self.open_conversation.ready:
                 self.term.say(self.term.paint("Loading the Agent Framework…", "2"))
             self.conversation = self.open_conversation(self.thread_id)
             self.loop = asyncio.new_event_loop()
@@ -152,9 +167,7 @@ class Session:
         }
         while True:
             self.show_menu()
-            start_loading = getattr(self.open_conversation, "start", None)
-            if start_loading is not None:  # load the heavy modules while the user reads the menu
-                start_loading()
+            self.open_conversation.start()  # load the heavy modules while the user reads the menu
             try:
                 choice = self.term.ask("Choose an option: ")
             except (KeyboardInterrupt, EOFError):
