@@ -7,10 +7,15 @@ escape sequence is shown, never obeyed; the app's own colours are the only ones 
 from __future__ import annotations
 
 import logging
+import os
+import select
 import sys
 from typing import Any
 
 from config import Settings
+
+# How soon a Ctrl-C is noticed when it did not interrupt the read itself (see Terminal.ask).
+CTRL_C_POLL_SECONDS = 0.2
 
 
 class Terminal:
@@ -20,6 +25,7 @@ class Terminal:
         self.interactive = sys.stdout.isatty()
         self.colour = self.interactive and not settings.no_color
         self.transient_line = False  # the waiting indicator is on screen
+        self._unread = b""  # bytes read past the end of the line just returned
 
     def say_transient(self, text: str) -> None:
         """A line that the next output replaces (the waiting indicator)."""
@@ -44,16 +50,39 @@ class Terminal:
     def ask(self, prompt: str) -> str:
         """One line from the user, stripped; EOFError at end of input, KeyboardInterrupt on Ctrl-C.
 
-        Reads ``sys.stdin`` itself rather than calling ``input()``: on a terminal, ``input()``
-        stops at a NUL byte (Ctrl-@ / Ctrl-Space) and silently waits for another line. GNU
-        readline would fix that too, but it treats typed control keys as editing commands
-        (Esc and digits repeat the next key thousands of times), which hostile input must not do.
+        Not ``input()``: on a terminal it stops at a NUL byte (Ctrl-@) and silently waits for
+        another line, and GNU readline would treat typed control keys as editing commands.
+        Not a plain blocking ``sys.stdin.readline()`` either: a SIGINT that reaches another
+        thread (the background imports), or lands just before the read starts, never wakes a
+        blocked read, and Ctrl-C would be lost. Waiting in short slices lets the main thread
+        run its Ctrl-C handler within CTRL_C_POLL_SECONDS.
+        Bytes that are not valid text (a broken paste, a hostile pipe) arrive as U+FFFD.
         """
         print(prompt, end="", flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            raise EOFError
-        return line.strip()
+        return self._read_line().strip()
+
+    def _read_line(self) -> str:
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # stdin replaced or closed
+            fd = -1
+        if fd < 0 or os.name == "nt":  # Windows cannot select() on a console
+            line = sys.stdin.readline()
+            if not line:
+                raise EOFError
+            return line
+        while b"\n" not in self._unread:
+            readable, _, _ = select.select([fd], [], [], CTRL_C_POLL_SECONDS)
+            if not readable:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:  # end of input: the last line may lack its newline
+                if not self._unread:
+                    raise EOFError
+                break
+            self._unread += chunk
+        line, _, self._unread = self._unread.partition(b"\n")
+        return line.decode(sys.stdin.encoding or "utf-8", errors="replace")
 
 
 class WaitingIndicator:

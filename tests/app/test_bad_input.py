@@ -84,6 +84,25 @@ def test_empty_message_is_not_sent(start_app: Callable[..., LabApp]) -> None:
     assert app.exit() == 0
 
 
+def test_a_message_with_bytes_that_are_not_text_is_saved_with_replacement_characters(
+    start_app: Callable[..., LabApp],
+) -> None:
+    """A broken paste is still a message: the bad bytes become U+FFFD, the turn is saved."""
+    app = start_app()
+    app.menu()
+    app.choose("1")
+    app.expect_exact("You: ")
+    os.write(app.child.child_fd, b"I like caf\xff\xfe food\n")
+    app.expect_exact("assistant: ")
+    app.menu()
+    app.choose("2")
+    app.expect_exact("user: I like caf\ufffd\ufffd food")
+    app.menu()
+    assert app.exit() == 0
+    assert "could not be saved" not in app.transcript and "failed" not in app.transcript
+    assert_clean(app.transcript)
+
+
 def _rotate_password(server: ValkeyProcess, password: str) -> None:
     """What rotating an access key does to a running app: a new password, and its connections dropped."""
     admin = server.client()

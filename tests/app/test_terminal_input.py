@@ -1,0 +1,92 @@
+"""How the menu reads a line: every Ctrl-C is seen, every byte typed arrives, end of input ends.
+
+The first test runs a small program in a child process, because a lost Ctrl-C would hang the
+process that waits for it; the test only waits a bounded time for the child.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from config import load_settings
+from terminal import Terminal
+
+APP_DIR = Path(__file__).resolve().parents[2] / "11-external-persistence"
+
+# SIGINT raised on a helper thread: Python's handler is flagged, but the main thread's read is
+# not interrupted (as when the kernel hands Ctrl-C to the app's background-import thread).
+CTRL_C_ON_ANOTHER_THREAD = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    from config import load_settings
+    from terminal import Terminal
+
+    read_end, _write_end = os.pipe()  # nothing is ever typed
+    sys.stdin = os.fdopen(read_end)
+    threading.Thread(target=lambda: (time.sleep(0.3), signal.raise_signal(signal.SIGINT)), daemon=True).start()
+    try:
+        Terminal(load_settings()).ask("Choose an option: ")
+    except KeyboardInterrupt:
+        print("interrupted")
+    """
+)
+
+
+def test_ctrl_c_received_by_another_thread_still_interrupts_the_prompt() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", CTRL_C_ON_ANOTHER_THREAD],
+        cwd=APP_DIR,
+        env={**os.environ, "PYTHONPATH": str(APP_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.stdout.endswith("interrupted\n"), result.stderr
+
+
+@pytest.fixture
+def typed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bytes], Terminal]]:
+    """Replace stdin with a pipe holding exactly these bytes, then end of input."""
+    opened: list[object] = []
+
+    def feed(data: bytes) -> Terminal:
+        read_end, write_end = os.pipe()
+        os.write(write_end, data)
+        os.close(write_end)
+        stdin = os.fdopen(read_end, encoding="utf-8")
+        opened.append(stdin)
+        monkeypatch.setattr(sys, "stdin", stdin)
+        return Terminal(load_settings())
+
+    yield feed
+    for stdin in opened:
+        stdin.close()  # type: ignore[attr-defined]
+
+
+def test_lines_typed_ahead_are_answered_one_per_question(typed: Callable[[bytes], Terminal]) -> None:
+    term = typed(b"1\nMy name is Ana\n0\n")
+    assert [term.ask("> ") for _ in range(3)] == ["1", "My name is Ana", "0"]
+
+
+def test_bytes_that_are_not_text_arrive_as_replacement_characters(typed: Callable[[bytes], Terminal]) -> None:
+    term = typed(b"caf\xc3\xa9 \xff\xfe ok\n")
+    assert term.ask("You: ") == "café \ufffd\ufffd ok"
+
+
+def test_the_last_line_without_a_newline_is_read_then_end_of_input(typed: Callable[[bytes], Terminal]) -> None:
+    term = typed(b"0")
+    assert term.ask("> ") == "0"
+    with pytest.raises(EOFError):
+        term.ask("> ")
+
+
+def test_end_of_input_at_the_prompt_raises_eof(typed: Callable[[bytes], Terminal]) -> None:
+    with pytest.raises(EOFError):
+        typed(b"").ask("> ")
