@@ -31,6 +31,7 @@ import config  # noqa: E402  (light: standard library only, python-dotenv only w
 from config import EXIT_OK, Settings, SetupError  # noqa: E402
 from menu import Session  # noqa: E402  (light: no framework, no Redis client)
 from redis_setup import redis_for  # noqa: E402
+from redis_urls import describe_redis_url  # noqa: E402  (standard library only)
 from terminal import Terminal, configure_logging  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -136,7 +137,7 @@ def _startup_line(settings: Settings, server: EmbeddedServer | None) -> str:
     if server is not None:
         redis_part = f"embedded Valkey (data in {config.home_relative(server.data_dir)})"
     else:
-        redis_part = f"Redis at {config.describe_redis_url(settings.redis_url or '')}"
+        redis_part = f"Redis at {describe_redis_url(settings.redis_url or '')}"
     line = f"Using {redis_part} and {config.describe_model(settings)}"
     hints = []
     if server is not None:

@@ -266,20 +266,6 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     )
 
 
-def describe_redis_url(url: str) -> str:
-    """Where a Redis URL points (``host:port/db`` or the socket path), never its credentials."""
-    try:
-        parts = urlsplit(url)
-        if parts.scheme == "unix":
-            return f"unix socket {parts.path}"
-        host = parts.hostname or "localhost"
-        port = parts.port or 6379
-    except ValueError:
-        return "an unparsable URL"
-    database = parts.path.lstrip("/") or "0"
-    return f"{host}:{port}/{database}"
-
-
 def url_host(url: str | None) -> str:
     """``scheme://host[:port]`` of a URL: enough to say where a service is, nothing secret."""
     if not url:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
@@ -23,6 +23,8 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import AuthenticationError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from redis_urls import describe_redis_url, url_without_credentials
 
 __all__ = [
     "RedisClient",
@@ -51,26 +53,6 @@ class RedisUnavailableError(RuntimeError):
 
 class RedisPasswordRefusedError(RedisUnavailableError):
     """Redis refused the credentials: unlike a lost connection, trying again will not help."""
-
-
-def url_without_credentials(url: str) -> str:
-    """The same URL with any username and password removed (safe to store or show)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def describe_redis_url(url: str) -> str:
-    """A short, password-free description of where a URL points, for messages."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return f"unix socket {parts.path}"
-    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}/{parts.path.lstrip('/') or '0'}"
 
 
 # Set while a write transaction runs: redis-py must not resend it on its own (see RedisHistory.append).
