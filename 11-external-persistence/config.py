@@ -2,7 +2,9 @@
 
 Values come from the process environment first, then from a ``.env`` file (the
 one ``LAB11_ENV_FILE`` names, else the one in the working directory, else the one
-at the project root), then from the defaults below. Nothing else in the project reads ``os.environ``.
+at the project root), then from the defaults below. Nothing else in the app reads ``os.environ``;
+the one exception is the store's own fallback, as the lab describes it: ``RedisChatMessageStore.deserialize``
+tries ``REDIS_URL`` when a snapshot (which never holds a password) is restored without a URL.
 
 The settings object is safe to print: passwords and API keys never appear in
 its ``repr``; use ``redact()`` on any text that might echo one back.
