@@ -38,6 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 from config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, KEY_PREFIX, Settings, SetupError
 from inert_text import inert, inert_line
 from redis_setup import redis_for
+from terminal import StdinLines
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis_history import RedisHistory, SavedThread, ThreadDump
@@ -359,10 +360,11 @@ async def cmd_delete(history: RedisHistory, args: argparse.Namespace, out: IO[st
             question = f"Delete {len(thread_ids)} threads ({sum(counts.values())} messages): {listed}? (y/N): "
         out.write(question)
         out.flush()
-        answer = sys.stdin.readline()
-        if not answer:  # no terminal, no answer
+        try:
+            answer = await StdinLines().read_line_async()
+        except EOFError:  # no terminal, no answer
             out.write("\n")
-            raise UsageError("Nothing deleted: no answer (use --yes to delete without asking).")
+            raise UsageError("Nothing deleted: no answer (use --yes to delete without asking).") from None
         if not said_yes(answer):
             out.write("Nothing deleted.\n")
             return EXIT_OK

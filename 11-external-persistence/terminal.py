@@ -14,8 +14,65 @@ from typing import Any
 
 from config import Settings
 
-# How soon a Ctrl-C is noticed when it did not interrupt the read itself (see Terminal.ask).
+# How soon a Ctrl-C is noticed when it did not interrupt the read itself (see StdinLines).
 CTRL_C_POLL_SECONDS = 0.2
+
+
+class StdinLines:
+    """Lines typed (or piped) on standard input, waited for in short slices.
+
+    Not ``input()``: on a terminal it stops at a NUL byte (Ctrl-@) and silently waits for another
+    line, and GNU readline would treat typed control keys as editing commands. Not a plain blocking
+    ``sys.stdin.readline()`` either: a SIGINT that reaches another thread (the app's background
+    imports), lands just before the read starts, or is handled by asyncio's runner (which only
+    cancels its task) never wakes a blocked read, and that Ctrl-C would be lost. Between slices the
+    main thread runs its Ctrl-C handler, within CTRL_C_POLL_SECONDS. Bytes that are not valid text
+    (a broken paste, a hostile pipe) arrive as U+FFFD.
+    """
+
+    def __init__(self) -> None:
+        self._unread = b""  # bytes read past the end of the line last returned
+
+    def read_line(self) -> str:
+        """The next line without its newline; EOFError at end of input."""
+        line = self._poll(CTRL_C_POLL_SECONDS)
+        while line is None:
+            line = self._poll(CTRL_C_POLL_SECONDS)
+        return line
+
+    async def read_line_async(self) -> str:
+        """The same, inside a coroutine: the event loop (and its Ctrl-C handling) runs while it waits."""
+        import asyncio
+
+        line = self._poll(0)
+        while line is None:
+            await asyncio.sleep(CTRL_C_POLL_SECONDS)
+            line = self._poll(0)
+        return line
+
+    def _poll(self, timeout: float) -> str | None:
+        """A complete line if one is (or within ``timeout`` becomes) available, else None."""
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # stdin replaced or closed
+            fd = -1
+        if fd < 0 or os.name == "nt":  # Windows cannot select() on a console
+            line = sys.stdin.readline()
+            if not line:
+                raise EOFError
+            return line.rstrip("\n")
+        while b"\n" not in self._unread:
+            readable, _, _ = select.select([fd], [], [], timeout)
+            if not readable:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:  # end of input: the last line may lack its newline
+                if not self._unread:
+                    raise EOFError
+                break
+            self._unread += chunk
+        line, _, self._unread = self._unread.partition(b"\n")
+        return line.decode(sys.stdin.encoding or "utf-8", errors="replace")
 
 
 class Terminal:
@@ -25,7 +82,7 @@ class Terminal:
         self.interactive = sys.stdout.isatty()
         self.colour = self.interactive and not settings.no_color
         self.transient_line = False  # the waiting indicator is on screen
-        self._unread = b""  # bytes read past the end of the line just returned
+        self.lines = StdinLines()
 
     def say_transient(self, text: str) -> None:
         """A line that the next output replaces (the waiting indicator)."""
@@ -48,41 +105,9 @@ class Terminal:
         print(self.paint(text, "1;31"), flush=True)
 
     def ask(self, prompt: str) -> str:
-        """One line from the user, stripped; EOFError at end of input, KeyboardInterrupt on Ctrl-C.
-
-        Not ``input()``: on a terminal it stops at a NUL byte (Ctrl-@) and silently waits for
-        another line, and GNU readline would treat typed control keys as editing commands.
-        Not a plain blocking ``sys.stdin.readline()`` either: a SIGINT that reaches another
-        thread (the background imports), or lands just before the read starts, never wakes a
-        blocked read, and Ctrl-C would be lost. Waiting in short slices lets the main thread
-        run its Ctrl-C handler within CTRL_C_POLL_SECONDS.
-        Bytes that are not valid text (a broken paste, a hostile pipe) arrive as U+FFFD.
-        """
+        """One line from the user, stripped; EOFError at end of input, KeyboardInterrupt on Ctrl-C."""
         print(prompt, end="", flush=True)
-        return self._read_line().strip()
-
-    def _read_line(self) -> str:
-        try:
-            fd = sys.stdin.fileno()
-        except (AttributeError, OSError, ValueError):  # stdin replaced or closed
-            fd = -1
-        if fd < 0 or os.name == "nt":  # Windows cannot select() on a console
-            line = sys.stdin.readline()
-            if not line:
-                raise EOFError
-            return line
-        while b"\n" not in self._unread:
-            readable, _, _ = select.select([fd], [], [], CTRL_C_POLL_SECONDS)
-            if not readable:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:  # end of input: the last line may lack its newline
-                if not self._unread:
-                    raise EOFError
-                break
-            self._unread += chunk
-        line, _, self._unread = self._unread.partition(b"\n")
-        return line.decode(sys.stdin.encoding or "utf-8", errors="replace")
+        return self.lines.read_line().strip()
 
 
 class WaitingIndicator:

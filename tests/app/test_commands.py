@@ -233,6 +233,21 @@ def test_delete_asks_first_and_no_answer_deletes_nothing(lab11, client: redis.Re
     assert client.exists("lab11:thread_a") == 1
 
 
+def test_one_ctrl_c_at_the_delete_question_ends_the_command_and_deletes_nothing(
+    client: redis.Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    save_thread(client, "thread_a", [entry("user", "hello")], 1_700_000_000)
+    app = LabApp(env, tmp_path, argv=[sys.executable, str(APP), "delete", "thread_a"])
+    try:
+        app.expect_exact("(y/N): ")
+        app.child.sendintr()
+        assert app.finish() == 130
+    finally:
+        app.kill()
+    assert client.exists("lab11:thread_a") == 1
+    assert_clean(app.transcript)
+
+
 def test_an_unknown_thread_is_one_line_and_exit_status_2(lab11, client: redis.Redis) -> None:
     save_thread(client, "thread_a", [entry("user", "hello")], 1_700_000_000)
 
