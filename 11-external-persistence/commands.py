@@ -2,8 +2,9 @@
 
 The menu shows one thread at a time; these subcommands make the same history scriptable, in the
 manner of ``llm logs``: find a thread, read it, back it up, move it to another Redis, delete what a
-user asked to forget. Each command is a small function over ``RedisHistory`` (where all the Redis
-work is); nothing here imports the Agent Framework, so a command starts in a fraction of a second.
+user asked to forget. Each command is a small function over ``RedisHistory`` and, for export and
+import, ``thread_archive`` (where all the Redis work is); nothing here imports the Agent Framework,
+so a command starts in a fraction of a second.
 
 Exit status: 0 done, 1 Redis could not be used, 2 a usage or input problem (an unknown thread, a
 file that is not an export). Every error is one line on standard error, never a traceback.
@@ -41,7 +42,8 @@ from redis_setup import redis_for
 from terminal import StdinLines
 
 if TYPE_CHECKING:  # pragma: no cover
-    from redis_history import RedisHistory, SavedThread, ThreadDump
+    from redis_history import RedisHistory, SavedThread
+    from thread_archive import ThreadDump
 
 COMMANDS = ("threads", "show", "export", "import", "delete")
 DEFAULT_LIMIT = 20
@@ -212,6 +214,8 @@ def private_file(path: Path) -> IO[str]:
 
 
 async def cmd_export(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
+    from thread_archive import dump_all_threads, dump_thread
+
     if args.all == bool(args.threads):
         raise UsageError("export needs THREAD... or --all (not both).")
     thread_ids = [await resolve_thread(history, argument) for argument in args.threads]  # all known before writing
@@ -220,12 +224,12 @@ async def cmd_export(history: RedisHistory, args: argparse.Namespace, out: IO[st
     count = 0
     try:
         if args.all:
-            async for dump in history.dump_all_threads():
+            async for dump in dump_all_threads(history):
                 target.write(render(dump))
                 count += 1
         else:
             for thread_id in thread_ids:
-                dump = await history.dump_thread(thread_id)
+                dump = await dump_thread(history, thread_id)
                 if dump is not None:
                     target.write(render(dump))
                     count += 1
@@ -242,7 +246,7 @@ async def cmd_export(history: RedisHistory, args: argparse.Namespace, out: IO[st
 
 def parse_export_line(text: str, number: int) -> ThreadDump:
     """One line of an export, fully checked; UsageError naming the line otherwise."""
-    from redis_history import ThreadDump
+    from thread_archive import ThreadDump
 
     where = f"line {number}"
     if not text.endswith("\n"):
@@ -308,7 +312,7 @@ class Progress:
 
 
 async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
-    from redis_history import IMPORT_KEPT, IMPORT_NOT_A_LIST, IMPORT_WRITTEN
+    from thread_archive import IMPORT_KEPT, IMPORT_NOT_A_LIST, IMPORT_WRITTEN, import_threads
 
     total = sum(1 for _ in read_export(args.file))  # the whole file is checked before anything is written
     progress = Progress(total)
@@ -318,7 +322,7 @@ async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[st
 
     async def flush() -> None:
         nonlocal batch, done
-        for result in await history.import_threads(batch, replace=args.replace):
+        for result in await import_threads(history, batch, replace=args.replace):
             counts[result] += 1
         done += len(batch)
         batch = []

@@ -14,8 +14,9 @@ Layout (the same as Microsoft's ``agent_framework_redis`` store, so either can r
 - ``{<thread key>}:last-write``: the token of the thread's latest write, kept for a few minutes in the
   thread's own hash slot, so a write whose reply was lost can tell whether it went through.
 
-How to connect, and redis-py's bounded retry of a dropped connection, are ``redis_connection``'s.
-What a failure means for a call is decided in one place, ``RedisHistory._call``: a longer wait
+How to connect, and redis-py's bounded retry of a dropped connection, are ``redis_connection``'s;
+exporting and importing whole threads is ``thread_archive``'s, over this module's public methods.
+What a failure means for a call is decided in one place, ``RedisHistory.call``: a longer wait
 through a cluster failover, never a retry of a refused password, a write resent only after checking
 it did not go through, and every failure turned into one password-free ``RedisUnavailableError``.
 """
@@ -54,7 +55,7 @@ from redis_connection import (
     single_attempt,
 )
 
-__all__ = ["RedisHistory", "SavedThread", "ThreadDump"]
+__all__ = ["RedisHistory", "SavedThread"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,37 +82,6 @@ class SavedThread:
     message_count: int
     preview: str
     last_used: float | None = None
-
-
-@dataclass(frozen=True)
-class ThreadDump:
-    """One thread as stored: its entries exactly as they are, and its score in the recency index."""
-
-    thread_id: str
-    redis_key: str
-    entries: list[str]
-    last_used: float | None = None
-
-
-# Writes an imported thread atomically (a script runs as one unit, like MULTI/EXEC, but can decide on
-# what it reads): left alone when it already holds messages (unless replacing) or is not a list.
-# KEYS[1] the thread, KEYS[2] the index (absent on a cluster, where it lives in another slot);
-# ARGV: replace flag, score, thread id, then the entries. Returns 1 written, 0 kept, -1 not a list.
-_IMPORT_SCRIPT = """
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind ~= 'none' and kind ~= 'list' then return -1 end
-if kind == 'list' and ARGV[1] ~= '1' and redis.call('LLEN', KEYS[1]) > 0 then return 0 end
-redis.call('DEL', KEYS[1])
-local i = 4
-while i <= #ARGV do
-  local last = math.min(i + 999, #ARGV)
-  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, last))
-  i = last + 1
-end
-if KEYS[2] then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) end
-return 1
-"""
-IMPORT_WRITTEN, IMPORT_KEPT, IMPORT_NOT_A_LIST = 1, 0, -1
 
 
 def _escape_glob(text: str) -> str:
@@ -258,10 +228,11 @@ class RedisHistory:
 
     # -- the failure policy ------------------------------------------------------------------
 
-    async def _call(self, operation: Callable[[], Awaitable[T]], *, tries_of_our_own: int = 0) -> T:
+    async def call(self, operation: Callable[[], Awaitable[T]], *, tries_of_our_own: int = 0) -> T:
         """Run ``operation`` against Redis, through a failover, with failures as one clear error.
 
-        On a single server redis-py's own retries are enough, except for what runs with them off
+        Public so that other work over these threads (``thread_archive``) fails the same way a turn
+        does. On a single server redis-py's own retries are enough, except for what runs with them off
         (``tries_of_our_own`` more tries). On a cluster redis-py gives up sooner than the engine can
         elect a new primary, so this waits up to CLUSTER_FAILOVER_WAIT_SECONDS. A refused password
         is never retried.
@@ -301,7 +272,7 @@ class RedisHistory:
             return result
 
     async def ping(self) -> None:
-        await self._call(self.client.ping)
+        await self.call(self.client.ping)
 
     # -- one thread --------------------------------------------------------------------------
 
@@ -343,12 +314,12 @@ class RedisHistory:
                     self._warn_index_unusable(reply)
 
         async def attempt() -> None:
-            with single_attempt():  # the retries are _call's, not redis-py's too
+            with single_attempt():  # the retries are call()'s, not redis-py's too
                 await send_once()
 
-        write = self._call(attempt, tries_of_our_own=RETRIES)
+        write = self.call(attempt, tries_of_our_own=RETRIES)
         if self.cluster:
-            await asyncio.gather(write, self._call(lambda: self._touch_index(thread_id)))
+            await asyncio.gather(write, self.call(lambda: self._touch_index(thread_id)))
         else:
             await write
 
@@ -378,16 +349,16 @@ class RedisHistory:
                     except WatchError:
                         continue
 
-        seeded = await self._call(seed)
+        seeded = await self.call(seed)
         if seeded:
-            await self._call(lambda: self._touch_index(thread_id))
+            await self.call(lambda: self._touch_index(thread_id))
         return seeded
 
     async def entries(self, thread_id: str) -> list[str]:
         """The thread's stored entries, oldest first, as they are (a key that is not a list holds none)."""
         key = self.key(thread_id)
         try:
-            return await self._call(lambda: self.client.lrange(key, 0, -1))
+            return await self.call(lambda: self.client.lrange(key, 0, -1))
         except ResponseError as error:
             if not str(error).startswith("WRONGTYPE"):
                 raise
@@ -427,22 +398,22 @@ class RedisHistory:
         return messages
 
     async def count(self, thread_id: str) -> int:
-        return int(await self._call(lambda: self.client.llen(self.key(thread_id))))
+        return int(await self.call(lambda: self.client.llen(self.key(thread_id))))
 
     async def entry_at(self, thread_id: str, index: int) -> str | None:
-        return await self._call(lambda: self.client.lindex(self.key(thread_id), index))
+        return await self.call(lambda: self.client.lindex(self.key(thread_id), index))
 
     async def replace_at(self, thread_id: str, index: int, entry: str) -> None:
         """LSET; IndexError when there is no such entry (as a Python list would say)."""
         try:
-            await self._call(lambda: self.client.lset(self.key(thread_id), index, entry))
+            await self.call(lambda: self.client.lset(self.key(thread_id), index, entry))
         except ResponseError as error:
             if "index out of range" in str(error) or "no such key" in str(error):
                 raise IndexError("list index out of range") from None
             raise
 
     async def remove_entry(self, thread_id: str, entry: str) -> bool:
-        return bool(await self._call(lambda: self.client.lrem(self.key(thread_id), 1, entry)))
+        return bool(await self.call(lambda: self.client.lrem(self.key(thread_id), 1, entry)))
 
     async def clear(self, thread_id: str) -> None:
         """Delete the thread's history and forget it in the recency index."""
@@ -457,110 +428,10 @@ class RedisHistory:
 
         if self.cluster:  # the index is in another slot: its own command, alongside
             await asyncio.gather(
-                self._call(delete_thread), self._call(lambda: self.client.zrem(self.index_key, thread_id))
+                self.call(delete_thread), self.call(lambda: self.client.zrem(self.index_key, thread_id))
             )
         else:
-            await self._call(delete_thread)
-
-    # -- whole threads: export and import ---------------------------------------------------
-
-    async def dump_thread(self, thread_id: str) -> ThreadDump | None:
-        """The thread's entries as stored and its index score; None when it holds no messages."""
-
-        async def read() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.lrange(self.key(thread_id), 0, -1)
-            pipe.zscore(self.index_key, thread_id)
-            return await pipe.execute(raise_on_error=False)
-
-        entries, score = await self._call(read)
-        if isinstance(entries, Exception) or not entries:
-            return None
-        last_used = float(score) if isinstance(score, (int, float)) else None
-        return ThreadDump(thread_id, self.key(thread_id), list(entries), last_used)
-
-    async def dump_all_threads(self, page_size: int = 500) -> AsyncIterator[ThreadDump]:
-        """Every thread under the prefix, read ``page_size`` at a time (SCAN, then one pipeline per page).
-
-        Only one page is held at a time, so it streams any number of threads. SCAN may report a key
-        twice when the keyspace grows meanwhile; it never misses one that exists throughout.
-        """
-        page: list[str] = []
-        async for key in self.scan_thread_keys():
-            page.append(key)
-            if len(page) >= page_size:
-                for dump in await self._call(lambda keys=page: self._dump_page(keys)):
-                    yield dump
-                page = []
-        if page:
-            for dump in await self._call(lambda: self._dump_page(page)):
-                yield dump
-
-    async def _dump_page(self, keys: Sequence[str]) -> list[ThreadDump]:
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.lrange(key, 0, -1)
-            pipe.zscore(self.index_key, self.thread_id_of(key))
-        replies = await pipe.execute(raise_on_error=False)
-        dumps = []
-        for position, key in enumerate(keys):
-            entries, score = replies[2 * position], replies[2 * position + 1]
-            if isinstance(entries, Exception) or not entries:  # deleted, or no longer a list, since SCAN saw it
-                continue
-            last_used = float(score) if isinstance(score, (int, float)) else None
-            dumps.append(ThreadDump(self.thread_id_of(key), key, list(entries), last_used))
-        return dumps
-
-    async def import_thread(
-        self, thread_id: str, entries: Sequence[str], *, replace: bool = False, last_used: float | None = None
-    ) -> int:
-        """Write a whole thread and its index entry atomically; see ``import_threads``."""
-        return (
-            await self.import_threads(
-                [ThreadDump(thread_id, self.key(thread_id), list(entries), last_used)], replace=replace
-            )
-        )[0]
-
-    async def import_threads(self, threads: Sequence[ThreadDump], *, replace: bool = False) -> list[int]:
-        """Write each thread, entries byte for byte, with its index score, each as one atomic unit.
-
-        A thread that already holds messages is kept as it is unless ``replace`` (so importing the
-        same threads twice changes nothing), and a key that is not a list is never touched. Returns,
-        per thread, ``IMPORT_WRITTEN``, ``IMPORT_KEPT`` or ``IMPORT_NOT_A_LIST``. Single node: one
-        round trip for the lot; cluster: one call per thread, the index alongside (another slot).
-        ``max_messages`` and the TTL do not apply: an import restores what was exported.
-        """
-        now = time.time()
-
-        def arguments(thread: ThreadDump) -> list[Any]:
-            score = thread.last_used if thread.last_used is not None else now
-            return ["1" if replace else "0", repr(float(score)), thread.thread_id, *thread.entries]
-
-        if not self.cluster:
-
-            async def write_all() -> list[Any]:
-                pipe = self.client.pipeline(transaction=False)
-                for thread in threads:
-                    pipe.eval(_IMPORT_SCRIPT, 2, self.key(thread.thread_id), self.index_key, *arguments(thread))
-                return await pipe.execute()
-
-            return [int(reply) for reply in await self._call(write_all)]
-
-        results = []
-        for thread in threads:
-            key = self.key(thread.thread_id)
-            result = int(
-                await self._call(
-                    lambda key=key, thread=thread: self.client.eval(_IMPORT_SCRIPT, 1, key, *arguments(thread))
-                )
-            )
-            if result == IMPORT_WRITTEN:
-                score = thread.last_used if thread.last_used is not None else now
-                await self._call(
-                    lambda thread=thread, score=score: self.client.zadd(self.index_key, {thread.thread_id: score})
-                )
-            results.append(result)
-        return results
+            await self.call(delete_thread)
 
     async def _transaction(self) -> Any:
         if self.cluster:
@@ -621,7 +492,7 @@ class RedisHistory:
         without it every list-typed key is found with SCAN.
         """
         if limit is None:
-            return await self._call(self._scan_saved_threads)
+            return await self.call(self._scan_saved_threads)
         if limit <= 0:
             return []
 
@@ -635,11 +506,11 @@ class RedisHistory:
                 first_page = await self._recent_page(0, limit)
             return await self._recent_saved_threads(limit, first_page)
 
-        return await self._call(from_index)
+        return await self.call(from_index)
 
     async def rebuild_index(self) -> int:
         """Index threads written by other tools (the lab's store, Microsoft's); returns how many were added."""
-        return await self._call(self._index_unindexed_threads)
+        return await self.call(self._index_unindexed_threads)
 
     async def _index_unindexed_threads(self) -> int:
         keys = [key async for key in self.scan_thread_keys()]

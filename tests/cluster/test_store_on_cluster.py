@@ -15,6 +15,7 @@ from redis.exceptions import CrossSlotTransactionError, MovedError
 from message_json import encode_entry
 from redis_chat_message_store import RedisChatMessageStore, resume_thread
 from tests.support.cluster import ValkeyCluster
+from thread_archive import IMPORT_KEPT, IMPORT_WRITTEN, dump_all_threads, import_threads
 
 
 def turn(number: int) -> list[ChatMessage]:
@@ -178,6 +179,27 @@ async def test_clear_removes_the_thread_and_its_index_entry_without_crossslot(
     assert await store.list_messages() == []
     assert await store.list_saved_threads(limit=10) == []
     assert await store.list_saved_threads() == []
+    await store.aclose()
+
+
+async def test_threads_exported_from_every_primary_import_back_with_their_index_scores(
+    redis_cluster: ValkeyCluster, key_prefix: str
+) -> None:
+    """On a cluster the import writes each thread with its own script and the index (another slot) alongside."""
+    spread = redis_cluster.thread_ids_on_every_primary(key_prefix)
+    store = cluster_store(redis_cluster, key_prefix)
+    for thread_id in (thread_id for ids in spread.values() for thread_id in ids):
+        await store.for_thread(thread_id).add_messages(turn(1))
+    history = store.history
+    exported = sorted([dump async for dump in dump_all_threads(history, page_size=2)], key=lambda dump: dump.thread_id)
+    for dump in exported:
+        await history.clear(dump.thread_id)
+
+    assert await import_threads(history, exported) == [IMPORT_WRITTEN] * len(exported)
+    assert await import_threads(history, exported) == [IMPORT_KEPT] * len(exported)
+    for dump in exported:
+        assert await history.entries(dump.thread_id) == dump.entries
+        assert await history.client.zscore(history.index_key, dump.thread_id) == dump.last_used
     await store.aclose()
 
 

@@ -1,0 +1,174 @@
+"""Whole threads out of Redis and back in: the export and import behind ``lab11 export`` and ``lab11 import``.
+
+A thread leaves as it is stored (every entry byte for byte, a corrupt one included) with its score in
+the recency index, and comes back the same way, each thread as one atomic unit. Everything goes
+through ``RedisHistory``'s public surface: its keys, its client and its failure policy
+(``RedisHistory.call``), so a failover or a refused password means here what it means for a turn.
+Nothing here imports the Agent Framework.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis_history import RedisHistory
+
+__all__ = [
+    "IMPORT_KEPT",
+    "IMPORT_NOT_A_LIST",
+    "IMPORT_WRITTEN",
+    "ThreadDump",
+    "dump_all_threads",
+    "dump_thread",
+    "import_thread",
+    "import_threads",
+]
+
+
+@dataclass(frozen=True)
+class ThreadDump:
+    """One thread as stored: its entries exactly as they are, and its score in the recency index."""
+
+    thread_id: str
+    redis_key: str
+    entries: list[str]
+    last_used: float | None = None
+
+
+# Writes an imported thread atomically (a script runs as one unit, like MULTI/EXEC, but can decide on
+# what it reads): left alone when it already holds messages (unless replacing) or is not a list.
+# KEYS[1] the thread, KEYS[2] the index (absent on a cluster, where it lives in another slot);
+# ARGV: replace flag, score, thread id, then the entries. Returns 1 written, 0 kept, -1 not a list.
+_IMPORT_SCRIPT = """
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'none' and kind ~= 'list' then return -1 end
+if kind == 'list' and ARGV[1] ~= '1' and redis.call('LLEN', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+local i = 4
+while i <= #ARGV do
+  local last = math.min(i + 999, #ARGV)
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, last))
+  i = last + 1
+end
+if KEYS[2] then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) end
+return 1
+"""
+IMPORT_WRITTEN, IMPORT_KEPT, IMPORT_NOT_A_LIST = 1, 0, -1
+
+
+def _last_used(score: Any) -> float | None:
+    """An index score as read in a pipeline (an error or None when the thread has none)."""
+    return float(score) if isinstance(score, (int, float)) else None
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+async def dump_thread(history: RedisHistory, thread_id: str) -> ThreadDump | None:
+    """The thread's entries as stored and its index score; None when it holds no messages."""
+    key = history.key(thread_id)
+
+    async def read() -> list[Any]:
+        pipe = history.client.pipeline(transaction=False)
+        pipe.lrange(key, 0, -1)
+        pipe.zscore(history.index_key, thread_id)
+        return await pipe.execute(raise_on_error=False)
+
+    entries, score = await history.call(read)
+    if isinstance(entries, Exception) or not entries:
+        return None
+    return ThreadDump(thread_id, key, list(entries), _last_used(score))
+
+
+async def dump_all_threads(history: RedisHistory, page_size: int = 500) -> AsyncIterator[ThreadDump]:
+    """Every thread under the prefix, read ``page_size`` at a time (SCAN, then one pipeline per page).
+
+    Only one page is held at a time, so it streams any number of threads. SCAN may report a key
+    twice when the keyspace grows meanwhile; it never misses one that exists throughout.
+    """
+    page: list[str] = []
+    async for key in history.scan_thread_keys():
+        page.append(key)
+        if len(page) >= page_size:
+            for dump in await history.call(lambda keys=page: _dump_page(history, keys)):
+                yield dump
+            page = []
+    if page:
+        for dump in await history.call(lambda: _dump_page(history, page)):
+            yield dump
+
+
+async def _dump_page(history: RedisHistory, keys: Sequence[str]) -> list[ThreadDump]:
+    pipe = history.client.pipeline(transaction=False)
+    for key in keys:
+        pipe.lrange(key, 0, -1)
+        pipe.zscore(history.index_key, history.thread_id_of(key))
+    replies = await pipe.execute(raise_on_error=False)
+    dumps = []
+    for position, key in enumerate(keys):
+        entries, score = replies[2 * position], replies[2 * position + 1]
+        if isinstance(entries, Exception) or not entries:  # deleted, or no longer a list, since SCAN saw it
+            continue
+        dumps.append(ThreadDump(history.thread_id_of(key), key, list(entries), _last_used(score)))
+    return dumps
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+async def import_thread(
+    history: RedisHistory,
+    thread_id: str,
+    entries: Sequence[str],
+    *,
+    replace: bool = False,
+    last_used: float | None = None,
+) -> int:
+    """Write a whole thread and its index entry atomically; see ``import_threads``."""
+    dump = ThreadDump(thread_id, history.key(thread_id), list(entries), last_used)
+    return (await import_threads(history, [dump], replace=replace))[0]
+
+
+async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *, replace: bool = False) -> list[int]:
+    """Write each thread, entries byte for byte, with its index score, each as one atomic unit.
+
+    A thread that already holds messages is kept as it is unless ``replace`` (so importing the
+    same threads twice changes nothing), and a key that is not a list is never touched. Returns,
+    per thread, ``IMPORT_WRITTEN``, ``IMPORT_KEPT`` or ``IMPORT_NOT_A_LIST``. Single node: one
+    round trip for the lot; cluster: one call per thread, the index alongside (another slot).
+    The history's ``max_messages`` and TTL do not apply: an import restores what was exported.
+    """
+    now = time.time()
+    client = history.client
+
+    def score_of(thread: ThreadDump) -> float:
+        return thread.last_used if thread.last_used is not None else now
+
+    def arguments(thread: ThreadDump) -> list[Any]:
+        return ["1" if replace else "0", repr(float(score_of(thread))), thread.thread_id, *thread.entries]
+
+    if not history.cluster:
+
+        async def write_all() -> list[Any]:
+            pipe = client.pipeline(transaction=False)
+            for thread in threads:
+                pipe.eval(_IMPORT_SCRIPT, 2, history.key(thread.thread_id), history.index_key, *arguments(thread))
+            return await pipe.execute()
+
+        return [int(reply) for reply in await history.call(write_all)]
+
+    results = []
+    for thread in threads:
+        key = history.key(thread.thread_id)
+        result = int(
+            await history.call(lambda key=key, thread=thread: client.eval(_IMPORT_SCRIPT, 1, key, *arguments(thread)))
+        )
+        if result == IMPORT_WRITTEN:
+            await history.call(
+                lambda thread=thread: client.zadd(history.index_key, {thread.thread_id: score_of(thread)})
+            )
+        results.append(result)
+    return results
