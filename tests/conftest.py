@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.cluster import FIGURES, ValkeyCluster
 from tests.support.model_server import ModelServer
+from tests.support.round_trips import record_socket_writes
 from tests.support.valkey import ValkeyProcess
 
 
@@ -59,6 +60,12 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyCl
 def key_prefix() -> str:
     """A prefix of its own per test: the cluster is shared, the threads are not."""
     return f"lab11-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def socket_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, list[str]]]:
+    """Every request the async clients write during the test, as (port, command names): one entry, one round trip."""
+    return record_socket_writes(monkeypatch)
 
 
 @pytest.fixture
