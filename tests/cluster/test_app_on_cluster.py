@@ -7,9 +7,8 @@ import time
 from collections.abc import Callable
 
 from redis_chat_message_store import RedisChatMessageStore
-from tests.cluster.conftest import FIGURES
 from tests.support.app_driver import LabApp, assert_clean
-from tests.support.cluster import ClusterNode, ValkeyCluster
+from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
 
 FIRST = "Hi, my name is Ada and I want to go to Lisbon."
 SECOND = "I love seafood and my budget is 1500 euros."

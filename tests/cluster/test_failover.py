@@ -20,8 +20,7 @@ import lab_agent
 import redis_history
 from offline_model import OfflineChatClient
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
-from tests.cluster.conftest import FIGURES
-from tests.support.cluster import ClusterNode, ValkeyCluster
+from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
 
 EARLIER_TURNS = ("Hi, my name is Ada and I want to go to Lisbon.", "I love seafood.", "My budget is 1500 euros.")
 AFTER_FAILOVER = "What is my name and where do I want to go?"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from agent_framework import AgentThread, ChatMessage
 from agent_framework_redis import RedisChatMessageStore as MicrosoftStore
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import AbstractConnection
 from redis.crc import key_slot
 from redis.exceptions import CrossSlotTransactionError, MovedError
 
@@ -32,37 +29,6 @@ def cluster_store(
     return RedisChatMessageStore(
         redis_url=cluster.url, thread_id=thread_id, key_prefix=key_prefix, cluster=True, **limits
     )
-
-
-def _resp_commands(chunks: list[bytes] | bytes) -> list[str]:
-    """Command names in a packed RESP request (what one socket write carries)."""
-    data = b"".join(chunks) if isinstance(chunks, list) else chunks
-    lines = data.split(b"\r\n")
-    names: list[str] = []
-    position = 0
-    while position < len(lines) and lines[position].startswith(b"*"):
-        arguments = int(lines[position][1:])
-        names.append(lines[position + 2].decode().upper())  # *N, $len, NAME, ...
-        position += 1 + 2 * arguments
-    return names
-
-
-@pytest.fixture
-def socket_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, list[str]]]]:
-    """Every request the async clients write, as (port, command names); one entry is one round trip."""
-    writes: list[tuple[int, list[str]]] = []
-    original = AbstractConnection.send_packed_command
-
-    async def recording(self: AbstractConnection, command: list[bytes] | bytes, check_health: bool = True) -> None:
-        commands = _resp_commands(command)
-        # A new connection's handshake is not a request of the store's; it happens when the
-        # thread and the index share a node and the two concurrent writes need two connections.
-        if commands[:1] not in (["HELLO"], ["CLIENT"]):
-            writes.append((int(getattr(self, "port", 0)), commands))
-        await original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
-    yield writes
 
 
 def test_the_cluster_has_three_primaries_each_with_a_replica(redis_cluster: ValkeyCluster) -> None:

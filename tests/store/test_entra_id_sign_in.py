@@ -8,7 +8,6 @@ through, and no token may show up in a repr, a log line, an error or the store's
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -21,11 +20,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from entra_id import SCOPE, EntraIdSignInError, redis_credential_provider, sign_in
-from tests.support.entra import OBJECT_ID, EntraSignIn, make_token
+from tests.support.entra import OBJECT_ID, EntraSignIn, make_token, wait_until
 from tests.support.loopback_only import sitecustomize as loopback_guard
 from tests.support.valkey import ValkeyProcess
-
-RENEWAL_WAIT_SECONDS = 15.0
 
 
 @pytest.fixture
@@ -49,10 +46,6 @@ def _client(server: ValkeyProcess, credential: object) -> redis.Redis:
         credential_provider=redis_credential_provider(credential=credential),  # type: ignore[arg-type]
         decode_responses=True,
     )
-
-
-def _failed_sign_ins(entra: EntraSignIn) -> list[dict[str, object]]:
-    return [entry for entry in entra.acl_log() if entry["reason"] == "auth"]
 
 
 async def test_the_client_signs_in_as_the_tokens_object_id(redis_server: ValkeyProcess, entra: EntraSignIn) -> None:
@@ -80,7 +73,7 @@ async def test_the_next_write_and_read_go_through_after_rotation_revocation_and_
     await client.rpush("lab11:thread_a", "after")
     assert await client.lrange("lab11:thread_a", 0, -1) == ["before", "after"]
     assert entra.connections() >= 1
-    assert _failed_sign_ins(entra) == []
+    assert entra.failed_sign_ins() == []
     await client.aclose()
 
 
@@ -98,9 +91,9 @@ async def test_tokens_are_renewed_before_they_expire_and_idle_connections_sign_i
     client = _client(redis_server, entra)
     await client.rpush("lab11:thread_a", "first")
     connection_ids = await _connection_ids(entra)
-    assert await _wait_for(lambda: entra.auth_calls() >= 1), "no renewal within the wait"
+    assert await wait_until(lambda: entra.auth_calls() >= 1), "no renewal within the wait"
     assert await _connection_ids(entra) == connection_ids
-    assert _failed_sign_ins(entra) == []
+    assert entra.failed_sign_ins() == []
     await client.rpush("lab11:thread_a", "second")
     assert await client.lrange("lab11:thread_a", 0, -1) == ["first", "second"]
     await client.aclose()
@@ -113,7 +106,7 @@ async def test_a_failed_renewal_says_so_in_one_line_and_the_next_connection_sign
     client = _client(redis_server, entra)
     await client.rpush("lab11:thread_a", "first")
     entra.sign_out()
-    assert await _wait_for(lambda: "Could not renew the Microsoft Entra ID token" in caplog.text)
+    assert await wait_until(lambda: "Could not renew the Microsoft Entra ID token" in caplog.text)
     (warning,) = [record for record in caplog.records if "Could not renew" in record.getMessage()]
     assert "\n" not in warning.getMessage() and "az login" in warning.getMessage()
     entra.signed_out = False
@@ -250,7 +243,7 @@ async def test_the_store_adds_and_lists_across_a_rotation(redis_server: ValkeyPr
     assert entra.rotate() >= 1
     await store.add_messages(TURN[1:])
     assert [message.text for message in await store.list_messages()] == [message.text for message in TURN]
-    assert _failed_sign_ins(entra) == []
+    assert entra.failed_sign_ins() == []
     await store.aclose()
 
 
@@ -312,11 +305,11 @@ async def test_the_store_as_the_app_builds_it_renews_tokens_on_idle_connections(
     settings = config.load_settings({"REDIS_URL": url, "REDIS_ENTRA_ID": "1"}, read_dotenv=False)
     store = RedisChatMessageStore(thread_id="thread_a", key_prefix="lab11", **entra_id.store_connection(settings, url))
     await store.add_messages(TURN[:1])
-    assert await _wait_for(lambda: entra.auth_calls() >= 1), "the store's idle connection was never signed in again"
+    assert await wait_until(lambda: entra.auth_calls() >= 1), "the store's idle connection was never signed in again"
     assert "No registered callback" not in caplog.text
     await store.add_messages(TURN[1:])
     assert len(await store.list_messages()) == 2
-    assert _failed_sign_ins(entra) == []
+    assert entra.failed_sign_ins() == []
     await store.aclose()
 
 
@@ -330,12 +323,3 @@ async def _connection_ids(entra: EntraSignIn) -> list[str]:
         for field in line.split()
         if field.startswith("id=")
     )
-
-
-async def _wait_for(condition, timeout: float = RENEWAL_WAIT_SECONDS) -> bool:  # type: ignore[no-untyped-def]
-    """Poll while the event loop runs (the renewal timer lives on it); bounded."""
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return True
-        await asyncio.sleep(0.1)
-    return bool(condition())

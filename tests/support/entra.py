@@ -21,6 +21,7 @@ Nothing here reaches beyond 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -28,7 +29,7 @@ import secrets
 import stat
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -47,6 +48,7 @@ FULL_ACCESS: tuple[str, ...] = ("~*", "&*", "+@all")
 ONLY_AZURE_CLI = {"AZURE_TOKEN_CREDENTIALS": "AzureCliCredential"}
 LOOPBACK_GUARD = Path(__file__).resolve().parent / "loopback_only"
 NETWORK_LOG_VARIABLE = "LAB11_NETWORK_LOG"
+RENEWAL_WAIT_SECONDS = 15.0
 
 
 def _b64(data: bytes) -> str:
@@ -170,6 +172,10 @@ class EntraSignIn:
         with self.admin() as admin:
             return list(admin.execute_command("ACL", "LOG"))
 
+    def failed_sign_ins(self) -> list[dict[str, object]]:
+        """The ACL LOG's refused sign-ins (a stale token would show up here)."""
+        return [entry for entry in self.acl_log() if entry["reason"] == "auth"]
+
     def auth_calls(self) -> int:
         """How many AUTH commands the server has run so far (successful or not)."""
         with self.admin() as admin:
@@ -235,3 +241,12 @@ class EntraSignIn:
         partial = self.state_dir / f"{fake_az.TOKEN_FILE}.partial"
         partial.write_text(json.dumps(state), encoding="utf-8")
         partial.replace(self.state_dir / fake_az.TOKEN_FILE)
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = RENEWAL_WAIT_SECONDS) -> bool:
+    """Poll while the event loop runs (redis-entraid's renewal timer lives on it); bounded."""
+    for _ in range(int(timeout / 0.1)):
+        if condition():
+            return True
+        await asyncio.sleep(0.1)
+    return bool(condition())
