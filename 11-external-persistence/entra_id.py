@@ -58,6 +58,10 @@ class EntraIdSignInError(Exception):
     """No token for Redis, or one it cannot use: the message is one line and never holds a token."""
 
 
+# Both environments pin the sign-in packages; the hint names the file of each.
+_INSTALL_HINT = "pip install -r requirements.txt (requirements-v1.txt on Agent Framework 1.x)"
+
+
 def probe_credentials(settings: Settings) -> tuple[str, str] | None:
     """The user name and token for the start-up check, or None when REDIS_ENTRA_ID is off.
 
@@ -102,9 +106,7 @@ def default_credential() -> TokenCredential:
         try:
             from azure.identity import DefaultAzureCredential
         except ImportError:
-            raise EntraIdSignInError(
-                "Microsoft Entra ID sign-in needs azure-identity: pip install -r requirements.txt"
-            ) from None
+            raise EntraIdSignInError(f"Microsoft Entra ID sign-in needs azure-identity: {_INSTALL_HINT}") from None
         try:
             _credential = DefaultAzureCredential()
         except ValueError as error:  # e.g. AZURE_TOKEN_CREDENTIALS names no known credential
@@ -138,9 +140,7 @@ def redis_credential_provider(credential: TokenCredential | None = None) -> Stre
         from redis.auth.token_manager import RetryPolicy, TokenManagerConfig
         from redis_entraid.identity_provider import DefaultAzureCredentialProvider
     except ImportError:
-        raise EntraIdSignInError(
-            "Microsoft Entra ID sign-in needs redis-entraid: pip install -r requirements.txt"
-        ) from None
+        raise EntraIdSignInError(f"Microsoft Entra ID sign-in needs redis-entraid: {_INSTALL_HINT}") from None
     identity = DefaultAzureCredentialProvider(credential or default_credential(), (SCOPE,))
     renewal = TokenManagerConfig(
         expiration_refresh_ratio=RENEW_AT,
