@@ -17,6 +17,7 @@ thread while the user reads the menu, and the first action that needs them waits
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -57,17 +58,34 @@ def framework_generation() -> str:
         raise SetupError(f"The Agent Framework is not installed. Run: {INSTALL_HINT} ({V1_HINT}).")
     site = Path(next(iter(spec.submodule_search_locations))).parent
     found = sorted(
-        entry.name[len("agent_framework_core-") : -len(".dist-info")]
-        for entry in site.glob("agent_framework_core-*.dist-info")
+        (
+            entry.name[len("agent_framework_core-") : -len(".dist-info")]
+            for entry in site.glob("agent_framework_core-*.dist-info")
+        ),
+        key=_version_order,
     )
     if not found or REQUIRED_FRAMEWORK in found:
         return LAB
-    if not found[-1].startswith("1.0.0"):  # 1.0.0 pre-releases other than the lab's have neither API
-        return V1
+    if generation := generation_of(found[-1]):
+        return generation
     raise SetupError(
         f"This lab needs agent-framework-core {REQUIRED_FRAMEWORK} (found {found[-1]}). "
         f"Run: {INSTALL_HINT} ({V1_HINT})."
     )
+
+
+def generation_of(version: str) -> str | None:
+    """``lab`` for the lab's release, ``1.x`` from 1.0.0 on; None for the other 1.0.0 pre-releases (neither API)."""
+    if version == REQUIRED_FRAMEWORK:
+        return LAB
+    if re.fullmatch(r"1\.0\.0(a|b|rc)\d+", version):
+        return None
+    return V1
+
+
+def _version_order(version: str) -> list[int | str]:
+    """1.10.0 after 1.9.0 (a plain string sort puts it before)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", version)]
 
 
 # -- background loading of the heavy modules ------------------------------------------

@@ -132,10 +132,10 @@ def _map_nested(content: dict[str, Any], convert: Callable[[Mapping[str, Any]], 
     return content
 
 
-def _lab_content(content: Mapping[str, Any]) -> dict[str, Any]:
-    """Only the fields b260130's Content accepts: it raises TypeError on any other."""
-    kept = {key: value for key, value in content.items() if key == "type" or key in LAB_CONTENT_FIELDS}
-    return _map_nested(kept, _lab_content)
+def _content_within(content: Mapping[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """Only the fields a release's Content accepts (it raises TypeError on any other), nested ones too."""
+    kept = {key: value for key, value in content.items() if key == "type" or key in fields}
+    return _map_nested(kept, lambda nested: _content_within(nested, fields))
 
 
 def _optional_fields(message: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,21 +152,26 @@ def lab_message_dict(message: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "type": "chat_message",
         "role": {"type": "role", "value": message["role"]},
-        "contents": [_lab_content(content) for content in message["contents"]],
+        "contents": [_content_within(content, LAB_CONTENT_FIELDS) for content in message["contents"]],
         **_optional_fields(message),
         "additional_properties": dict(message.get("additional_properties") or {}),
     }
 
 
-def v1_message_dict(message: Mapping[str, Any]) -> dict[str, Any]:
+def v1_message_dict(message: Mapping[str, Any], content_fields: frozenset[str] | None = None) -> dict[str, Any]:
     """The shape ``Message.from_dict`` of 1.x (1.23.0) accepts (and its ``to_dict`` writes).
 
-    The neutral fields are all 1.x fields, so the contents pass as they are.
+    The neutral fields are all 1.23.0 fields, so the contents pass as they are; for an older 1.x,
+    whose ``Content`` lacks some of them, ``content_fields`` names the ones it accepts.
     """
+    if content_fields is None or content_fields >= _KNOWN_CONTENT_FIELDS:
+        contents = [dict(content) for content in message["contents"]]
+    else:
+        contents = [_content_within(content, content_fields) for content in message["contents"]]
     return {
         "type": "message",
         "role": message["role"],
-        "contents": [dict(content) for content in message["contents"]],
+        "contents": contents,
         **_optional_fields(message),
         "additional_properties": dict(message.get("additional_properties") or {}),
     }

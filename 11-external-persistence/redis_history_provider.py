@@ -13,16 +13,21 @@ The Redis work (one MULTI/EXEC per save, exactly once, retries, failover, listin
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from agent_framework import HistoryProvider, Message
+from agent_framework import Content, HistoryProvider, Message
 
 from message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
 from redis_connection import RedisClient
 from redis_history import RedisHistory
 
 __all__ = ["RedisHistoryProvider"]
+
+#: What this 1.x release's ``Content`` accepts: a field written by a newer 1.x (``hosted`` is 1.23's)
+#: is left out rather than making the whole entry unreadable on an older one.
+CONTENT_FIELDS = frozenset(inspect.signature(Content.__init__).parameters) - {"self", "raw_representation"}
 
 
 class RedisHistoryProvider(HistoryProvider):
@@ -69,7 +74,7 @@ class RedisHistoryProvider(HistoryProvider):
     async def get_messages(self, session_id: str | None, *, state: Any = None, **kwargs: Any) -> list[Message]:
         """LRANGE 0 -1, oldest first, whichever release wrote each entry; unreadable entries skipped, kept."""
         return await self.history.messages(
-            _required(session_id), lambda message: Message.from_dict(v1_message_dict(message))
+            _required(session_id), lambda message: Message.from_dict(v1_message_dict(message, CONTENT_FIELDS))
         )
 
     async def save_messages(

@@ -181,3 +181,7 @@ def configure_logging(settings: Settings, terminal: Terminal) -> None:
     root.setLevel(logging.WARNING)
     # azure.identity logs each failed sign-in at length; the app already says it in one line.
     logging.getLogger("azure").setLevel(logging.ERROR)
+    # Python warnings from libraries (some 1.x releases announce experimental features at import)
+    # are notes to developers, not something the app's user can act on: logged, below the bar shown.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.ERROR)

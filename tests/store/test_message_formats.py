@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lab_agent
-from message_json import LAB_CONTENT_FIELDS, decode_entry, lab_message_dict, message_text
+from message_json import LAB_CONTENT_FIELDS, decode_entry, lab_message_dict, message_text, v1_message_dict
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support import message_fixtures as fx
 
@@ -90,6 +90,14 @@ def test_fields_only_1x_knows_are_kept_in_the_message_but_left_out_for_the_lab_r
     line = fx.fixture_lines("1.23.0")[fx.CALL]
     assert decode_entry(line)["contents"][0]["hosted"] is False
     assert "hosted" not in lab_message_dict(decode_entry(line))["contents"][0]
+
+
+def test_for_an_older_1x_the_content_fields_its_content_lacks_are_left_out() -> None:
+    call = {"type": "function_call", "call_id": "c1", "name": "weather", "arguments": "{}", "hosted": False}
+    message = {"role": "assistant", "contents": [call], "additional_properties": {}}
+    older = frozenset({"type", "call_id", "name", "arguments", "additional_properties"})  # as 1.8.0's Content
+    assert v1_message_dict(message, older)["contents"] == [{k: v for k, v in call.items() if k != "hosted"}]
+    assert v1_message_dict(message)["contents"] == [call]
 
 
 def test_the_lab_field_list_is_the_lab_release_content_constructor() -> None:

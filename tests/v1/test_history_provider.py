@@ -18,6 +18,7 @@ if hasattr(agent_framework, "ChatMessage"):  # the lab's release: these tests ru
 from agent_framework import Message
 
 import agent_v1
+import redis_history_provider
 from redis_history_provider import RedisHistoryProvider
 from tests.support import message_fixtures as fx
 from tests.support.valkey import ValkeyProcess
@@ -69,6 +70,16 @@ async def test_every_releases_entries_read_back_on_1x(fake_redis: fakeredis.Fake
     await fake_redis.rpush("lab11:old", *fx.fixture_lines(release))
     provider = RedisHistoryProvider(redis_client=fake_redis, key_prefix="lab11")
     assert len(await provider.get_messages("old")) == len(fx.fixture_lines(release))
+
+
+async def test_on_an_older_1x_a_newer_1x_entry_reads_without_the_fields_it_lacks(
+    fake_redis: fakeredis.FakeAsyncRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1.8.0's Content has no ``hosted``: 1.23.0's function-call entries still read there, without it."""
+    monkeypatch.setattr(redis_history_provider, "CONTENT_FIELDS", redis_history_provider.CONTENT_FIELDS - {"hosted"})
+    await fake_redis.rpush("lab11:newer", *fx.fixture_lines("1.23.0"))
+    provider = RedisHistoryProvider(redis_client=fake_redis, key_prefix="lab11")
+    assert len(await provider.get_messages("newer")) == len(fx.fixture_lines("1.23.0"))
 
 
 async def test_an_entry_that_is_not_a_message_is_skipped_with_a_warning_and_kept(
