@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-APP_DIR = Path(__file__).resolve().parents[2] / "11-external-persistence"
+from tests.support.app_driver import run_with_app_modules
 
 # As some Agent Framework 1.x releases do on import: a warning class of their own, "experimental".
 SCRIPT = textwrap.dedent(
@@ -30,14 +26,7 @@ SCRIPT = textwrap.dedent(
 
 
 def _stderr_of(script: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=APP_DIR,
-        env={**os.environ, "PYTHONPATH": str(APP_DIR)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_with_app_modules(script)
     assert result.returncode == 0, result.stderr
     return result.stderr
 

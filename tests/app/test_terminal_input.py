@@ -7,18 +7,15 @@ process that waits for it; the test only waits a bounded time for the child.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from config import load_settings
 from terminal import Terminal
-
-APP_DIR = Path(__file__).resolve().parents[2] / "11-external-persistence"
+from tests.support.app_driver import run_with_app_modules
 
 # SIGINT raised on a helper thread: Python's handler is flagged, but the main thread's read is
 # not interrupted (as when the kernel hands Ctrl-C to the app's background-import thread).
@@ -40,14 +37,7 @@ CTRL_C_ON_ANOTHER_THREAD = textwrap.dedent(
 
 
 def test_ctrl_c_received_by_another_thread_still_interrupts_the_prompt() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", CTRL_C_ON_ANOTHER_THREAD],
-        cwd=APP_DIR,
-        env={**os.environ, "PYTHONPATH": str(APP_DIR)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_with_app_modules(CTRL_C_ON_ANOTHER_THREAD)
     assert result.stdout.endswith("interrupted\n"), result.stderr
 
 

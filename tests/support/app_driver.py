@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -147,6 +148,21 @@ def app_env(home: Path, data_dir: Path, **extra: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
+
+
+def run_with_app_modules(script: str, timeout: float = TIMEOUT_SECONDS) -> subprocess.CompletedProcess[str]:
+    """``python -c script`` in a child process that imports the app's modules as ``app.py`` does.
+
+    For what must not be tried in the test process itself (a hang, a process-wide setting)."""
+    app_dir = str(APP.parent)
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=app_dir,
+        env={**os.environ, "PYTHONPATH": app_dir},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def has_traceback(text: str) -> bool:
