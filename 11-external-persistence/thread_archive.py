@@ -69,18 +69,8 @@ def _last_used(score: Any) -> float | None:
 
 async def dump_thread(history: RedisHistory, thread_id: str) -> ThreadDump | None:
     """The thread's entries as stored and its index score; None when it holds no messages."""
-    key = history.key(thread_id)
-
-    async def read() -> list[Any]:
-        pipe = history.client.pipeline(transaction=False)
-        pipe.lrange(key, 0, -1)
-        pipe.zscore(history.index_key, thread_id)
-        return await pipe.execute(raise_on_error=False)
-
-    entries, score = await history.call(read)
-    if isinstance(entries, Exception) or not entries:
-        return None
-    return ThreadDump(thread_id, key, list(entries), _last_used(score))
+    dumps = await history.call(lambda: _dump_page(history, [history.key(thread_id)]))
+    return dumps[0] if dumps else None
 
 
 async def dump_all_threads(history: RedisHistory, page_size: int = 500) -> AsyncIterator[ThreadDump]:
