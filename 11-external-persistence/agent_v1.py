@@ -128,7 +128,7 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> Con
         key_prefix=KEY_PREFIX,
         max_messages=MAX_MESSAGES,
         ssl_ca_certs=settings.redis_ca_cert,
-        cluster=settings.redis_cluster and not settings.uses_embedded_redis,
+        cluster=settings.redis_is_cluster,
     )
     return ConversationV1(build_agent(provider, build_chat_client(settings)), provider, thread_id)
 

@@ -83,7 +83,7 @@ async def open_history(settings: Settings, redis_url: str) -> AsyncIterator[Redi
     history = RedisHistory.connect(
         **store_connection(settings, redis_url),
         ssl_ca_certs=settings.redis_ca_cert,
-        cluster=settings.redis_cluster and not settings.uses_embedded_redis,
+        cluster=settings.redis_is_cluster,
         key_prefix=KEY_PREFIX,
     )
     try:

@@ -138,6 +138,11 @@ class Settings:
         return not self.redis_url
 
     @property
+    def redis_is_cluster(self) -> bool:
+        """REDIS_CLUSTER applies to the user's REDIS_URL; the embedded server is never a cluster."""
+        return self.redis_cluster and not self.uses_embedded_redis
+
+    @property
     def uses_entra_id(self) -> bool:
         """REDIS_ENTRA_ID is on: the app signs in to REDIS_URL with Microsoft Entra ID."""
         return _is_true(self.redis_entra_id)

@@ -198,7 +198,7 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> Lab
         redis_url,
         build_chat_client(settings),
         ssl_ca_certs=settings.redis_ca_cert,
-        cluster=settings.redis_cluster and not settings.uses_embedded_redis,
+        cluster=settings.redis_is_cluster,
         connection=store_connection(settings, redis_url),
     )
     return LabConversation(agent, thread_id)
