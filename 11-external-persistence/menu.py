@@ -264,6 +264,7 @@ class Session:
         if indicator:
             indicator.start()
         started = False
+        failure: Exception | None = None
         try:
             async for text in conversation.reply(prompt):
                 if not started:
@@ -272,24 +273,21 @@ class Session:
                     self.term.say(self.term.paint("assistant: ", "1;32"), end="")
                     started = True
                 self.term.say(inert(text), end="")
-        except (RedisUnavailableError, RedisError) as error:
-            if indicator:
-                await indicator.stop()
-            if started:
-                self.term.say()
-                self.term.error("The reply above could not be saved, so this turn is not in the history.")
-            self.report(error)
-            return
         except Exception as error:
+            failure = error
+        finally:  # Ctrl-C included: the indicator never outlives the turn
             if indicator:
                 await indicator.stop()
+        if failure is not None:
             if started:
                 self.term.say()
-            self.report(error, during_turn=True)
+            if isinstance(failure, (RedisUnavailableError, RedisError)):
+                if started:
+                    self.term.error("The reply above could not be saved, so this turn is not in the history.")
+                self.report(failure)
+            else:
+                self.report(failure, during_turn=True)
             return
-        finally:
-            if indicator:
-                await indicator.stop()
         if not started:
             self.term.say(self.term.paint("assistant: ", "1;32") + "(empty reply)", end="")
         self.term.say()
