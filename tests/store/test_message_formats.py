@@ -12,12 +12,12 @@ import fakeredis
 import pytest
 from agent_framework import ChatMessage, Content
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import lab_agent
 from message_json import LAB_CONTENT_FIELDS, decode_entry, lab_message_dict, message_text, v1_message_dict
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support import message_fixtures as fx
+from tests.support.message_strategies import messages
 
 EVERY_LINE = pytest.mark.parametrize(("release", "number", "line"), fx.all_fixture_lines())
 
@@ -176,36 +176,8 @@ def test_the_menu_shows_a_lab_message_as_message_json_renders_it(line: str) -> N
     assert shown_by_the_menu == message_text(decode_entry(line))
 
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=12))
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=6,
-)
-names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=16)
-properties = st.dictionaries(st.text(min_size=1, max_size=8), json_values, max_size=3)
-generated_contents = st.one_of(
-    st.builds(Content.from_text, text=st.text(max_size=80), additional_properties=properties),
-    st.builds(
-        Content.from_function_call,
-        call_id=names,
-        name=names,
-        arguments=st.dictionaries(st.text(max_size=6), json_values, max_size=3) | st.text(max_size=30),
-    ),
-    st.builds(Content.from_function_result, call_id=names, result=json_values),
-)
-generated_messages = st.builds(
-    ChatMessage,
-    role=st.sampled_from(["user", "assistant", "system", "tool"]),
-    contents=st.lists(generated_contents, max_size=4),
-    author_name=st.none() | names,
-    message_id=st.none() | names,
-    additional_properties=properties,
-)
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(generated_messages)
+@given(messages)
 def test_generated_messages_survive_json_decode_and_the_lab_shape(message: ChatMessage) -> None:
     back = ChatMessage.from_dict(lab_message_dict(decode_entry(fx.as_json(message))))
     assert back.to_dict() == message.to_dict()

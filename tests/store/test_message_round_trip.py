@@ -8,40 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redis_chat_message_store import RedisChatMessageStore
-
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=20))
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
-)
-identifiers = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=24)
-
-contents = st.one_of(
-    st.builds(Content.from_text, text=st.text(max_size=200)),
-    st.builds(
-        Content.from_function_call,
-        call_id=identifiers,
-        name=identifiers,
-        arguments=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
-    ),
-    st.builds(Content.from_function_result, call_id=identifiers, result=st.text(max_size=100)),
-    st.builds(
-        Content.from_uri,
-        uri=st.sampled_from(["https://example.org/map.png", "https://example.org/a b?x=1#f"]),
-        media_type=st.sampled_from(["image/png", "text/html"]),
-    ),
-    st.builds(Content.from_data, data=st.binary(max_size=64), media_type=st.just("application/octet-stream")),
-)
-
-messages = st.builds(
-    ChatMessage,
-    role=st.sampled_from(["user", "assistant", "system", "tool"]),
-    contents=st.lists(contents, min_size=1, max_size=4),
-    author_name=st.none() | identifiers,
-    message_id=st.none() | identifiers,
-    additional_properties=st.dictionaries(st.text(min_size=1, max_size=8), json_values, max_size=3),
-)
+from tests.support.message_strategies import messages
 
 
 async def _round_trip(message_list: list[ChatMessage]) -> list[ChatMessage]:
