@@ -1,247 +1,258 @@
-"""Lab 11: chat with an agent whose history lives in Redis, and resume it after a restart.
+"""Lab 11: an agent whose chat history lives in Redis, so a conversation outlives the process.
 
-    python 11-external-persistence/app.py        (or the installed ``lab11`` command)
+    python app.py                                (inside 11-external-persistence/)
+    python 11-external-persistence/app.py        (from the repository root)
 
-With nothing configured it uses a private Valkey server (data in the user's data
-directory) and an offline model that answers from the conversation history it is
-sent. Set REDIS_URL and AOAI_ENDPOINT + AOAI_DEPLOYMENT (or OPENAI_API_KEY) to use
-your own; see ``config.py``.
+``build_agent`` hands every new thread a ``RedisChatMessageStore`` through the agent's
+``chat_message_store_factory``; the numbered menu chats, peeks at what Redis holds, loads a saved
+thread (even one written before a restart), starts a fresh one, or deletes one.
 
-This module starts the app: settings, the Redis start-up check or the embedded server, which
-Agent Framework release to drive (``lab_agent`` for the lab's 1.0.0b260130, ``agent_v1`` for
-1.x), then the menu (``menu``). Start-up is kept short on purpose: the menu is printed before
-the Agent Framework, the model SDK and the Redis client are imported; they load in a background
-thread while the user reads the menu, and the first action that needs them waits for it.
+With nothing configured it uses an embedded Valkey server and an offline model that answers from
+the history it is sent. Set ``REDIS_URL`` and ``AOAI_ENDPOINT`` + ``AOAI_DEPLOYMENT`` to use Azure
+Cache for Redis and Azure OpenAI (see ``lab11_persistence/config.py``). On Agent Framework 1.x the
+same menu drives the package's ``Agent`` with ``RedisHistoryProvider``.
+
+What the lab does not show lives in the ``lab11_persistence`` package beside this file: the
+terminal (Ctrl-C, Ctrl-Z, inert text, one-line errors), start-up (the first menu appears while the
+Agent Framework loads in the background), the embedded server, Microsoft Entra ID sign-in, and the
+thread commands (``python app.py threads --help``).
 """
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import sys
-import threading
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # `python path/to/app.py` from anywhere, and the `lab11` command
-    sys.path.insert(0, str(HERE))
+from lab11_persistence.config import INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings, load_settings
+from lab11_persistence.console import commands, startup
+from lab11_persistence.console.menu import Conversation, MenuSession
+from lab11_persistence.redis_history.keys import new_thread_id
 
-import config  # noqa: E402  (light: standard library only, python-dotenv only when a .env exists)
-from config import EXIT_OK, Settings, SetupError  # noqa: E402
-from menu import Session  # noqa: E402  (light: no framework, no Redis client)
-from redis_setup import redis_for  # noqa: E402
-from redis_urls import describe_redis_url  # noqa: E402  (standard library only)
-from terminal import Terminal, configure_logging  # noqa: E402
+if TYPE_CHECKING:  # pragma: no cover - imported in the background while the first menu is read
+    from collections.abc import AsyncIterator
 
-if TYPE_CHECKING:  # pragma: no cover
-    from embedded_server import EmbeddedServer
-    from menu import Conversation
+    from agent_framework import AgentThread, ChatAgent, ChatMessage
 
-REQUIRED_FRAMEWORK = "1.0.0b260130"
-INSTALL_HINT = f"pip install agent-framework-core=={REQUIRED_FRAMEWORK}"
-V1_HINT = "or agent-framework-core 1.x: python3 dev.py app --framework 1.x"
-LAB, V1 = "lab", "1.x"
+    from lab11_persistence.redis_history.history import SavedThread
+    from redis_chat_message_store import RedisChatMessageStore
+
+MENU = (
+    ("1", "Send a user message"),
+    ("2", "Peek at Redis history"),
+    ("3", "Load a saved Redis thread"),
+    ("4", "Start a fresh thread"),
+    ("5", "Delete a saved thread"),
+    ("0", "Exit"),
+)
+THREADS_SHOWN = 20
 
 
-def framework_generation() -> str:
-    """``lab`` on the lab's release, ``1.x`` on Agent Framework 1.x; one line for anything else.
+# -- the agent and its threads ------------------------------------------------------------------
 
-    Looks at the installed distribution's folder name rather than importing anything, so it
-    costs a directory listing. The background import double-checks the API.
+
+def build_agent(redis_url: str, chat_client: Any = None, **store_options: Any) -> ChatAgent:
+    """A travel-planner ``ChatAgent`` whose every thread keeps its history in Redis.
+
+    ``store_options`` are the store's connection extras (a CA file, ``cluster=True``, or an Entra ID
+    ``connection`` that replaces ``redis_url``).
     """
-    from importlib.util import find_spec
+    from lab11_persistence.lab_release.agent import ChatAgent  # ChatAgent saving a turn in one add_messages
+    from redis_chat_message_store import RedisChatMessageStore
 
-    spec = find_spec("agent_framework")
-    if spec is None or not spec.submodule_search_locations:
-        raise SetupError(f"The Agent Framework is not installed. Run: {INSTALL_HINT} ({V1_HINT}).")
-    site = Path(next(iter(spec.submodule_search_locations))).parent
-    found = sorted(
-        (
-            entry.name[len("agent_framework_core-") : -len(".dist-info")]
-            for entry in site.glob("agent_framework_core-*.dist-info")
-        ),
-        key=_version_order,
+    connection = store_options.pop("connection", None) or {"redis_url": redis_url}
+
+    def store_factory(thread_id: str | None = None) -> RedisChatMessageStore:
+        return RedisChatMessageStore(
+            **connection, thread_id=thread_id, key_prefix=KEY_PREFIX, max_messages=MAX_MESSAGES, **store_options
+        )
+
+    if chat_client is None:
+        from lab11_persistence.offline_model.lab_client import OfflineChatClient
+
+        chat_client = OfflineChatClient()
+    return ChatAgent(
+        chat_client=chat_client,
+        name="TravelPlanner",
+        instructions=INSTRUCTIONS,
+        chat_message_store_factory=store_factory,
     )
-    if not found or REQUIRED_FRAMEWORK in found:
-        return LAB
-    if generation := generation_of(found[-1]):
-        return generation
-    raise SetupError(
-        f"This lab needs agent-framework-core {REQUIRED_FRAMEWORK} (found {found[-1]}). "
-        f"Run: {INSTALL_HINT} ({V1_HINT})."
-    )
 
 
-def generation_of(version: str) -> str | None:
-    """``lab`` for the lab's release, ``1.x`` from 1.0.0 on; None for the other 1.0.0 pre-releases (neither API)."""
-    if version == REQUIRED_FRAMEWORK:
-        return LAB
-    if re.fullmatch(r"1\.0\.0(a|b|rc)\d+", version):
-        return None
-    return V1
+def create_thread(agent: ChatAgent, thread_id: str | None = None) -> tuple[AgentThread, RedisChatMessageStore]:
+    """A new ``AgentThread`` (on ``thread_id``'s key when given) and its store, checked to be the Redis one."""
+    from agent_framework import AgentThread
 
+    from redis_chat_message_store import RedisChatMessageStore
 
-def _version_order(version: str) -> list[int | str]:
-    """1.10.0 after 1.9.0 (a plain string sort puts it before)."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", version)]
-
-
-# -- background loading of the heavy modules ------------------------------------------
-
-
-_LOADERS: list[threading.Thread] = []
-
-
-class HeavyImports:
-    """Imports the Agent Framework, the model SDK and the Redis client in a daemon thread."""
-
-    def __init__(self, settings: Settings, generation: str) -> None:
-        self._settings = settings
-        self._generation = generation
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._load, name="lab11-imports", daemon=True)
-        self._thread.start()
-        _LOADERS.append(self._thread)
-
-    def _load(self) -> None:
-        try:
-            import asyncio  # noqa: F401
-
-            import agent_framework
-
-            needed = ("ChatAgent", "ChatMessageStore", "AgentThread") if self._generation == LAB else ("Agent",)
-            missing = [name for name in needed if not hasattr(agent_framework, name)]
-            if missing:
-                raise SetupError(
-                    f"The installed Agent Framework lacks {', '.join(missing)}: this lab needs "
-                    f"agent-framework-core {REQUIRED_FRAMEWORK}. Run: {INSTALL_HINT}"
-                )
-            wiring = self.wiring()
-            wiring.preload(self._settings)  # the store or provider, and the model's client
-        except BaseException as error:  # reported by wait(), in the main thread
-            self.error = error
-
-    def wiring(self) -> Any:
-        """The module that builds the agent for this release (``lab_agent`` or ``agent_v1``)."""
-        if self._generation == LAB:
-            import lab_agent
-
-            return lab_agent
-        import agent_v1
-
-        return agent_v1
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    def wait(self) -> None:
-        """Block until loaded (interruptible by Ctrl-C); raise SetupError if loading failed."""
-        while self._thread.is_alive():
-            self._thread.join(0.05)
-        if self.error is None:
-            return
-        if isinstance(self.error, SetupError):
-            raise self.error
-        if isinstance(self.error, ImportError) and "agent_framework" in str(self.error):
-            raise SetupError(f"This lab needs agent-framework-core {REQUIRED_FRAMEWORK}. Run: {INSTALL_HINT}")
-        detail = f"{type(self.error).__name__}: {self.error}".splitlines()[0]
-        raise SetupError(f"Could not load the app's libraries ({detail}). Run: pip install -r requirements.txt")
-
-
-def _startup_line(settings: Settings, server: EmbeddedServer | None) -> str:
-    if server is not None:
-        redis_part = f"embedded Valkey (data in {config.home_relative(server.data_dir)})"
+    if thread_id is None:
+        thread = agent.get_new_thread()  # the factory names a new thread
     else:
-        redis_part = f"Redis at {describe_redis_url(settings.redis_url or '')}"
-    line = f"Using {redis_part} and {config.describe_model(settings)}"
-    hints = []
-    if server is not None:
-        hints.append("REDIS_URL")
-    if settings.model_kind == "offline":
-        hints.append("AOAI_ENDPOINT+AOAI_DEPLOYMENT")
-    return line + (f"; set {' / '.join(hints)} to use your own." if hints else ".")
+        thread = AgentThread(message_store=agent.chat_message_store_factory(thread_id=thread_id))
+    store = thread.message_store
+    if not isinstance(store, RedisChatMessageStore):
+        raise TypeError(f"The agent's thread uses {type(store).__name__}, not RedisChatMessageStore.")
+    return thread, store
 
 
-class ConversationOpener:
-    """What the menu calls on its first action: the agent for this release, once its imports are in."""
+def _message_text(message: ChatMessage) -> tuple[str, str]:
+    """(role, text) of a message: ``ChatMessage.contents`` unwrapped, tool calls and results as short notes."""
+    from lab11_persistence.redis_history.message_json import shown
 
-    def __init__(self, settings: Settings, redis_url: str, generation: str) -> None:
-        self._settings, self._redis_url, self._generation = settings, redis_url, generation
-        self._imports: HeavyImports | None = None
+    return shown(message.to_dict())
 
-    def start(self) -> None:
-        """Begin loading (called once the menu is on screen, so that printing it is not slowed)."""
-        if self._imports is None:
-            self._imports = HeavyImports(self._settings, self._generation)
+
+class LabConversation:
+    """The menu's view of the agent: its current ``AgentThread`` and that thread's Redis store."""
+
+    def __init__(self, agent: ChatAgent, thread_id: str) -> None:
+        self.agent = agent
+        self.thread, self.store = create_thread(agent, thread_id)
 
     @property
-    def ready(self) -> bool:
-        return self._imports is not None and self._imports.done
+    def thread_id(self) -> str:
+        return self.store.thread_id
 
-    def __call__(self, thread_id: str) -> Conversation:
-        self.start()
-        assert self._imports is not None
-        self._imports.wait()
-        return self._imports.wiring().open_conversation(self._settings, self._redis_url, thread_id)
+    async def reply(self, prompt: str) -> AsyncIterator[str]:
+        """``agent.run_stream``: once the reply is complete the store's ``add_messages`` saves the turn."""
+        async for update in self.agent.run_stream(prompt, thread=self.thread):
+            if update.text:
+                yield update.text
+
+    async def history(self) -> list[tuple[str, str]]:
+        return [_message_text(message) for message in await self.store.list_messages()]
+
+    async def switch_to(self, thread_id: str) -> None:
+        """A new store on the thread's key, in a new ``AgentThread``; the previous store is closed."""
+        old_store = self.store
+        self.thread, self.store = create_thread(self.agent, thread_id)
+        await old_store.aclose()
+
+    async def saved_threads(self, limit: int) -> list[SavedThread]:
+        return await self.store.list_saved_threads(limit)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        await self.store.history.clear(thread_id)
+
+    def state(self) -> dict[str, Any]:
+        return self.store.current_state().model_dump()
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
 
 
-def _raise_system_exit(signum: int, _frame: Any) -> NoReturn:
-    raise SystemExit(128 + signum)
+def open_conversation(settings: Settings, redis_url: str, thread_id: str, generation: str) -> Conversation:
+    """The agent and its first thread, once the Agent Framework has loaded."""
+    if generation == startup.V1:  # no ChatAgent on Agent Framework 1.x: the package's Agent and provider
+        from lab11_persistence.v1.agent import open_conversation as open_on_v1
+
+        return open_on_v1(settings, redis_url, thread_id)
+    from lab11_persistence.lab_release.agent import build_chat_client
+    from lab11_persistence.server.entra_id import store_connection
+
+    agent = build_agent(
+        redis_url,
+        build_chat_client(settings),
+        ssl_ca_certs=settings.redis_ca_cert,
+        cluster=settings.redis_is_cluster,
+        connection=store_connection(settings, redis_url),
+    )
+    return LabConversation(agent, thread_id)
+
+
+# -- the menu -----------------------------------------------------------------------------------
+
+
+def send_message(session: MenuSession) -> None:
+    """1: ``agent.run_stream(prompt, thread=thread)``; the reply is shown as it arrives."""
+    prompt = session.ask("You: ")
+    if prompt == "":
+        session.error("Nothing sent (empty message).")
+    elif prompt is not None:
+        session.send(prompt)
+
+
+async def show_history(session: MenuSession, messages: list[tuple[str, str]] | None = None) -> None:
+    """Print the current thread's messages, oldest first, as ``store.list_messages()`` reads them from Redis."""
+    if messages is None:
+        messages = await session.conversation().history()
+    session.print_history(messages)
+
+
+def _list_saved_thread_keys(session: MenuSession) -> list[SavedThread]:
+    """The most recently used threads under ``lab11:``, newest first."""
+    return session.run(session.conversation().saved_threads(THREADS_SHOWN))
+
+
+def load_saved_thread(session: MenuSession) -> None:
+    """3: pick a saved thread, point a new store at its key, and show what it holds."""
+    chosen = session.pick_thread(_list_saved_thread_keys(session), "Load")
+    if chosen is not None:
+        session.run(_load(session, chosen.thread_id))
+
+
+async def _load(session: MenuSession, thread_id: str) -> None:
+    conversation = session.conversation()
+    await conversation.switch_to(thread_id)
+    session.thread_id = thread_id
+    messages = await conversation.history()
+    session.print_loaded(len(messages), conversation.state())
+    await show_history(session, messages)
+
+
+def start_fresh_thread(session: MenuSession) -> None:
+    """4: a new thread id, so a new Redis key; the previous thread stays saved."""
+    session.thread_id = new_thread_id()
+    session.run(session.conversation().switch_to(session.thread_id))
+    session.say(f"Started a fresh thread: {session.redis_key}")
+
+
+def delete_saved_thread(session: MenuSession) -> None:
+    """5: pick a saved thread and, once confirmed, delete its key."""
+    chosen = session.pick_thread(_list_saved_thread_keys(session), "Delete")
+    if chosen is not None and session.confirm_delete(chosen):
+        session.run(session.conversation().delete_thread(chosen.thread_id))
+        session.said_deleted(chosen)
+
+
+def peek_history(session: MenuSession) -> None:
+    """2: the current thread as Redis holds it."""
+    session.run(show_history(session))
+
+
+ACTIONS = {
+    "1": send_message,
+    "2": peek_history,
+    "3": load_saved_thread,
+    "4": start_fresh_thread,
+    "5": delete_saved_thread,
+}
+
+
+def run_menu(session: MenuSession) -> int:
+    """The numbered menu, until 0 (or Ctrl-C or Ctrl-D at the prompt)."""
+    while True:
+        choice = session.choose(MENU)
+        if choice is None or choice == "0":
+            return 0
+        if choice not in ACTIONS:
+            session.not_on_menu(choice, MENU)
+            continue
+        with session.action():  # Ctrl-C: back to the menu; a failure: one line, never a traceback
+            ACTIONS[choice](session)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The app (or, with a subcommand such as ``threads``, that command); returns the exit status."""
+    """The lab's CLI, or with a subcommand (``threads``, ``show``, ...) that command; the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    settings = config.load_settings()
-    import commands  # light: argparse and the lab's framework-free modules
-
+    settings = load_settings()
     if commands.wants_command(argv):
         return commands.main(argv, settings)
-    term = Terminal(settings)
-    configure_logging(settings, term)
-    server: EmbeddedServer | None = None
-    session: Session | None = None
-    for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _raise_system_exit)
-    try:
-        generation = framework_generation()
-        if problem := settings.half_configured_model:
-            raise SetupError(problem)
-        redis_url, server = redis_for(settings)
-        session = Session(settings, term, ConversationOpener(settings, redis_url, generation), server)
-        term.say(term.paint("Lab 11 — chat history in Redis that outlives the app", "1"))
-        term.say(_startup_line(settings, server))
-        if generation == V1:
-            term.say("On Agent Framework 1.x: the same threads, through RedisHistoryProvider.")
-        return session.loop_forever()
-    except SetupError as error:
-        term.error(settings.redact(str(error)))
-        return error.exit_status
-    except KeyboardInterrupt:
-        term.say()
-        return EXIT_OK
-    finally:
-        if session is not None:
-            session.close()
-        if server is not None:
-            server.release()
+    return startup.run_app(settings, open_conversation, run_menu)
 
 
 def run() -> None:
-    """Console entry point (``lab11``)."""
-    status = main()
-    if any(thread.is_alive() for thread in _LOADERS):
-        # Leaving while the background imports still run (say, Ctrl-C at the first menu):
-        # interpreter shutdown could wait forever on an import lock that thread holds.
-        # Everything is closed and released by now, so skip the shutdown.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    sys.exit(status)
+    """``python app.py``, the ``lab11`` command and ``python -m lab11_persistence``."""
+    startup.exit_with(main())
 
 
 if __name__ == "__main__":

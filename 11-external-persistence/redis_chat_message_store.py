@@ -8,10 +8,11 @@ The lab's protocol, as the framework calls it:
   key prefix, limits, the URL without credentials), because Redis already holds the transcript;
 - ``serialize_state`` / ``deserialize_state``: the same as a ``RedisStoreState`` dict.
 
-The Redis work itself (the transaction, retries, failover, listing threads) is in ``redis_history``,
-shared with the Agent Framework 1.x provider. Entries are ``ChatMessage.to_dict()`` as compact JSON,
-the layout of Microsoft's ``agent_framework_redis`` store, so each reads the other's threads; the
-list-like methods of Microsoft's store are in ``microsoft_list_methods``.
+The Redis work itself (the transaction, retries, failover, listing threads) is the package's
+``lab11_persistence.redis_history``, shared with the Agent Framework 1.x provider. Entries are
+``ChatMessage.to_dict()`` as compact JSON, the layout of Microsoft's ``agent_framework_redis`` store, so
+each reads the other's threads; the list-like methods of Microsoft's store are in
+``lab11_persistence.lab_release.microsoft_list_methods``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import uuid
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar
 
@@ -27,9 +27,8 @@ from agent_framework import AgentThread, ChatMessage
 from agent_framework._threads import ChatMessageStoreState
 from pydantic import BaseModel, field_validator
 
-from message_json import encode_entry, lab_message_dict
-from microsoft_list_methods import MicrosoftListMethods
-from redis_connection import (
+from lab11_persistence.lab_release.microsoft_list_methods import MicrosoftListMethods
+from lab11_persistence.redis_history.connection import (
     RedisClient,
     RedisEndpoint,
     RedisPasswordRefusedError,
@@ -37,7 +36,9 @@ from redis_connection import (
     describe_redis_url,
     url_without_credentials,
 )
-from redis_history import RedisHistory, SavedThread
+from lab11_persistence.redis_history.history import RedisHistory, SavedThread
+from lab11_persistence.redis_history.keys import new_thread_id
+from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict
 
 __all__ = [
     "RedisChatMessageStore",
@@ -123,7 +124,7 @@ class RedisChatMessageStore(MicrosoftListMethods):
         history: RedisHistory | None = None,
     ) -> None:
         self.redis_url = redis_url
-        self.thread_id = thread_id or f"thread_{uuid.uuid4()}"
+        self.thread_id = thread_id or new_thread_id()
         self.history = history or RedisHistory.connect(  # the arguments in Microsoft's order
             redis_url, credential_provider, host, port, ssl, username, redis_client=redis_client,
             ssl_ca_certs=ssl_ca_certs, cluster=cluster, key_prefix=key_prefix, max_messages=max_messages,
@@ -142,6 +143,12 @@ class RedisChatMessageStore(MicrosoftListMethods):
     @property
     def redis_key(self) -> str:
         return self.history.key(self.thread_id)
+
+    @property
+    def _redis_client(self) -> RedisClient:
+        """The Redis client, under the name the lab's listing and Microsoft's store give it (their tests
+        close a store with ``await store._redis_client.aclose()``); ``aclose()`` is the store's own way."""
+        return self.history.client
 
     def __repr__(self) -> str:
         return (

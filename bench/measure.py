@@ -255,7 +255,7 @@ async def _populate_threads(admin: redis.Redis, start: int, stop: int, base_scor
 
 
 def _ours_encoder() -> Callable[[ChatMessage], str]:
-    from message_json import encode_entry
+    from lab11_persistence.redis_history.message_json import encode_entry
 
     ours_class()
     return lambda message: encode_entry(message.to_dict())

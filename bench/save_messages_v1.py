@@ -103,7 +103,7 @@ def _factories() -> dict[str, Callable[[str], Any]]:
         sys.path.insert(0, str(LAB_DIR))
     from agent_framework_redis import RedisHistoryProvider as MicrosoftProvider
 
-    from redis_history_provider import RedisHistoryProvider as OurProvider
+    from lab11_persistence.v1.history_provider import RedisHistoryProvider as OurProvider
 
     def ours(url: str) -> Any:
         return OurProvider(redis_url=url, key_prefix=f"bench-v1-{OURS}", max_messages=MAX_MESSAGES)

@@ -9,9 +9,10 @@ import pytest
 from agent_framework import AgentThread, ChatAgent
 from agent_framework.openai import OpenAIChatClient
 
-import config
-import lab_agent
-from offline_model import OfflineChatClient
+import app
+from lab11_persistence import config
+from lab11_persistence.lab_release.agent import build_chat_client
+from lab11_persistence.offline_model.lab_client import OfflineChatClient
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.model_server import ModelServer
 from tests.support.valkey import ValkeyProcess
@@ -26,12 +27,12 @@ async def _turn(agent: ChatAgent, thread: AgentThread, prompt: str) -> str:
 
 
 async def test_threads_get_a_redis_store_with_the_lab_prefix_and_limit(redis_server: ValkeyProcess) -> None:
-    agent = lab_agent.build_agent(redis_server.url, OfflineChatClient(chunk_delay=0))
-    thread, store = lab_agent.create_thread(agent, "thread_fixed")
+    agent = app.build_agent(redis_server.url, OfflineChatClient(chunk_delay=0))
+    thread, store = app.create_thread(agent, "thread_fixed")
     assert isinstance(agent, ChatAgent)
     assert isinstance(store, RedisChatMessageStore) and thread.message_store is store
     assert (store.redis_key, store.max_messages) == ("lab11:thread_fixed", 200)
-    _, other_store = lab_agent.create_thread(agent)
+    _, other_store = app.create_thread(agent)
     assert other_store.thread_id.startswith("thread_") and other_store.thread_id != "thread_fixed"
     await store.aclose()
     await other_store.aclose()
@@ -39,8 +40,8 @@ async def test_threads_get_a_redis_store_with_the_lab_prefix_and_limit(redis_ser
 
 async def test_a_turn_is_saved_in_one_transaction(redis_server: ValkeyProcess) -> None:
     """User message and reply go in one add_messages (one MULTI/EXEC): both or neither."""
-    agent = lab_agent.build_agent(redis_server.url, OfflineChatClient(chunk_delay=0))
-    thread, store = lab_agent.create_thread(agent)
+    agent = app.build_agent(redis_server.url, OfflineChatClient(chunk_delay=0))
+    thread, store = app.create_thread(agent)
     redis_server.client().config_resetstat()
     await _turn(agent, thread, "My name is Ada.")
     stats = redis_server.client().info("commandstats")
@@ -51,8 +52,8 @@ async def test_a_turn_is_saved_in_one_transaction(redis_server: ValkeyProcess) -
 
 
 async def test_a_failed_model_call_saves_nothing(redis_server: ValkeyProcess, model_server: ModelServer) -> None:
-    agent = lab_agent.build_agent(redis_server.url, _openai(model_server))
-    thread, store = lab_agent.create_thread(agent)
+    agent = app.build_agent(redis_server.url, _openai(model_server))
+    thread, store = app.create_thread(agent)
     model_server.fail_next(1)
     with pytest.raises(Exception, match=r"500|server"):
         await _turn(agent, thread, "My name is Ada.")
@@ -66,8 +67,8 @@ async def test_an_interrupted_stream_saves_nothing(redis_server: ValkeyProcess, 
     """Cancelling mid-stream (what Ctrl-C does) never reaches add_messages."""
     model_server.chunk_delay = 0.1
     model_server.reply = lambda request, number: "slow words " * 30
-    agent = lab_agent.build_agent(redis_server.url, _openai(model_server))
-    thread, store = lab_agent.create_thread(agent)
+    agent = app.build_agent(redis_server.url, _openai(model_server))
+    thread, store = app.create_thread(agent)
     first_words = asyncio.Event()
 
     async def consume() -> None:
@@ -95,7 +96,9 @@ def test_settings_repr_never_shows_a_password_or_key() -> None:
         },
         read_dotenv=False,
     )
-    shown = repr(settings) + str(settings) + repr(lab_agent.StoreFactory(settings.redis_url or ""))
+    agent = app.build_agent(settings.redis_url or "")
+    _thread, store = app.create_thread(agent)
+    shown = repr(settings) + str(settings) + repr(agent.chat_message_store_factory) + repr(store)
     for secret in ("Redis-Pass-123", "aoai-Key-456", "sk-Key-789"):
         assert secret not in shown
     assert settings.redact("x Redis-Pass-123 aoai-Key-456 sk-Key-789") == "x *** *** ***"
@@ -125,7 +128,7 @@ def test_azure_https_endpoint_uses_the_deployment_route() -> None:
         {"AOAI_ENDPOINT": "https://lab.openai.azure.com/", "AOAI_DEPLOYMENT": "gpt", "AOAI_API_KEY": "k"},
         read_dotenv=False,
     )
-    client = lab_agent.build_chat_client(settings)
+    client = build_chat_client(settings)
     assert type(client).__name__ == "AzureOpenAIChatClient"
     assert str(client.client.base_url) == "https://lab.openai.azure.com/openai/deployments/gpt/"
 

@@ -295,7 +295,10 @@ def test_redis_unavailable_is_one_line_and_exit_status_1(tmp_path: Path) -> None
 
 
 def test_the_commands_do_not_load_the_agent_framework() -> None:
-    probe = "import sys, commands, app, thread_archive; sys.exit('agent_framework' in sys.modules)"
+    probe = (
+        "import sys, app, lab11_persistence.console.commands, lab11_persistence.redis_history.archive;"
+        "sys.exit('agent_framework' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", probe], cwd=APP.parent, capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from embedded_server import MAX_SOCKET_PATH, EmbeddedServer
+from lab11_persistence.server.embedded_server import MAX_SOCKET_PATH, EmbeddedServer
 from tests.support.app_driver import LabApp, assert_clean, wait_until_gone
 
 

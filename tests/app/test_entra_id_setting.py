@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import config
-import entra_id
-from redis_probe import RedisProbeError, probe_redis
+from lab11_persistence import config
+from lab11_persistence.server import entra_id
+from lab11_persistence.server.probe import RedisProbeError, probe_redis
 from tests.support.entra import OBJECT_ID, EntraSignIn
 from tests.support.valkey import ValkeyProcess
 
@@ -86,7 +86,7 @@ def test_importing_entra_id_loads_neither_azure_nor_redis() -> None:
         [
             sys.executable,
             "-c",
-            "import sys; sys.path.insert(0, sys.argv[1]); import entra_id; "
+            "import sys; sys.path.insert(0, sys.argv[1]); import lab11_persistence.server.entra_id; "
             "print(sorted({name.split('.')[0] for name in sys.modules} & {'azure', 'redis', 'redis_entraid', 'msal'}))",
             str(HERE),
         ],

@@ -10,8 +10,8 @@ from tests.support.app_driver import run_with_app_modules
 SCRIPT = textwrap.dedent(
     """
     import logging, warnings
-    from config import load_settings
-    from terminal import Terminal, configure_logging
+    from lab11_persistence.config import load_settings
+    from lab11_persistence.console.terminal import Terminal, configure_logging
 
     settings = load_settings()
     configure_logging(settings, Terminal(settings))
@@ -20,7 +20,9 @@ SCRIPT = textwrap.dedent(
         pass
 
     warnings.warn("[SKILLS] SkillResource is experimental and may change", ExperimentalWarning)
-    logging.getLogger("redis_history").warning("Skipping entry 2 of lab11:t (not JSON)\\nsecond line")
+    logging.getLogger("lab11_persistence.redis_history.history").warning(
+        "Skipping entry 2 of lab11:t (not JSON)\\nsecond line"
+    )
     """
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent_framework import BaseChatClient, ChatAgent
 
-from offline_model import OfflineChatClient
+from lab11_persistence.offline_model.lab_client import OfflineChatClient
 
 
 async def _conversation(prompts: list[str]) -> list[str]:

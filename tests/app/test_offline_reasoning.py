@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offline_reasoning import asked_in, compose_reply, facts_in, recollect
+from lab11_persistence.offline_model.reasoning import asked_in, compose_reply, facts_in, recollect
 
 APP_DIR = Path(__file__).resolve().parents[2] / "11-external-persistence"
 
@@ -105,7 +105,7 @@ def test_the_reasoning_takes_role_and_text_pairs() -> None:
 
 
 def test_the_reasoning_needs_no_chat_framework() -> None:
-    probe = "import sys, offline_reasoning; print('agent_framework' in sys.modules)"
+    probe = "import sys, lab11_persistence.offline_model.reasoning; print('agent_framework' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=APP_DIR, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from embedded_server import EmbeddedServer
+from lab11_persistence.server.embedded_server import EmbeddedServer
 from tests.support.app_driver import stop_embedded_server
 
 
@@ -94,10 +94,12 @@ def test_an_existing_loose_directory_is_tightened_with_its_files(server_dir: Pat
 
 def test_tightening_is_said_once_in_one_line(server_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     _loose_directory_left_by_an_older_version(server_dir)
-    with caplog.at_level(logging.WARNING, logger="embedded_server"):
+    with caplog.at_level(logging.WARNING, logger="lab11_persistence.server.embedded_server"):
         _start_save_and_stop(server_dir)
         _start_save_and_stop(server_dir)
-    said = [record.getMessage() for record in caplog.records if record.name == "embedded_server"]
+    said = [
+        record.getMessage() for record in caplog.records if record.name == "lab11_persistence.server.embedded_server"
+    ]
     assert len(said) == 1, said
     assert "\n" not in said[0]
     assert f"The history in {server_dir} was readable by other users: made it private" in said[0]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from embedded_server import EmbeddedServer
-from redis_probe import RedisProbeError, probe_redis
+from lab11_persistence.server.embedded_server import EmbeddedServer
+from lab11_persistence.server.probe import RedisProbeError, probe_redis
 from tests.support.valkey import ValkeyProcess, free_port
 
 PASSWORD = "probe-Pw-3xQ9recognisable"

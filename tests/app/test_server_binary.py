@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
-import embedded_server
-from embedded_server import EmbeddedServer, valkey_executable
+from lab11_persistence.server import embedded_server
+from lab11_persistence.server.embedded_server import EmbeddedServer, valkey_executable
 from tests.support.app_driver import stop_embedded_server
 
 REAL_BINARY = valkey_executable()

@@ -22,7 +22,7 @@ def test_nothing_heavy_is_imported_before_the_menu_is_shown(start_app: Callable[
     app.menu()
     before_menu = app.transcript.split("Current Redis key:", 1)[0]
     imported = [match.strip() for match in IMPORTED.findall(before_menu)]
-    assert "config" in imported  # -X importtime did report the start-up imports
+    assert "lab11_persistence.config" in imported  # -X importtime did report the start-up imports
     heavy = [module for module in imported if module.split(".")[0] in HEAVY]
     assert heavy == [], heavy
     assert app.exit() == 0

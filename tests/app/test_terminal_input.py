@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from config import load_settings
-from terminal import Terminal
+from lab11_persistence.config import load_settings
+from lab11_persistence.console.terminal import Terminal
 from tests.support.app_driver import run_with_app_modules
 
 # SIGINT raised on a helper thread: Python's handler is flagged, but the main thread's read is
@@ -22,8 +22,8 @@ from tests.support.app_driver import run_with_app_modules
 CTRL_C_ON_ANOTHER_THREAD = textwrap.dedent(
     """
     import os, signal, sys, threading, time
-    from config import load_settings
-    from terminal import Terminal
+    from lab11_persistence.config import load_settings
+    from lab11_persistence.console.terminal import Terminal
 
     read_end, _write_end = os.pipe()  # nothing is ever typed
     sys.stdin = os.fdopen(read_end)

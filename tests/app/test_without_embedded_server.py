@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-import embedded_server
-from embedded_server import EmbeddedServer, EmbeddedServerError
+from lab11_persistence.server import embedded_server
+from lab11_persistence.server.embedded_server import EmbeddedServer, EmbeddedServerError
 from tests.support.app_driver import APP, LabApp, app_env, assert_clean
 from tests.support.valkey import ValkeyProcess
 
@@ -29,9 +29,9 @@ def _run_app(env: dict[str, str], prelude: str, stdin: str = SESSION) -> subproc
     """``python app.py`` with ``prelude`` run first in the same interpreter; stdin piped, output captured."""
     script = (
         "import runpy, sys\n"
+        f"sys.path.insert(0, {str(APP.parent)!r})\n"
         f"{prelude}\n"
         f"sys.argv = [{str(APP)!r}]\n"
-        f"sys.path.insert(0, {str(APP.parent)!r})\n"
         "runpy.run_path(sys.argv[0], run_name='__main__')\n"
     )
     return subprocess.run(
@@ -76,7 +76,8 @@ def test_a_python_without_a_server_build_says_which_and_what_to_do_in_one_line(
 def test_the_app_on_windows_without_redis_url_prints_one_line_and_exits_1(tmp_path: Path) -> None:
     env = app_env(tmp_path / "home", tmp_path / "data")
     # The app's own modules are imported as on any platform; the decision is taken on "win32".
-    result = _run_app(env, "import embedded_server, subprocess\nsys.platform = 'win32'", stdin="")
+    prelude = "import subprocess\nfrom lab11_persistence.server import embedded_server\nsys.platform = 'win32'"
+    result = _run_app(env, prelude, stdin="")
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
         "Could not start the embedded Valkey server: Windows has none; set REDIS_URL to a Redis of your own "
@@ -116,8 +117,10 @@ def test_with_redis_url_no_posix_only_module_is_imported_before_the_menu(
     app.menu()
     before_menu = app.transcript.split("Current Redis key:", 1)[0]
     imported = {match.strip() for match in IMPORTED.findall(before_menu)}
-    assert "redis_probe" in imported  # -X importtime did report the start-up imports, REDIS_URL was used
+    assert (
+        "lab11_persistence.server.probe" in imported
+    )  # -X importtime did report the start-up imports, REDIS_URL was used
     assert sorted(imported & set(POSIX_ONLY)) == []
-    assert "embedded_server" not in imported
+    assert "lab11_persistence.server.embedded_server" not in imported
     assert app.exit() == 0
     assert not data_dir.exists()

@@ -6,8 +6,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-import config
-import lab_agent
+import app
+from lab11_persistence import config
 from redis_chat_message_store import RedisChatMessageStore, RedisStoreState
 
 
@@ -45,7 +45,7 @@ async def test_the_cluster_flag_is_in_the_snapshot_state_and_carried_to_other_th
 
 
 async def test_build_agent_passes_the_setting_to_every_thread_store() -> None:
-    agent = lab_agent.build_agent("redis://127.0.0.1:7000/0", cluster=True)
-    _thread, store = lab_agent.create_thread(agent)
+    agent = app.build_agent("redis://127.0.0.1:7000/0", cluster=True)
+    _thread, store = app.create_thread(agent)
     assert store.cluster is True and isinstance(store.history.client, RedisCluster)
     await store.aclose()

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from agent_framework import AgentThread, ChatAgent, ChatMessage, ChatResponse
 
-import lab_agent
-import redis_history
-from offline_model import OfflineChatClient
+import app
+from lab11_persistence.offline_model.lab_client import OfflineChatClient
+from lab11_persistence.redis_history import history as redis_history
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
 
@@ -79,8 +79,8 @@ def _lost(expected: list[tuple[str, str]], saved: list[tuple[str, str]]) -> int:
 async def test_the_turn_after_the_threads_primary_dies_is_saved_and_nothing_is_lost(
     redis_cluster: ValkeyCluster, whole_cluster_afterwards: list[ClusterNode]
 ) -> None:
-    agent = lab_agent.build_agent(redis_cluster.url, OfflineChatClient(), cluster=True)
-    thread, store = lab_agent.create_thread(agent)
+    agent = app.build_agent(redis_cluster.url, OfflineChatClient(), cluster=True)
+    thread, store = app.create_thread(agent)
     before = await _chat(agent, thread, EARLIER_TURNS)
     slot = redis_cluster.slot_of(store.redis_key)
     owner = redis_cluster.primary_for_slot(slot)
@@ -115,8 +115,8 @@ async def test_a_turn_whose_primary_dies_while_the_model_answers_is_saved_and_no
 ) -> None:
     """The history was read from the old primary; the write has to wait for its replica to take over."""
     model = ModelThatTriggersAFault()
-    agent = lab_agent.build_agent(redis_cluster.url, model, cluster=True)
-    thread, store = lab_agent.create_thread(agent)
+    agent = app.build_agent(redis_cluster.url, model, cluster=True)
+    thread, store = app.create_thread(agent)
     before = await _chat(agent, thread, EARLIER_TURNS)
     slot = redis_cluster.slot_of(store.redis_key)
     owner = redis_cluster.primary_for_slot(slot)

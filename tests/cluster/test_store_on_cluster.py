@@ -9,10 +9,10 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import CrossSlotTransactionError, MovedError
 
-from message_json import encode_entry
+from lab11_persistence.redis_history.archive import IMPORT_KEPT, IMPORT_WRITTEN, dump_all_threads, import_threads
+from lab11_persistence.redis_history.message_json import encode_entry
 from redis_chat_message_store import RedisChatMessageStore, resume_thread
 from tests.support.cluster import ValkeyCluster
-from thread_archive import IMPORT_KEPT, IMPORT_WRITTEN, dump_all_threads, import_threads
 
 
 def turn(number: int) -> list[ChatMessage]:

@@ -14,7 +14,7 @@ import pytest
 import redis
 from agent_framework import ChatMessage
 
-from message_json import encode_entry
+from lab11_persistence.redis_history.message_json import encode_entry
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from agent_framework import ChatMessage
 
+from lab11_persistence.redis_history.connection import RETRIES
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
-from redis_connection import RETRIES
 from tests.reliability.faults import ReplyLosingProxy
 from tests.reliability.settings import record_figure, scaled
 from tests.support.app_driver import LabApp, app_env, has_traceback

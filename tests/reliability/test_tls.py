@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from agent_framework import ChatMessage
 
+from lab11_persistence.server.probe import RedisProbeError, probe_redis
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
-from redis_probe import RedisProbeError, probe_redis
 from tests.support.app_driver import LabApp, app_env, has_traceback
 from tests.support.tls import Certificates, TLSRedisProcess, make_certificates
 

@@ -19,7 +19,7 @@ from agent_framework import ChatMessage
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from entra_id import SCOPE, EntraIdSignInError, redis_credential_provider, sign_in
+from lab11_persistence.server.entra_id import SCOPE, EntraIdSignInError, redis_credential_provider, sign_in
 from tests.support.entra import OBJECT_ID, EntraSignIn, make_token, wait_until
 from tests.support.loopback_only import sitecustomize as loopback_guard
 from tests.support.valkey import ValkeyProcess
@@ -262,8 +262,8 @@ async def test_the_store_as_the_app_builds_it_signs_in_with_default_azure_creden
     redis_server: ValkeyProcess, entra: EntraSignIn, off_machine_attempts: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``REDIS_URL`` without a password plus ``REDIS_ENTRA_ID=1``: the options the app adds to every store."""
-    import config
-    import entra_id
+    from lab11_persistence import config
+    from lab11_persistence.server import entra_id
     from redis_chat_message_store import RedisChatMessageStore
 
     for name, value in entra.az_environment().items():
@@ -292,8 +292,8 @@ async def test_the_store_as_the_app_builds_it_renews_tokens_on_idle_connections(
     then registers no renewal ("No registered callback for token renewal task"): the store must build
     ``redis.asyncio.Redis(host=..., port=..., credential_provider=...)`` from the URL instead.
     """
-    import config
-    import entra_id
+    from lab11_persistence import config
+    from lab11_persistence.server import entra_id
     from redis_chat_message_store import RedisChatMessageStore
 
     entra = EntraSignIn(

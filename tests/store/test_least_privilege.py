@@ -159,7 +159,7 @@ async def test_microsofts_list_api_runs_under_the_app_user(app_user: AppUser) ->
 async def test_entra_id_sign_in_under_the_app_permissions_survives_a_rotation(
     redis_server: ValkeyProcess, tmp_path: Path
 ) -> None:
-    from entra_id import redis_credential_provider
+    from lab11_persistence.server.entra_id import redis_credential_provider
 
     entra = EntraSignIn(redis_server, tmp_path / "entra", rules=acl.rules())
     store = RedisChatMessageStore(

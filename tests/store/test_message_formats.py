@@ -13,8 +13,14 @@ import pytest
 from agent_framework import ChatMessage, Content
 from hypothesis import HealthCheck, given, settings
 
-import lab_agent
-from message_json import LAB_CONTENT_FIELDS, decode_entry, lab_message_dict, message_text, v1_message_dict
+from lab11_persistence.redis_history.message_json import (
+    LAB_CONTENT_FIELDS,
+    decode_entry,
+    lab_message_dict,
+    message_text,
+    shown,
+    v1_message_dict,
+)
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support import message_fixtures as fx
 from tests.support.message_strategies import messages
@@ -172,7 +178,7 @@ def test_message_text_renders_each_kind(number: int, shown: str) -> None:
 
 @pytest.mark.parametrize("line", fx.fixture_lines("1.0.0b260130"))
 def test_the_menu_shows_a_lab_message_as_message_json_renders_it(line: str) -> None:
-    _role, shown_by_the_menu = lab_agent.shown_message(ChatMessage.from_json(line))
+    _role, shown_by_the_menu = shown(ChatMessage.from_json(line).to_dict())  # app.py's _message_text
     assert shown_by_the_menu == message_text(decode_entry(line))
 
 

@@ -23,8 +23,8 @@ import redis
 
 # The app's own module (pytest puts 11-external-persistence on sys.path): the tests judge
 # "alive" and read the server's state exactly as the app does.
-from embedded_server import EmbeddedServer
-from embedded_server import _pid_alive as pid_alive
+from lab11_persistence.server.embedded_server import EmbeddedServer
+from lab11_persistence.server.embedded_server import _pid_alive as pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "11-external-persistence" / "app.py"

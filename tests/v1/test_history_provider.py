@@ -17,9 +17,10 @@ if hasattr(agent_framework, "ChatMessage"):  # the lab's release: these tests ru
 
 from agent_framework import Message
 
-import agent_v1
-import redis_history_provider
-from redis_history_provider import RedisHistoryProvider
+from lab11_persistence.offline_model.v1_client import OfflineChatClientV1
+from lab11_persistence.v1 import agent as agent_v1
+from lab11_persistence.v1 import history_provider as redis_history_provider
+from lab11_persistence.v1.history_provider import RedisHistoryProvider
 from tests.support import message_fixtures as fx
 from tests.support.valkey import ValkeyProcess
 
@@ -110,7 +111,7 @@ async def test_a_1x_agent_continues_a_lab_thread_with_its_whole_history(redis_se
     server = redis_server.client()
     server.rpush("lab11:thread_lab", *LAB_TURNS, LAB_TURNS[1])
     provider = RedisHistoryProvider(redis_url=redis_server.url, key_prefix="lab11", max_messages=200)
-    agent = agent_v1.build_agent(provider, agent_v1.offline_client_class()(chunk_delay=0))
+    agent = agent_v1.build_agent(provider, OfflineChatClientV1(chunk_delay=0))
     session = agent.create_session(session_id="thread_lab")
     reply = await agent.run("What do you remember about me?", session=session)
     assert "I received 4 earlier messages" in reply.text
@@ -132,7 +133,7 @@ async def test_one_run_is_one_save(redis_server: ValkeyProcess) -> None:
         await original(thread_id, entries)
 
     provider.history.append = counting  # type: ignore[method-assign]
-    agent = agent_v1.build_agent(provider, agent_v1.offline_client_class()(chunk_delay=0))
+    agent = agent_v1.build_agent(provider, OfflineChatClientV1(chunk_delay=0))
     session = agent.create_session(session_id="thread_once")
     async for _ in agent.run("Hello, I'm Ana.", session=session, stream=True):
         pass
@@ -144,7 +145,7 @@ async def test_a_session_after_a_run_holds_no_password(redis_server: ValkeyProce
     server = redis_server.client()
     server.execute_command("CONFIG", "SET", "requirepass", "s3cret-pw")
     provider = RedisHistoryProvider(redis_url=f"redis://:s3cret-pw@127.0.0.1:{redis_server.port}/0")
-    agent = agent_v1.build_agent(provider, agent_v1.offline_client_class()(chunk_delay=0))
+    agent = agent_v1.build_agent(provider, OfflineChatClientV1(chunk_delay=0))
     session = agent.create_session(session_id="thread_secret")
     await agent.run("Hello, I'm Ana.", session=session)
     assert "s3cret-pw" not in json.dumps(session.to_dict(), default=str)

@@ -24,10 +24,11 @@ if hasattr(agent_framework, "ChatMessage"):  # the lab's release: these tests ru
 
 from agent_framework import Message
 
-import agent_v1
-from entra_id import redis_credential_provider
-from redis_connection import RedisUnavailableError
-from redis_history_provider import RedisHistoryProvider
+from lab11_persistence.offline_model.v1_client import OfflineChatClientV1
+from lab11_persistence.redis_history.connection import RedisUnavailableError
+from lab11_persistence.server.entra_id import redis_credential_provider
+from lab11_persistence.v1 import agent as agent_v1
+from lab11_persistence.v1.history_provider import RedisHistoryProvider
 from tests.reliability.faults import ReplyLosingProxy
 from tests.support.cluster import ValkeyCluster
 from tests.support.entra import OBJECT_ID, EntraSignIn, wait_until
@@ -55,7 +56,7 @@ async def _texts(provider: RedisHistoryProvider, session_id: str) -> list[str]:
 
 
 def _offline_agent(provider: RedisHistoryProvider):  # type: ignore[no-untyped-def]
-    return agent_v1.build_agent(provider, agent_v1.offline_client_class()(chunk_delay=0))
+    return agent_v1.build_agent(provider, OfflineChatClientV1(chunk_delay=0))
 
 
 @pytest.fixture

@@ -17,7 +17,13 @@ if hasattr(agent_framework, "ChatMessage"):  # the lab's release: these tests ru
 
 from agent_framework import Content, Message
 
-from message_json import LAB_CONTENT_FIELDS, V1_ONLY_CONTENT_FIELDS, decode_entry, lab_message_dict, v1_message_dict
+from lab11_persistence.redis_history.message_json import (
+    LAB_CONTENT_FIELDS,
+    V1_ONLY_CONTENT_FIELDS,
+    decode_entry,
+    lab_message_dict,
+    v1_message_dict,
+)
 from tests.support import message_fixtures as fx
 
 

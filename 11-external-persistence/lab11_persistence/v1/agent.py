@@ -1,92 +1,39 @@
-"""The lab's wiring on Agent Framework 1.x: an ``Agent`` whose history comes from ``RedisHistoryProvider``.
+"""``app.py``'s agent on Agent Framework 1.x: an ``Agent`` whose history comes from ``RedisHistoryProvider``.
 
 1.x has no ``ChatAgent`` or ``chat_message_store_factory``. The same thread continues through a
 session whose id is the lab's thread id (``agent.create_session(session_id=thread_id)``), so the
 provider reads and writes the lab's key ``lab11:{thread_id}``: a thread started on the lab's release
-goes on here, and back. The menu drives it through the same ``Conversation`` calls as ``lab_agent``.
+goes on here, and back. The menu drives it through the same ``Conversation`` calls as ``app.py``'s.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from config import DEFAULT_OPENAI_MODEL, INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings
+from lab11_persistence.config import DEFAULT_OPENAI_MODEL, INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent_framework import Agent, Message
 
-    from redis_history import SavedThread
-    from redis_history_provider import RedisHistoryProvider
+    from lab11_persistence.redis_history.history import SavedThread
+    from lab11_persistence.v1.history_provider import RedisHistoryProvider
 
 
 def preload(settings: Settings) -> None:
     """Import what the first turn needs (run in the background while the menu is read)."""
-    import redis_history_provider  # noqa: F401
+    import lab11_persistence.v1.history_provider  # noqa: F401
 
     if settings.model_kind != "offline":
         import agent_framework.openai  # noqa: F401
 
 
-def offline_client_class() -> type:
-    """The offline model as a 1.x chat client (``offline_reasoning`` is shared with the lab's release)."""
-    from agent_framework import (
-        BaseChatClient,
-        ChatResponse,
-        ChatResponseUpdate,
-        Content,
-        FunctionInvocationLayer,
-        Message,
-    )
-
-    from offline_reasoning import DISPLAY_NAME, MODEL_ID, compose_reply, recollect, typed_out
-
-    class OfflineChatClientV1(FunctionInvocationLayer, BaseChatClient):  # type: ignore[misc, valid-type]
-        OTEL_PROVIDER_NAME = "lab11-offline"
-        display_name = DISPLAY_NAME
-
-        def __init__(self, *, chunk_delay: float = 0.015, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.model_id = MODEL_ID
-            self.chunk_delay = chunk_delay
-
-        def _reply_text(self, messages: Sequence[Message]) -> str:
-            memory, question = recollect((str(message.role), message.text or "") for message in messages)
-            return compose_reply(memory, question)
-
-        def _inner_get_response(
-            self, *, messages: Sequence[Message], stream: bool, options: Mapping[str, Any], **kwargs: Any
-        ) -> Any:
-            text = self._reply_text(messages)
-            response_id, message_id = f"resp_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
-            if not stream:
-
-                async def whole() -> ChatResponse:
-                    reply = Message(role="assistant", contents=[Content.from_text(text)], message_id=message_id)
-                    return ChatResponse(messages=[reply], response_id=response_id, model=self.model_id)
-
-                return whole()
-
-            async def chunks() -> AsyncIterator[ChatResponseUpdate]:
-                async for chunk in typed_out(text, self.chunk_delay):
-                    yield ChatResponseUpdate(
-                        role="assistant",
-                        contents=[Content.from_text(chunk)],
-                        response_id=response_id,
-                        message_id=message_id,
-                        model=self.model_id,
-                    )
-
-            return self._build_response_stream(chunks())
-
-    return OfflineChatClientV1
-
-
 def build_chat_client(settings: Settings) -> Any:
     """OpenAI (or any OpenAI-compatible server, Azure OpenAI's v1 endpoint included), or the offline model."""
     if settings.model_kind == "offline":
-        return offline_client_class()()
+        from lab11_persistence.offline_model.v1_client import OfflineChatClientV1
+
+        return OfflineChatClientV1()
     from agent_framework.openai import OpenAIChatCompletionClient
 
     if settings.model_kind == "azure":
@@ -120,8 +67,8 @@ def build_agent(provider: RedisHistoryProvider, chat_client: Any) -> Agent:
 
 
 def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> ConversationV1:
-    from entra_id import store_connection
-    from redis_history_provider import RedisHistoryProvider
+    from lab11_persistence.server.entra_id import store_connection
+    from lab11_persistence.v1.history_provider import RedisHistoryProvider
 
     provider = RedisHistoryProvider(
         **store_connection(settings, redis_url),
@@ -135,7 +82,7 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> Con
 
 def shown_message(message: Message) -> tuple[str, str]:
     """(role, text) of a 1.x Message, as the menu shows it (the same rendering as the lab's)."""
-    from message_json import shown
+    from lab11_persistence.redis_history.message_json import shown
 
     return shown(message.to_dict())
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis_history import RedisHistory
+from lab11_persistence.redis_history.history import RedisHistory
 
 __all__ = [
     "IMPORT_KEPT",

@@ -12,7 +12,7 @@ import select
 import sys
 from typing import Any
 
-from config import Settings
+from lab11_persistence.config import Settings
 
 # How soon a Ctrl-C is noticed when it did not interrupt the read itself (see StdinLines).
 CTRL_C_POLL_SECONDS = 0.2

@@ -24,7 +24,7 @@ from redis.exceptions import AuthenticationError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from redis_urls import describe_redis_url, url_without_credentials
+from lab11_persistence.redis_history.urls import describe_redis_url, url_without_credentials
 
 __all__ = [
     "RedisClient",

@@ -1,38 +1,30 @@
-"""The lab's numbered menu: chat, peek, load a saved thread, start fresh, delete, exit.
+"""The terminal side of the lab's numbered menu (the menu itself, and what each choice does, is ``app.py``).
 
-The menu knows the terminal, not the Agent Framework: it drives a ``Conversation`` (the agent,
-the current thread and its Redis history), which ``lab_agent`` builds on the lab's release and
-``agent_v1`` on Agent Framework 1.x.
+It knows the terminal, not the Agent Framework: it drives a ``Conversation`` (the agent, the current
+thread and its Redis history), which ``app.py`` builds on the lab's release and ``v1.agent`` on Agent
+Framework 1.x. Here: running an action so that Ctrl-C cancels it cleanly, streaming a reply behind a
+waiting indicator, one clear line for any failure, and printing stored text inert.
 """
 
 from __future__ import annotations
 
 import re
 import signal
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from config import EXIT_OK, KEY_PREFIX, Settings, SetupError
-from inert_text import inert, inert_line
-from terminal import Terminal, WaitingIndicator
+from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
+from lab11_persistence.console.inert_text import inert, inert_line
+from lab11_persistence.console.terminal import Terminal, WaitingIndicator
+from lab11_persistence.redis_history.keys import new_thread_id
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
 
-    from embedded_server import EmbeddedServer
-    from redis_history import SavedThread
+    from lab11_persistence.redis_history.history import SavedThread
+    from lab11_persistence.server.embedded_server import EmbeddedServer
 
-THREADS_SHOWN = 20
-
-MENU_CHOICES = (
-    ("1", "Send a user message"),
-    ("2", "Peek at Redis history"),
-    ("3", "Load a saved Redis thread"),
-    ("4", "Start a fresh thread"),
-    ("5", "Delete a saved thread"),
-    ("0", "Exit"),
-)
 
 ROLE_STYLES = {
     "user": ("you", "1;36"),
@@ -43,7 +35,7 @@ ROLE_STYLES = {
 
 
 class Conversation(Protocol):
-    """What the menu needs from an agent whose threads live in Redis (see ``lab_agent``, ``agent_v1``)."""
+    """What the menu needs from an agent whose threads live in Redis (see ``app.py``, ``v1.agent``)."""
 
     thread_id: str
 
@@ -89,8 +81,8 @@ class Interrupted(Exception):
     """Ctrl-C during an asynchronous action."""
 
 
-class Session:
-    """The running app: the menu over one conversation."""
+class MenuSession:
+    """The running menu on the terminal: the current thread, and the conversation once it is loaded."""
 
     def __init__(
         self,
@@ -103,20 +95,32 @@ class Session:
         self.term = terminal
         self.server = server
         self.open_conversation = open_conversation
-        self.thread_id = f"thread_{uuid.uuid4()}"
+        self.thread_id = new_thread_id()  # named before the framework loads, so the first menu shows the key
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.conversation: Conversation | None = None
+        self._conversation: Conversation | None = None
 
     @property
     def redis_key(self) -> str:
         return f"{KEY_PREFIX}:{self.thread_id}"
 
-    # -- running coroutines so that Ctrl-C cancels them cleanly --------------
+    def conversation(self) -> Conversation:
+        """Wait for the background imports, then build the agent and the first thread (once)."""
+        if self._conversation is None:
+            import asyncio
 
-    def run_async(self, coroutine: Any) -> Any:
+            if not self.open_conversation.ready:
+                self.term.say(self.term.paint("Loading the Agent Framework…", "2"))
+            self._conversation = self.open_conversation(self.thread_id)
+            self.loop = asyncio.new_event_loop()
+        return self._conversation
+
+    # -- running actions so that Ctrl-C cancels them cleanly -------------------------------
+
+    def run(self, coroutine: Any) -> Any:
         """Run a coroutine on the session's loop; Ctrl-C cancels it and raises Interrupted."""
         import asyncio
 
+        self.conversation()  # the loop exists once the conversation does
         assert self.loop is not None
         task = self.loop.create_task(coroutine)
         handler_installed = False
@@ -137,65 +141,62 @@ class Session:
             if handler_installed:
                 self.loop.remove_signal_handler(signal.SIGINT)
 
-    def ensure_ready(self) -> Conversation:
-        """Wait for the background imports, then build the agent and the first thread (once)."""
-        if self.conversation is None:
-            import asyncio
+    @contextmanager
+    def action(self) -> Iterator[None]:
+        """One menu action: Ctrl-C goes back to the menu, and any failure is one line, never a traceback."""
+        try:
+            self.conversation()
+            yield
+        except (Interrupted, KeyboardInterrupt):
+            self.term.say()
+            self.term.error("Interrupted; back to the menu.")
+        except SetupError:
+            raise
+        except Exception as error:
+            self.report(error)
 
-            if not self.open_conversation.ready:
-                self.term.say(self.term.paint("Loading the Agent Framework…", "2"))
-            self.conversation = self.open_conversation(self.thread_id)
-            self.loop = asyncio.new_event_loop()
-        return self.conversation
+    # -- the menu itself -----------------------------------------------------------------------
 
-    # -- the menu ----------------------------------------------------------------------
-
-    def show_menu(self) -> None:
+    def choose(self, choices: Sequence[tuple[str, str]]) -> str | None:
+        """Show the current key and the choices, and read one; None on Ctrl-C or Ctrl-D."""
         term = self.term
         term.say()
         term.say(f"Current Redis key: {term.paint(self.redis_key, '1')}")
-        for key, label in MENU_CHOICES:
+        for key, label in choices:
             term.say(f"  {key}) {label}")
+        self.open_conversation.start()  # load the heavy modules while the user reads the menu
+        try:
+            return term.ask("Choose an option: ")
+        except (KeyboardInterrupt, EOFError):
+            term.say()
+            return None
 
-    def loop_forever(self) -> int:
-        actions = {
-            "1": self.send_message,
-            "2": self.peek_history,
-            "3": self.load_thread,
-            "4": self.fresh_thread,
-            "5": self.delete_thread,
-        }
-        while True:
-            self.show_menu()
-            self.open_conversation.start()  # load the heavy modules while the user reads the menu
-            try:
-                choice = self.term.ask("Choose an option: ")
-            except (KeyboardInterrupt, EOFError):
-                self.term.say()
-                return EXIT_OK
-            if choice == "0":
-                return EXIT_OK
-            action = actions.get(choice)
-            if action is None:
-                shown = "an empty choice" if not choice else inert_line(repr(choice[:20]))
-                self.term.error(f"Please choose 1, 2, 3, 4, 5 or 0 ({shown} is not on the menu).")
-                continue
-            try:
-                self.ensure_ready()
-                action()
-            except (Interrupted, KeyboardInterrupt):
-                self.term.say()
-                self.term.error("Interrupted; back to the menu.")
-            except SetupError:
-                raise
-            except Exception as error:  # one line, never a traceback
-                self.report(error)
+    def not_on_menu(self, choice: str, choices: Sequence[tuple[str, str]]) -> None:
+        keys = [key for key, _ in choices]
+        shown = "an empty choice" if not choice else inert_line(repr(choice[:20]))
+        self.term.error(f"Please choose {', '.join(keys[:-1])} or {keys[-1]} ({shown} is not on the menu).")
+
+    def ask(self, prompt: str) -> str | None:
+        """One line from the user, stripped; None (after a new line) on Ctrl-C or Ctrl-D."""
+        try:
+            return self.term.ask(prompt)
+        except (KeyboardInterrupt, EOFError):
+            self.term.say()
+            return None
+
+    def say(self, text: str = "") -> None:
+        self.term.say(text)
+
+    def error(self, text: str) -> None:
+        self.term.error(text)
+
+    # -- failures, in one line -----------------------------------------------------------------
 
     def report(self, error: BaseException, *, during_turn: bool = False) -> None:
         """One clear line for a failure, with no secret in it."""
         from redis.exceptions import RedisError
 
-        from redis_connection import RedisPasswordRefusedError, RedisUnavailableError
+        from lab11_persistence.redis_history.connection import RedisPasswordRefusedError, RedisUnavailableError
 
         detail = self._one_line(error)
         sign_in = _in_chain(error, "ClientAuthenticationError")  # azure.core: no Azure credential worked
@@ -237,19 +238,12 @@ class Session:
             return False
         return True
 
-    # -- 1: send a user message ---------------------------------------------------------
+    # -- a turn --------------------------------------------------------------------------------
 
-    def send_message(self) -> None:
+    def send(self, prompt: str) -> None:
+        """Run one turn, its reply streamed to the terminal; Ctrl-C stops it and nothing is saved."""
         try:
-            prompt = self.term.ask("You: ")
-        except (KeyboardInterrupt, EOFError):
-            self.term.say()
-            return
-        if not prompt:
-            self.term.error("Nothing sent (empty message).")
-            return
-        try:
-            self.run_async(self._stream_reply(prompt))
+            self.run(self._stream_reply(prompt))
         except Interrupted:
             self.term.say()
             self.term.error("Stopped. Nothing from this turn was saved; you can send it again.")
@@ -257,9 +251,9 @@ class Session:
     async def _stream_reply(self, prompt: str) -> None:
         from redis.exceptions import RedisError
 
-        from redis_connection import RedisUnavailableError
+        from lab11_persistence.redis_history.connection import RedisUnavailableError
 
-        conversation = self.ensure_ready()
+        conversation = self.conversation()
         indicator = WaitingIndicator(self.term) if self.term.interactive else None
         if indicator:
             indicator.start()
@@ -292,15 +286,10 @@ class Session:
             self.term.say(self.term.paint("assistant: ", "1;32") + "(empty reply)", end="")
         self.term.say()
 
-    # -- 2: peek at Redis history ----------------------------------------------------------
+    # -- stored text, shown inert --------------------------------------------------------------
 
-    def peek_history(self) -> None:
-        self.run_async(self._show_history())
-
-    async def _show_history(self, messages: list[tuple[str, str]] | None = None) -> None:
-        """Print the thread's history (read from Redis unless the caller just read it)."""
-        if messages is None:
-            messages = await self.ensure_ready().history()
+    def print_history(self, messages: list[tuple[str, str]]) -> None:
+        """The thread's messages as (role, text), oldest first, numbered."""
         if not messages:
             self.term.say(f"No messages in {self.redis_key} yet.")
             return
@@ -313,11 +302,14 @@ class Session:
             else:
                 self.term.say(f"{index}. {role}: {text}")
 
-    # -- 3: load a saved Redis thread ------------------------------------------------------
+    def print_loaded(self, count: int, state: dict[str, Any]) -> None:
+        """Which thread was loaded, and its store state (as the lab shows it), credentials never among it."""
+        self.term.say(f"Loaded thread {inert_line(self.redis_key)} ({count} message{'' if count == 1 else 's'}).")
+        shown = ", ".join(f"{name}={inert_line(str(value))}" for name, value in state.items() if value is not None)
+        self.term.say(self.term.paint(f"Store state: {shown}", "2"))
 
-    def _choose_saved_thread(self, verb: str) -> SavedThread | None:
-        """List the most recent saved threads and ask for one; None to go back."""
-        saved = self.run_async(self.ensure_ready().saved_threads(THREADS_SHOWN))
+    def pick_thread(self, saved: list[SavedThread], verb: str) -> SavedThread | None:
+        """Show the saved threads numbered and ask for one; None to go back."""
         if not saved:
             self.term.say(f"No saved threads under '{KEY_PREFIX}:' yet. Send a message first (option 1).")
             return None
@@ -329,73 +321,39 @@ class Session:
             key = inert_line(thread.redis_key)
             self.term.say(f"  {number}) {key}  {thread.message_count} message{plural}{preview}{current}")
         while True:
-            try:
-                answer = self.term.ask(f"{verb} which thread? (1-{len(saved)}, Enter to go back): ")
-            except (KeyboardInterrupt, EOFError):
-                self.term.say()
-                return None
+            answer = self.ask(f"{verb} which thread? (1-{len(saved)}, Enter to go back): ")
             if not answer:
                 return None
             if answer.isdigit() and 1 <= int(answer) <= len(saved):
                 return saved[int(answer) - 1]
             self.term.error(f"Please type a number from 1 to {len(saved)}, or press Enter to go back.")
 
-    def load_thread(self) -> None:
-        chosen = self._choose_saved_thread("Load")
-        if chosen is not None:
-            self.run_async(self._switch_to(chosen.thread_id))
+    def confirm_delete(self, thread: SavedThread) -> bool:
+        """The same (y/N) question as ``lab11 delete``."""
+        from lab11_persistence.console.commands import delete_question, said_yes
 
-    async def _switch_to(self, thread_id: str) -> None:
-        """Point the agent at the chosen thread, show its state (as the lab does) and its history."""
-        conversation = self.ensure_ready()
-        await conversation.switch_to(thread_id)
-        self.thread_id = thread_id
-        messages = await conversation.history()  # the count below is what the history shows
-        count = len(messages)
-        self.term.say(f"Loaded thread {inert_line(self.redis_key)} ({count} message{'' if count == 1 else 's'}).")
-        state = conversation.state()
-        shown = ", ".join(f"{name}={inert_line(str(value))}" for name, value in state.items() if value is not None)
-        self.term.say(self.term.paint(f"Store state: {shown}", "2"))
-        await self._show_history(messages)
-
-    # -- 4: start a fresh thread -------------------------------------------------------------
-
-    def fresh_thread(self) -> None:
-        self.thread_id = f"thread_{uuid.uuid4()}"
-        self.run_async(self.ensure_ready().switch_to(self.thread_id))
-        self.term.say(f"Started a fresh thread: {self.redis_key}")
-
-    # -- 5: delete a saved thread ------------------------------------------------------------
-
-    def delete_thread(self) -> None:
-        chosen = self._choose_saved_thread("Delete")
-        if chosen is None:
-            return
-        from commands import delete_question, said_yes  # the same question as `lab11 delete`
-
-        key = inert_line(chosen.redis_key)
-        try:
-            answer = self.term.ask(delete_question(chosen.redis_key, chosen.message_count))
-        except (KeyboardInterrupt, EOFError):
-            self.term.say()
-            return
+        answer = self.ask(delete_question(thread.redis_key, thread.message_count))
+        if answer is None:
+            return False
         if not said_yes(answer):
             self.term.say("Nothing deleted.")
-            return
-        self.run_async(self.ensure_ready().delete_thread(chosen.thread_id))
-        self.term.say(f"Deleted {key}.")
-        if chosen.thread_id == self.thread_id:
+            return False
+        return True
+
+    def said_deleted(self, thread: SavedThread) -> None:
+        self.term.say(f"Deleted {inert_line(thread.redis_key)}.")
+        if thread.thread_id == self.thread_id:
             self.term.say("That was the current thread: your next message starts it again.")
 
-    # -- 0: exit -------------------------------------------------------------------------------
+    # -- exit ----------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every connection; never raises."""
         if self.loop is None:
             return
         try:
-            if self.conversation is not None:
-                self.loop.run_until_complete(self.conversation.aclose())
+            if self._conversation is not None:
+                self.loop.run_until_complete(self._conversation.aclose())
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         except BaseException:
             pass

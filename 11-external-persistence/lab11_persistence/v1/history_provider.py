@@ -19,9 +19,9 @@ from typing import Any
 
 from agent_framework import Content, HistoryProvider, Message
 
-from message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
-from redis_connection import RedisClient
-from redis_history import RedisHistory
+from lab11_persistence.redis_history.connection import RedisClient
+from lab11_persistence.redis_history.history import RedisHistory
+from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
 
 __all__ = ["RedisHistoryProvider"]
 

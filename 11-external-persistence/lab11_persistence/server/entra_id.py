@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from azure.core.credentials import TokenCredential
     from redis.credentials import StreamingCredentialProvider
 
-    from config import Settings
+    from lab11_persistence.config import Settings
 
 SCOPE = "https://redis.azure.com/.default"
 RENEW_AT = 0.7  # fetch the next token once this fraction of the current one's lifetime has passed

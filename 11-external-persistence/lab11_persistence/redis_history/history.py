@@ -44,8 +44,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from message_json import decode_entry, message_text
-from redis_connection import (
+from lab11_persistence.redis_history.connection import (
     RETRIES,
     RETRY_BACKOFF_BASE,
     RedisClient,
@@ -54,6 +53,7 @@ from redis_connection import (
     RedisUnavailableError,
     single_attempt,
 )
+from lab11_persistence.redis_history.message_json import decode_entry, message_text
 
 __all__ = ["RedisHistory", "SavedThread"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from config import EXIT_REDIS, Settings, SetupError
+from lab11_persistence.config import EXIT_REDIS, Settings, SetupError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from embedded_server import EmbeddedServer
+    from lab11_persistence.server.embedded_server import EmbeddedServer
 
 
 def redis_for(settings: Settings) -> tuple[str, EmbeddedServer | None]:
@@ -16,8 +16,8 @@ def redis_for(settings: Settings) -> tuple[str, EmbeddedServer | None]:
     if problem := settings.redis_sign_in_problem:
         raise SetupError(problem)
     if settings.redis_url:
-        import entra_id  # light: azure.identity only when REDIS_ENTRA_ID=1
-        from redis_probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
+        from lab11_persistence.server import entra_id  # light: azure.identity only when REDIS_ENTRA_ID=1
+        from lab11_persistence.server.probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
 
         try:
             token_credentials = entra_id.probe_credentials(settings)
@@ -25,7 +25,7 @@ def redis_for(settings: Settings) -> tuple[str, EmbeddedServer | None]:
         except (RedisProbeError, entra_id.EntraIdSignInError) as error:
             raise SetupError(str(error), EXIT_REDIS) from None
         return settings.redis_url, None
-    from embedded_server import EmbeddedServer, EmbeddedServerError
+    from lab11_persistence.server.embedded_server import EmbeddedServer, EmbeddedServerError
 
     try:
         server = EmbeddedServer(settings.data_dir).acquire()

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from message_json import decode_entry
+from lab11_persistence.redis_history.message_json import decode_entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
 
     from agent_framework import ChatMessage
 
-    from redis_history import RedisHistory
+    from lab11_persistence.redis_history.history import RedisHistory
 
 
 class MicrosoftListMethods:

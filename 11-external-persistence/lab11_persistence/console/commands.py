@@ -36,14 +36,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, KEY_PREFIX, Settings, SetupError
-from inert_text import inert, inert_line
-from redis_setup import redis_for
-from terminal import StdinLines
+from lab11_persistence.config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, KEY_PREFIX, Settings, SetupError
+from lab11_persistence.console.inert_text import inert, inert_line
+from lab11_persistence.console.terminal import StdinLines
+from lab11_persistence.server.choice import redis_for
 
 if TYPE_CHECKING:  # pragma: no cover
-    from redis_history import RedisHistory, SavedThread
-    from thread_archive import ThreadDump
+    from lab11_persistence.redis_history.archive import ThreadDump
+    from lab11_persistence.redis_history.history import RedisHistory, SavedThread
 
 COMMANDS = ("threads", "show", "export", "import", "delete")
 DEFAULT_LIMIT = 20
@@ -77,8 +77,8 @@ def said_yes(answer: str) -> bool:
 @asynccontextmanager
 async def open_history(settings: Settings, redis_url: str) -> AsyncIterator[RedisHistory]:
     """The app's threads (``KEY_PREFIX``), with no trim: the commands show and restore what is stored."""
-    from entra_id import store_connection
-    from redis_history import RedisHistory
+    from lab11_persistence.redis_history.history import RedisHistory
+    from lab11_persistence.server.entra_id import store_connection
 
     history = RedisHistory.connect(
         **store_connection(settings, redis_url),
@@ -165,7 +165,7 @@ def _raw_json(raw: str) -> Any:
 
 
 async def cmd_show(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
-    from message_json import message_text
+    from lab11_persistence.redis_history.message_json import message_text
 
     thread_id = await resolve_thread(history, args.thread)
     key = history.key(thread_id)
@@ -193,7 +193,7 @@ def export_line(dump: ThreadDump) -> str:
 
 
 def markdown_transcript(dump: ThreadDump) -> str:
-    from message_json import decode_entry, message_text
+    from lab11_persistence.redis_history.message_json import decode_entry, message_text
 
     lines = [f"## {inert_line(dump.redis_key)}", "", f"Last used: {local_time(dump.last_used)}", ""]
     for index, raw in enumerate(dump.entries, start=1):
@@ -214,7 +214,7 @@ def private_file(path: Path) -> IO[str]:
 
 
 async def cmd_export(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
-    from thread_archive import dump_all_threads, dump_thread
+    from lab11_persistence.redis_history.archive import dump_all_threads, dump_thread
 
     if args.all == bool(args.threads):
         raise UsageError("export needs THREAD... or --all (not both).")
@@ -246,7 +246,7 @@ async def cmd_export(history: RedisHistory, args: argparse.Namespace, out: IO[st
 
 def parse_export_line(text: str, number: int) -> ThreadDump:
     """One line of an export, fully checked; UsageError naming the line otherwise."""
-    from thread_archive import ThreadDump
+    from lab11_persistence.redis_history.archive import ThreadDump
 
     where = f"line {number}"
     if not text.endswith("\n"):
@@ -312,7 +312,7 @@ class Progress:
 
 
 async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
-    from thread_archive import IMPORT_KEPT, IMPORT_NOT_A_LIST, IMPORT_WRITTEN, import_threads
+    from lab11_persistence.redis_history.archive import IMPORT_KEPT, IMPORT_NOT_A_LIST, IMPORT_WRITTEN, import_threads
 
     total = sum(1 for _ in read_export(args.file))  # the whole file is checked before anything is written
     progress = Progress(total)
@@ -467,7 +467,7 @@ def main(argv: list[str], settings: Settings) -> int:
     except Exception as error:
         from redis.exceptions import RedisError
 
-        from redis_connection import RedisUnavailableError
+        from lab11_persistence.redis_history.connection import RedisUnavailableError
 
         if isinstance(error, (RedisUnavailableError, RedisError)):
             _error(settings, f"Redis: {' '.join(str(error).split()) or type(error).__name__}")

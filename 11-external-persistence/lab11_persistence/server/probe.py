@@ -21,7 +21,7 @@ import socket
 import ssl
 from urllib.parse import unquote, urlsplit
 
-from redis_urls import describe_redis_url
+from lab11_persistence.redis_history.urls import describe_redis_url
 
 TIMEOUT_SECONDS = 5.0
 TLS_PORT_HINT = "if it is a TLS port (Azure Cache for Redis: 6380), use rediss://"

@@ -26,7 +26,7 @@ from agent_framework import (
     use_function_invocation,
 )
 
-from offline_reasoning import (
+from lab11_persistence.offline_model.reasoning import (
     DISPLAY_NAME,
     MODEL_ID,
     Recollection,

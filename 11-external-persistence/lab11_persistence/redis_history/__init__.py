@@ -1,0 +1,13 @@
+"""The framework-free Redis core: chat threads in Redis lists, whichever Agent Framework release reads them.
+
+- ``history``: ``RedisHistory``, every thread under one key prefix (append, read, list, clear), and
+  the one failure policy (``RedisHistory.call``);
+- ``connection``: where and how to connect (a URL, or a host with a credential provider), timeouts
+  and bounded retries, password-free errors; ``urls``: what a URL may show;
+- ``message_json``: every shape a release ever wrote, read and written without the framework;
+- ``archive``: whole threads out and back in (``lab11 export`` / ``lab11 import``);
+- ``keys``: thread ids.
+
+Nothing here imports the Agent Framework. This file imports nothing, so that the app's first menu
+(which needs only ``keys``) does not wait for redis-py.
+"""
