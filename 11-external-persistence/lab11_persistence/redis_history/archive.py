@@ -1,7 +1,8 @@
 """Whole threads out of Redis and back in: the export and import behind ``lab11 export`` and ``lab11 import``.
 
 A thread leaves as it is stored (every entry byte for byte, a corrupt one included) with its score in
-the recency index, and comes back the same way, each thread as one atomic unit. Everything goes
+the recency index and its summary record (``window``), and comes back the same way, each thread as one
+atomic unit. Everything goes
 through ``RedisHistory``'s public surface: its keys, its client and its failure policy
 (``RedisHistory.call``), so a failover or a refused password means here what it means for a turn.
 Nothing here imports the Agent Framework.
@@ -30,30 +31,34 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ThreadDump:
-    """One thread as stored: its entries exactly as they are, and its score in the recency index."""
+    """One thread as stored: its entries exactly as they are, its score in the recency index, and its
+    summary record as stored (None when it has none)."""
 
     thread_id: str
     redis_key: str
     entries: list[str]
     last_used: float | None = None
+    summary: str | None = None
 
 
 # Writes an imported thread atomically (a script runs as one unit, like MULTI/EXEC, but can decide on
 # what it reads): left alone when it already holds messages (unless replacing) or is not a list.
-# KEYS[1] the thread, KEYS[2] the index (absent on a cluster, where it lives in another slot);
-# ARGV: replace flag, score, thread id, then the entries. Returns 1 written, 0 kept, -1 not a list.
+# KEYS[1] the thread, KEYS[2] its summary (same slot), KEYS[3] the index (absent on a cluster, where it
+# lives in another slot); ARGV: replace flag, score, thread id, summary record ('' for none), then the
+# entries. Returns 1 written, 0 kept, -1 not a list.
 _IMPORT_SCRIPT = """
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind ~= 'none' and kind ~= 'list' then return -1 end
 if kind == 'list' and ARGV[1] ~= '1' and redis.call('LLEN', KEYS[1]) > 0 then return 0 end
-redis.call('DEL', KEYS[1])
-local i = 4
+redis.call('DEL', KEYS[1], KEYS[2])
+local i = 5
 while i <= #ARGV do
   local last = math.min(i + 999, #ARGV)
   redis.call('RPUSH', KEYS[1], unpack(ARGV, i, last))
   i = last + 1
 end
-if KEYS[2] then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4]) end
+if KEYS[3] then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3]) end
 return 1
 """
 IMPORT_WRITTEN, IMPORT_KEPT, IMPORT_NOT_A_LIST = 1, 0, -1
@@ -94,15 +99,18 @@ async def dump_all_threads(history: RedisHistory, page_size: int = 500) -> Async
 async def _dump_page(history: RedisHistory, keys: Sequence[str]) -> list[ThreadDump]:
     pipe = history.client.pipeline(transaction=False)
     for key in keys:
+        thread_id = history.thread_id_of(key)
         pipe.lrange(key, 0, -1)
-        pipe.zscore(history.index_key, history.thread_id_of(key))
-    replies = await pipe.execute(raise_on_error=False)
+        pipe.zscore(history.index_key, thread_id)
+        pipe.get(history.summary_key(thread_id))
+    replies = await history.replies(pipe)
     dumps = []
     for position, key in enumerate(keys):
-        entries, score = replies[2 * position], replies[2 * position + 1]
+        entries, score, summary = replies[3 * position : 3 * position + 3]
         if isinstance(entries, Exception) or not entries:  # deleted, or no longer a list, since SCAN saw it
             continue
-        dumps.append(ThreadDump(history.thread_id_of(key), key, list(entries), _last_used(score)))
+        summary = summary if isinstance(summary, str) else None
+        dumps.append(ThreadDump(history.thread_id_of(key), key, list(entries), _last_used(score), summary))
     return dumps
 
 
@@ -116,9 +124,10 @@ async def import_thread(
     *,
     replace: bool = False,
     last_used: float | None = None,
+    summary: str | None = None,
 ) -> int:
-    """Write a whole thread and its index entry atomically; see ``import_threads``."""
-    dump = ThreadDump(thread_id, history.key(thread_id), list(entries), last_used)
+    """Write a whole thread, its summary and its index entry atomically; see ``import_threads``."""
+    dump = ThreadDump(thread_id, history.key(thread_id), list(entries), last_used, summary)
     return (await import_threads(history, [dump], replace=replace))[0]
 
 
@@ -138,23 +147,28 @@ async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *
         return thread.last_used if thread.last_used is not None else now
 
     def arguments(thread: ThreadDump) -> list[Any]:
-        return ["1" if replace else "0", repr(float(score_of(thread))), thread.thread_id, *thread.entries]
+        flag, score = "1" if replace else "0", repr(float(score_of(thread)))
+        return [flag, score, thread.thread_id, thread.summary or "", *thread.entries]
+
+    def thread_keys(thread: ThreadDump) -> list[str]:
+        return [history.key(thread.thread_id), history.summary_key(thread.thread_id)]
 
     if not history.cluster:
 
         async def write_all() -> list[Any]:
             pipe = client.pipeline(transaction=False)
             for thread in threads:
-                pipe.eval(_IMPORT_SCRIPT, 2, history.key(thread.thread_id), history.index_key, *arguments(thread))
+                pipe.eval(_IMPORT_SCRIPT, 3, *thread_keys(thread), history.index_key, *arguments(thread))
             return await pipe.execute()
 
         return [int(reply) for reply in await history.call(write_all)]
 
     results = []
     for thread in threads:
-        key = history.key(thread.thread_id)
         result = int(
-            await history.call(lambda key=key, thread=thread: client.eval(_IMPORT_SCRIPT, 1, key, *arguments(thread)))
+            await history.call(
+                lambda thread=thread: client.eval(_IMPORT_SCRIPT, 2, *thread_keys(thread), *arguments(thread))
+            )
         )
         if result == IMPORT_WRITTEN:
             await history.call(

@@ -12,7 +12,9 @@ Layout (the same as Microsoft's ``agent_framework_redis`` store, so either can r
   so "the 20 most recently used threads" costs the same at a thousand threads or a million. It is
   outside ``{key_prefix}:*``, where the workshop's own app takes every key for a thread;
 - ``{<thread key>}:last-write``: the token of the thread's latest write, kept for a few minutes in the
-  thread's own hash slot, so a write whose reply was lost can tell whether it went through.
+  thread's own hash slot, so a write whose reply was lost can tell whether it went through;
+- ``{<thread key>}:summary``: the durable summary of what fell out of a model's window (``window``), in
+  the same slot, so one transaction covers it and the thread on a cluster.
 
 How to connect, and redis-py's bounded retry of a dropped connection, are ``redis_connection``'s;
 exporting and importing whole threads is ``thread_archive``'s, over this module's public methods.
@@ -82,11 +84,23 @@ class SavedThread:
     message_count: int
     preview: str
     last_used: float | None = None
+    summary_covers: int = 0  # how many earlier messages the thread's summary folds in (see ``window``)
 
 
 def _escape_glob(text: str) -> str:
     """Make text match itself literally in a Redis SCAN MATCH pattern."""
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+def summary_covers(raw: Any) -> int:
+    """How many messages a stored summary record folds in (0 for none, or for one that cannot be read)."""
+    if not isinstance(raw, str):
+        return 0
+    try:
+        covers = json.loads(raw).get("covers", 0)
+    except (ValueError, AttributeError):
+        return 0
+    return covers if isinstance(covers, int) and covers > 0 else 0
 
 
 def _preview(raw: str | None) -> str:
@@ -213,14 +227,21 @@ class RedisHistory:
             "cluster": self.cluster,
         }
 
-    def write_token_key(self, thread_id: str) -> str:
-        """A key in the thread key's hash slot (so it can join the thread's transaction on a cluster)."""
+    def side_key(self, thread_id: str, name: str) -> str:
+        """``{<thread key>}:<name>``: a key in the thread key's hash slot (so it can join the thread's
+        transaction on a cluster)."""
         key = self.key(thread_id)
         opening = key.find("{")
         closing = key.find("}", opening + 1)
         if opening != -1 and closing > opening + 1:  # the key already names its slot
-            return f"{key}:last-write"
-        return f"{{{key}}}:last-write"
+            return f"{key}:{name}"
+        return f"{{{key}}}:{name}"
+
+    def write_token_key(self, thread_id: str) -> str:
+        return self.side_key(thread_id, "last-write")
+
+    def summary_key(self, thread_id: str) -> str:
+        return self.side_key(thread_id, "summary")
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -274,10 +295,30 @@ class RedisHistory:
     async def ping(self) -> None:
         await self.call(self.client.ping)
 
+    @staticmethod
+    async def replies(pipe: Any) -> list[Any]:
+        """A pipeline's replies, each command's own error (a key of another type, say) among them.
+
+        An error of the connection or of the cluster is raised instead, so that ``call`` waits it out as it
+        would for a single command: a cluster pipeline hands it back as one more reply.
+        """
+        replies = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, Exception) and (
+                not isinstance(reply, ResponseError) or isinstance(reply, CLUSTER_RETRYABLE_ERRORS)
+            ):
+                raise reply
+        return list(replies)
+
     # -- one thread --------------------------------------------------------------------------
 
-    async def append(self, thread_id: str, entries: Sequence[str]) -> None:
+    async def append(self, thread_id: str, entries: Sequence[str], *, summarized: bool = False) -> int | None:
         """Append in order and trim, in one transaction and one round trip, saved exactly once.
+
+        ``summarized``: the thread has a summary beside it (``window``); trimming is then left to the
+        transaction that summarizes, so that a message leaves the list only once the summary covers it,
+        and the summary's expiry is refreshed with the thread's. Returns the thread's length after the
+        push (None when only a resend's check saw the write through).
 
         redis-py would resend a transaction by itself when the connection drops, and if the server
         had already run it (only the reply was lost) the turn would be saved twice. So the
@@ -286,20 +327,23 @@ class RedisHistory:
         in another slot, so it is its own command, sent alongside.
         """
         if not entries:
-            return
+            return None
         key, token_key, token = self.key(thread_id), self.write_token_key(thread_id), uuid.uuid4().hex
         sent = False
+        length: int | None = None
 
         async def send_once() -> None:
-            nonlocal sent
+            nonlocal sent, length
             if sent and await self.client.get(token_key) == token:
                 return  # applied; only its reply was lost
-            pipe = await self._transaction()
+            pipe = await self.transaction()
             pipe.rpush(key, *entries)
-            if self.max_messages:
+            if self.max_messages and not summarized:
                 pipe.ltrim(key, -self.max_messages, -1)
             if self.ttl_seconds:
                 pipe.expire(key, self.ttl_seconds)
+                if summarized:
+                    pipe.expire(self.summary_key(thread_id), self.ttl_seconds)
             pipe.set(token_key, token, ex=WRITE_TOKEN_TTL_SECONDS)
             if not self.cluster:
                 pipe.zadd(self.index_key, {thread_id: time.time()})
@@ -309,6 +353,7 @@ class RedisHistory:
             for reply in turn_replies:  # the turn itself failed (e.g. the key is not a list)
                 if isinstance(reply, Exception):
                     raise reply
+            length = int(turn_replies[0])  # RPUSH's reply
             for reply in index_replies:  # the turn is saved; only the index is unusable
                 if isinstance(reply, Exception):
                     self._warn_index_unusable(reply)
@@ -322,6 +367,7 @@ class RedisHistory:
             await asyncio.gather(write, self.call(lambda: self._touch_index(thread_id)))
         else:
             await write
+        return length
 
     async def append_if_empty(self, thread_id: str, entries: Sequence[str]) -> bool:
         """Seed a thread with ``entries`` unless it already holds messages; True if this call did.
@@ -372,16 +418,29 @@ class RedisHistory:
         *,
         read_as_written: Callable[[dict[str, Any]], T] | None = None,
     ) -> list[T]:
-        """The thread's messages, oldest first, each decoded and handed to ``convert``.
+        """The thread's messages, oldest first, each decoded and handed to ``convert`` (see ``decode``)."""
+        return self.decode(thread_id, await self.entries(thread_id), convert, read_as_written=read_as_written)
+
+    def decode(
+        self,
+        thread_id: str,
+        entries: Sequence[str],
+        convert: Callable[[dict[str, Any]], T],
+        *,
+        read_as_written: Callable[[dict[str, Any]], T] | None = None,
+        first_index: int = 0,
+    ) -> list[T]:
+        """Stored entries of a thread as messages, each decoded and handed to ``convert``.
 
         ``read_as_written`` is the adapter's release reading an entry in its own shape as it is
         (its ``from_dict``), the fast path for the entries it wrote itself; it must raise on any other
         shape, which is then normalized (``message_json``) and handed to ``convert``. An entry that is
         not a message (or that ``convert`` refuses) is skipped with one warning per distinct entry,
-        and never deleted: it may be someone else's data.
+        and never deleted: it may be someone else's data. ``first_index`` is the list index of the first
+        entry, for that warning.
         """
         messages: list[T] = []
-        for index, raw in enumerate(await self.entries(thread_id)):
+        for index, raw in enumerate(entries, start=first_index):
             if read_as_written is not None:
                 try:
                     messages.append(read_as_written(json.loads(raw)))
@@ -416,12 +475,12 @@ class RedisHistory:
         return bool(await self.call(lambda: self.client.lrem(self.key(thread_id), 1, entry)))
 
     async def clear(self, thread_id: str) -> None:
-        """Delete the thread's history and forget it in the recency index."""
-        key, token_key = self.key(thread_id), self.write_token_key(thread_id)
+        """Delete the thread's history (its summary too) and forget it in the recency index."""
+        keys = (self.key(thread_id), self.write_token_key(thread_id), self.summary_key(thread_id))
 
         async def delete_thread() -> None:
-            pipe = await self._transaction()
-            pipe.delete(key, token_key)
+            pipe = await self.transaction()
+            pipe.delete(*keys)
             if not self.cluster:
                 pipe.zrem(self.index_key, thread_id)
             await pipe.execute()
@@ -433,7 +492,8 @@ class RedisHistory:
         else:
             await self.call(delete_thread)
 
-    async def _transaction(self) -> Any:
+    async def transaction(self) -> Any:
+        """A MULTI/EXEC pipeline (use ``watch`` on it for an optimistic transaction)."""
         if self.cluster:
             # redis-py queues each command of a cluster transaction through asyncio.run() in a worker
             # thread; if the client still had to (re)learn the topology it would do so there and keep
@@ -468,7 +528,7 @@ class RedisHistory:
         pipe = self.client.pipeline(transaction=False)
         pipe.type(old)
         pipe.zrevrange(self.index_key, 0, limit - 1, withscores=True)
-        old_type, page = await pipe.execute(raise_on_error=False)
+        old_type, page = await self.replies(pipe)
         if isinstance(page, Exception):
             raise page
         if old_type != "zset":
@@ -544,16 +604,17 @@ class RedisHistory:
     async def _describe_threads(
         self, thread_ids: Sequence[str], last_used: Mapping[str, float]
     ) -> tuple[list[SavedThread], list[str]]:
-        """Counts and previews for the given threads; also the ids whose key is gone or is not a list."""
+        """Counts, previews and summaries of the given threads; also the ids whose key is gone or is not a list."""
         pipe = self.client.pipeline(transaction=False)
         for thread_id in thread_ids:
             pipe.llen(self.key(thread_id))
             pipe.lrange(self.key(thread_id), 0, 1)
-        replies = await pipe.execute(raise_on_error=False)
+            pipe.get(self.summary_key(thread_id))
+        replies = await self.replies(pipe)
         found: list[SavedThread] = []
         gone: list[str] = []
         for position, thread_id in enumerate(thread_ids):
-            count, head = replies[2 * position], replies[2 * position + 1]
+            count, head, summary = replies[3 * position : 3 * position + 3]
             if isinstance(count, Exception) or isinstance(head, Exception) or not count:
                 gone.append(thread_id)
                 continue
@@ -565,6 +626,7 @@ class RedisHistory:
                     message_count=int(count),
                     preview=_preview(first_user),
                     last_used=last_used.get(thread_id),
+                    summary_covers=summary_covers(summary),
                 )
             )
         return found, gone
@@ -603,7 +665,7 @@ class RedisHistory:
             scores_pipe.zscore(self.index_key, thread_id)
         scores = {
             thread_id: float(score)
-            for thread_id, score in zip(thread_ids, await scores_pipe.execute(raise_on_error=False), strict=True)
+            for thread_id, score in zip(thread_ids, await self.replies(scores_pipe), strict=True)
             if isinstance(score, (int, float))
         }
         threads, _ = await self._describe_threads(thread_ids, scores)
