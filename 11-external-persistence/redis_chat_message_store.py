@@ -3,7 +3,9 @@
 The lab's protocol, as the framework calls it:
 
 - ``add_messages``: RPUSH the turn, then LTRIM to ``max_messages`` (one MULTI/EXEC);
-- ``list_messages``: LRANGE 0 -1, each entry back into a ``ChatMessage``;
+- ``list_messages``: LRANGE 0 -1, each entry back into a ``ChatMessage``; with ``context_messages=N``,
+  what the model is sent instead: a summary of the older messages (kept beside the thread in Redis,
+  written by ``summarizer``) and the newest N (``lab11_persistence.redis_history.window``);
 - ``serialize`` / ``deserialize`` / ``update_from_state``: only what it takes to reconnect (thread id,
   key prefix, limits, the URL without credentials), because Redis already holds the transcript;
 - ``serialize_state`` / ``deserialize_state``: the same as a ``RedisStoreState`` dict.
@@ -39,6 +41,8 @@ from lab11_persistence.redis_history.connection import (
 from lab11_persistence.redis_history.history import RedisHistory, SavedThread
 from lab11_persistence.redis_history.keys import new_thread_id
 from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict
+from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer, Summary, read_summary
+from lab11_persistence.summaries import summary_for_model
 
 __all__ = [
     "RedisChatMessageStore",
@@ -102,6 +106,7 @@ class RedisChatMessageStore(MicrosoftListMethods):
 
     Connect with exactly one of: ``redis_url``; ``credential_provider`` with ``host`` (Microsoft
     Entra ID); ``redis_client`` (borrowed, never closed here); or a ``history`` to share.
+    ``context_messages`` and ``summarizer`` bound what the model is sent; without them, the lab's store.
     """
 
     def __init__(
@@ -122,6 +127,8 @@ class RedisChatMessageStore(MicrosoftListMethods):
         redis_client: RedisClient | None = None,
         cluster: bool = False,
         history: RedisHistory | None = None,
+        context_messages: int | None = None,
+        summarizer: Summarizer | None = None,
     ) -> None:
         self.redis_url = redis_url
         self.thread_id = thread_id or new_thread_id()
@@ -131,6 +138,8 @@ class RedisChatMessageStore(MicrosoftListMethods):
             ttl_seconds=ttl_seconds,
         )  # fmt: skip
         self._initial_messages = list(messages or [])
+        self.context_messages, self.summarizer = context_messages, summarizer
+        self._window: ContextWindow | None = None
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -160,9 +169,24 @@ class RedisChatMessageStore(MicrosoftListMethods):
         """Always true: ``__len__`` is a coroutine here (as in Microsoft's store), so ``bool()`` must not call it."""
         return True
 
+    @property
+    def window(self) -> ContextWindow | None:
+        """The model's window over this store's history, with ``context_messages``; else None."""
+        if not self.context_messages:
+            return None
+        if self._window is None or self._window.history is not self.history:
+            self._window = ContextWindow(self.history, self.context_messages, self.summarizer)
+        return self._window
+
     def for_thread(self, thread_id: str) -> RedisChatMessageStore:
-        """A store for another thread with the same connection and limits (its own pool when built from a URL)."""
-        store = type(self)(thread_id=thread_id, history=self.history.sibling())
+        """A store for another thread with the same connection, limits and window (its own pool when built
+        from a URL)."""
+        store = type(self)(
+            thread_id=thread_id,
+            history=self.history.sibling(),
+            context_messages=self.context_messages,
+            summarizer=self.summarizer,
+        )
         store.redis_url = self.redis_url
         return store
 
@@ -188,14 +212,47 @@ class RedisChatMessageStore(MicrosoftListMethods):
     # -- the ChatMessageStoreProtocol ------------------------------------------------------------
 
     async def add_messages(self, messages: Sequence[ChatMessage]) -> None:
-        """RPUSH the messages and LTRIM to ``max_messages``: one MULTI/EXEC, saved exactly once."""
+        """RPUSH the messages and LTRIM to ``max_messages``: one MULTI/EXEC, saved exactly once.
+
+        With a summarizer, nothing is trimmed here: what falls out of the window is folded into the
+        summary after the turn, and only then trimmed.
+        """
         await self.ensure_initial_messages()
-        await self.history.append(self.thread_id, [self.encode_message(message) for message in messages])
+        entries = [self.encode_message(message) for message in messages]
+        length = await self.history.append(self.thread_id, entries, summarized=self.summarizer is not None)
+        if self.window is not None:
+            self.window.fold_soon(self.thread_id, length)
 
     async def list_messages(self) -> list[ChatMessage]:
-        """LRANGE 0 -1, oldest first; entries that are not messages are skipped (one warning each), never deleted."""
+        """LRANGE 0 -1, oldest first; entries that are not messages are skipped (one warning each), never deleted.
+
+        With ``context_messages``, what the model is sent: the summary (a system message) and the newest
+        messages, read in one round trip.
+        """
+        await self.ensure_initial_messages()
+        if self.window is None:
+            return await self.list_all_messages()
+        window = await self.window.read_for_turn(self.thread_id)
+        messages = self.history.decode(
+            self.thread_id,
+            window.entries,
+            self.decode_message,
+            read_as_written=self.read_as_written,
+            first_index=window.first_index,
+        )
+        if window.summary is not None:
+            text = summary_for_model(window.summary.text, window.summary.covers)
+            messages.insert(0, ChatMessage(role="system", text=text))
+        return messages
+
+    async def list_all_messages(self) -> list[ChatMessage]:
+        """Every stored message, oldest first, whatever the window (what ``lab11 show`` shows)."""
         await self.ensure_initial_messages()
         return await self.history.messages(self.thread_id, self.decode_message, read_as_written=self.read_as_written)
+
+    async def summary(self) -> Summary | None:
+        """The thread's summary of the messages that fell out of the window; None when there is none."""
+        return await read_summary(self.history, self.thread_id)
 
     async def ensure_initial_messages(self) -> None:
         """Write ``messages=`` into the thread if it is empty: once, even when stores race to do it."""
@@ -208,6 +265,10 @@ class RedisChatMessageStore(MicrosoftListMethods):
         await self.history.clear(self.thread_id)
 
     async def aclose(self) -> None:
+        """Close the connection, once a summary still being written has landed (or, after a few seconds, been
+        abandoned: that leaves the previous summary and every message as they were)."""
+        if self._window is not None:
+            await self._window.settle(timeout=SETTLE_SECONDS)
         await self.history.aclose()
 
     # -- serialization hooks for AgentThread -----------------------------------------------------
@@ -318,6 +379,8 @@ class RedisChatMessageStore(MicrosoftListMethods):
                 endpoint.with_url(url, cluster=cluster) if endpoint else RedisEndpoint(url=url, cluster=cluster)
             )
             history, self.redis_url = RedisHistory.open(new_endpoint, **settings), url
+        if self._window is not None:
+            await self._window.settle(timeout=SETTLE_SECONDS)
         await self.history.aclose()
         self.history, self.thread_id = history, state.thread_id
 

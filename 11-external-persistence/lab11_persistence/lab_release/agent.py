@@ -1,5 +1,6 @@
 """The lab's release (agent-framework-core 1.0.0b260130) as ``app.py`` uses it: its ``ChatAgent``, saving
-a turn in one ``add_messages`` call, and the chat client the settings ask for.
+a turn in one ``add_messages`` call, the chat client the settings ask for, and the summarizer of what
+falls out of the model's window.
 
 Imported in the background while the first menu is read (``console.startup``), never before.
 """
@@ -13,6 +14,8 @@ from agent_framework import ChatMessage
 
 from lab11_persistence import config
 from lab11_persistence.config import Settings
+from lab11_persistence.redis_history.window import Summarizer
+from lab11_persistence.summaries import ModelSummarizer
 
 AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 
@@ -96,3 +99,8 @@ def preload(settings: Settings) -> None:
         import agent_framework.openai  # noqa: F401
     else:
         import lab11_persistence.offline_model.lab_client  # noqa: F401
+
+
+def summarizer_for(chat_client: Any) -> Summarizer:
+    """``chat_client`` (a chat client of the lab's release) asked to summarize what fell out of the window."""
+    return ModelSummarizer(chat_client, lambda role, text: ChatMessage(role=role, text=text))

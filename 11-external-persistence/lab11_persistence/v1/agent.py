@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from lab11_persistence.config import DEFAULT_OPENAI_MODEL, INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings
+from lab11_persistence.console.menu import Transcript
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent_framework import Agent, Message
@@ -67,17 +68,21 @@ def build_agent(provider: RedisHistoryProvider, chat_client: Any) -> Agent:
 
 
 def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> ConversationV1:
+    from lab11_persistence.offline_model.reasoning import summarize_messages
     from lab11_persistence.server.entra_id import store_connection
-    from lab11_persistence.v1.history_provider import RedisHistoryProvider
+    from lab11_persistence.v1.history_provider import RedisHistoryProvider, summarizer_for
 
+    chat_client = build_chat_client(settings)
     provider = RedisHistoryProvider(
         **store_connection(settings, redis_url),
         key_prefix=KEY_PREFIX,
         max_messages=MAX_MESSAGES,
         ssl_ca_certs=settings.redis_ca_cert,
         cluster=settings.redis_is_cluster,
+        context_messages=settings.context_messages,
+        summarizer=summarize_messages if settings.model_kind == "offline" else summarizer_for(chat_client),
     )
-    return ConversationV1(build_agent(provider, build_chat_client(settings)), provider, thread_id)
+    return ConversationV1(build_agent(provider, chat_client), provider, thread_id)
 
 
 def shown_message(message: Message) -> tuple[str, str]:
@@ -101,8 +106,10 @@ class ConversationV1:
             if update.text:
                 yield update.text
 
-    async def history(self) -> list[tuple[str, str]]:
-        return [shown_message(message) for message in await self.provider.get_messages(self.thread_id)]
+    async def history(self) -> Transcript:
+        """Every stored message (``get_messages`` is what the model is sent: the summary and the window)."""
+        messages = [shown_message(message) for message in await self.provider.all_messages(self.thread_id)]
+        return Transcript.of(messages, await self.provider.summary(self.thread_id))
 
     async def switch_to(self, thread_id: str) -> None:
         self.session = self.agent.create_session(session_id=thread_id)

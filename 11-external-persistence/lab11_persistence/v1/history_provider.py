@@ -8,7 +8,8 @@ thread id (``agent.create_session(session_id=thread_id)``), so the key is the la
 Entries are written in the lab's JSON shape (``"type": "chat_message"``), which the lab's store,
 Microsoft's 1.0.0b260130 store and this provider all read; every older and newer shape reads back.
 The Redis work (one MULTI/EXEC per save, exactly once, retries, failover, listing) is
-``redis_history``'s, shared with the lab's store.
+``redis_history``'s, shared with the lab's store; so is the window: with ``context_messages=N`` the
+agent is given a summary of the older messages and the newest N (``redis_history.window``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from agent_framework import Content, HistoryProvider, Message
 from lab11_persistence.redis_history.connection import RedisClient
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
+from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer, Summary, read_summary
+from lab11_persistence.summaries import ModelSummarizer, summary_for_model
 
-__all__ = ["RedisHistoryProvider"]
+__all__ = ["RedisHistoryProvider", "summarizer_for"]
 
 #: What this 1.x release's ``Content`` accepts: a field written by a newer 1.x (``hosted`` is 1.23's)
 #: is left out rather than making the whole entry unreadable on an older one.
@@ -53,6 +56,8 @@ class RedisHistoryProvider(HistoryProvider):
         ttl_seconds: int | None = None,
         ssl_ca_certs: str | None = None,
         cluster: bool = False,
+        context_messages: int | None = None,
+        summarizer: Summarizer | None = None,
         **history_options: Any,
     ) -> None:
         super().__init__(source_id, **history_options)
@@ -61,6 +66,8 @@ class RedisHistoryProvider(HistoryProvider):
             ssl_ca_certs=ssl_ca_certs, cluster=cluster, key_prefix=key_prefix, max_messages=max_messages,
             ttl_seconds=ttl_seconds,
         )  # fmt: skip
+        self.summarizer = summarizer
+        self.window = ContextWindow(self.history, context_messages, summarizer) if context_messages else None
 
     def __repr__(self) -> str:
         return (
@@ -72,23 +79,60 @@ class RedisHistoryProvider(HistoryProvider):
         return self.history.key(session_id)
 
     async def get_messages(self, session_id: str | None, *, state: Any = None, **kwargs: Any) -> list[Message]:
-        """LRANGE 0 -1, oldest first, whichever release wrote each entry; unreadable entries skipped, kept."""
-        return await self.history.messages(
-            _required(session_id), lambda message: Message.from_dict(v1_message_dict(message, CONTENT_FIELDS))
-        )
+        """LRANGE 0 -1, oldest first, whichever release wrote each entry; unreadable entries skipped, kept.
+
+        With ``context_messages``, what the agent sends the model: the summary (a system message) and the
+        newest messages, read in one round trip.
+        """
+        session_id = _required(session_id)
+        if self.window is None:
+            return await self.all_messages(session_id)
+        window = await self.window.read_for_turn(session_id)
+        messages = self.history.decode(session_id, window.entries, _as_message, first_index=window.first_index)
+        if window.summary is not None:
+            text = summary_for_model(window.summary.text, window.summary.covers)
+            messages.insert(0, Message("system", [text]))
+        return messages
+
+    async def all_messages(self, session_id: str) -> list[Message]:
+        """Every stored message of the session, oldest first, whatever the window."""
+        return await self.history.messages(session_id, _as_message)
+
+    async def summary(self, session_id: str) -> Summary | None:
+        """The session's summary of the messages that fell out of the window; None when there is none."""
+        return await read_summary(self.history, session_id)
 
     async def save_messages(
         self, session_id: str | None, messages: Sequence[Message], *, state: Any = None, **kwargs: Any
     ) -> None:
-        """RPUSH the run's messages and LTRIM to ``max_messages``: one MULTI/EXEC, saved exactly once."""
+        """RPUSH the run's messages and LTRIM to ``max_messages``: one MULTI/EXEC, saved exactly once.
+
+        With a summarizer, what falls out of the window is folded into the summary after the run (and only
+        then trimmed).
+        """
+        session_id = _required(session_id)
         entries = [encode_entry(lab_message_dict(normalize(message.to_dict()))) for message in messages]
-        await self.history.append(_required(session_id), entries)
+        length = await self.history.append(session_id, entries, summarized=self.summarizer is not None)
+        if self.window is not None:
+            self.window.fold_soon(session_id, length)
 
     async def clear(self, session_id: str) -> None:
         await self.history.clear(session_id)
 
     async def aclose(self) -> None:
+        """Close the connection, once a summary still being written has landed (or been abandoned)."""
+        if self.window is not None:
+            await self.window.settle(timeout=SETTLE_SECONDS)
         await self.history.aclose()
+
+
+def summarizer_for(chat_client: Any) -> Summarizer:
+    """``chat_client`` (an Agent Framework 1.x chat client) asked to summarize what fell out of the window."""
+    return ModelSummarizer(chat_client, lambda role, text: Message(role, [text]))
+
+
+def _as_message(message: dict[str, Any]) -> Message:
+    return Message.from_dict(v1_message_dict(message, CONTENT_FIELDS))
 
 
 def _required(session_id: str | None) -> str:
