@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from lab11_persistence.redis_history.message_json import message_text
+from lab11_persistence.summaries import read_summary_for_model
 
 DISPLAY_NAME = "offline model"
 MODEL_ID = "lab11-offline"
@@ -158,6 +162,7 @@ class Recollection:
 
     earlier_messages: int = 0
     earlier_user_messages: int = 0
+    summarized_messages: int = 0  # how many older messages the summary it was sent covers
     facts: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -269,10 +274,15 @@ def recollect(turns: Iterable[tuple[str, str]]) -> tuple[Recollection, str]:
 
     ``turns`` are ``(role, text)`` pairs, oldest first; roles are "system", "user", "assistant", "tool".
     """
-    conversation = [(str(role).lower(), text or "") for role, text in turns if str(role).lower() != "system"]
+    turns = [(str(role).lower(), text or "") for role, text in turns]
+    conversation = [(role, text) for role, text in turns if role != "system"]
     last_user = max((index for index, (role, _) in enumerate(conversation) if role == "user"), default=None)
     earlier = conversation[:last_user] if last_user is not None else conversation
     memory = Recollection(earlier_messages=len(earlier))
+    for role, text in turns:  # a summary of older messages comes first, as a system message
+        if role == "system" and (summary := read_summary_for_model(text)):
+            memory.summarized_messages, summary_text = summary
+            memory.facts.update(facts_in(summary_text))
     for role, text in earlier:
         if role != "user":
             continue
@@ -288,7 +298,10 @@ def _sentence(phrase: str) -> str:
 def compose_reply(memory: Recollection, question: str) -> str:
     """The offline answer: how much history arrived, what it says, and a reply to the question."""
     plural = "" if memory.earlier_messages == 1 else "s"
-    parts = [f"[{DISPLAY_NAME}] I received {memory.earlier_messages} earlier message{plural} from this thread."]
+    received = f"[{DISPLAY_NAME}] I received {memory.earlier_messages} earlier message{plural} from this thread"
+    if memory.summarized_messages:
+        received += f", and a summary of the {memory.summarized_messages} before them"
+    parts = [received + "."]
     if memory.facts:
         parts.append(f"From them I remember: {memory.summary()}.")
     elif memory.earlier_messages:
@@ -313,6 +326,36 @@ def compose_reply(memory: Recollection, question: str) -> str:
         elif question.strip():
             parts.append("Tell me where you would like to go and I will plan around what you've told me.")
     return " ".join(parts)
+
+
+# The offline summary states the user's facts in the user's own words, so that reading it back
+# (``recollect``) finds the same facts.
+_STATED = {
+    "name": "My name is {}.",
+    "destination": "I want to go to {}.",
+    "when": "I travel in {}.",
+    "home": "I live in {}.",
+    "budget": "My budget is {}.",
+    "likes": "I like {}.",
+    "dislikes": "I don't like {}.",
+}
+
+
+def summarize(previous: str | None, turns: Iterable[tuple[str, str]]) -> str:
+    """The offline model's summary: the facts the previous summary and the user's new messages state
+    (a later statement wins), as the user said them. Deterministic."""
+    facts = facts_in(previous or "")
+    for role, text in turns:
+        if str(role).lower() == "user":
+            facts.update(facts_in(text))
+    if not facts:
+        return "The user has stated no facts yet."
+    return "The user said: " + " ".join(_STATED[kind].format(facts[kind]) for kind, _ in _PATTERNS if kind in facts)
+
+
+async def summarize_messages(previous: str | None, messages: Sequence[dict[str, Any]]) -> str:
+    """``summarize`` as a summarizer of stored messages (``redis_history.window.Summarizer``)."""
+    return summarize(previous, [(message["role"], message_text(message)) for message in messages])
 
 
 async def typed_out(text: str, delay: float) -> AsyncIterator[str]:
