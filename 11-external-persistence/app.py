@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab11_persistence.config import INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings, load_settings
 from lab11_persistence.console import commands, startup
-from lab11_persistence.console.menu import Conversation, MenuSession
+from lab11_persistence.console.menu import Conversation, MenuSession, Transcript
 from lab11_persistence.redis_history.keys import new_thread_id
 
 if TYPE_CHECKING:  # pragma: no cover - imported in the background while the first menu is read
@@ -53,8 +53,9 @@ THREADS_SHOWN = 20
 def build_agent(redis_url: str, chat_client: Any = None, **store_options: Any) -> ChatAgent:
     """A travel-planner ``ChatAgent`` whose every thread keeps its history in Redis.
 
-    ``store_options`` are the store's connection extras (a CA file, ``cluster=True``, or an Entra ID
-    ``connection`` that replaces ``redis_url``).
+    ``store_options`` are the store's extras: connection ones (a CA file, ``cluster=True``, or an Entra
+    ID ``connection`` that replaces ``redis_url``), and the model's window (``context_messages`` and
+    the ``summarizer`` of what falls out of it).
     """
     from lab11_persistence.lab_release.agent import ChatAgent  # ChatAgent saving a turn in one add_messages
     from redis_chat_message_store import RedisChatMessageStore
@@ -118,8 +119,10 @@ class LabConversation:
             if update.text:
                 yield update.text
 
-    async def history(self) -> list[tuple[str, str]]:
-        return [_message_text(message) for message in await self.store.list_messages()]
+    async def history(self) -> Transcript:
+        """Every stored message (``list_messages()`` is what the model is sent: the summary and the window)."""
+        messages = [_message_text(message) for message in await self.store.list_all_messages()]
+        return Transcript.of(messages, await self.store.summary())
 
     async def switch_to(self, thread_id: str) -> None:
         """A new store on the thread's key, in a new ``AgentThread``; the previous store is closed."""
@@ -146,15 +149,19 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str, genera
         from lab11_persistence.v1.agent import open_conversation as open_on_v1
 
         return open_on_v1(settings, redis_url, thread_id)
-    from lab11_persistence.lab_release.agent import build_chat_client
+    from lab11_persistence.lab_release.agent import build_chat_client, summarizer_for
+    from lab11_persistence.offline_model.reasoning import summarize_messages
     from lab11_persistence.server.entra_id import store_connection
 
+    chat_client = build_chat_client(settings)
     agent = build_agent(
         redis_url,
-        build_chat_client(settings),
+        chat_client,
         ssl_ca_certs=settings.redis_ca_cert,
         cluster=settings.redis_is_cluster,
         connection=store_connection(settings, redis_url),
+        context_messages=settings.context_messages,
+        summarizer=summarize_messages if settings.model_kind == "offline" else summarizer_for(chat_client),
     )
     return LabConversation(agent, thread_id)
 
@@ -171,11 +178,11 @@ def send_message(session: MenuSession) -> None:
         session.send(prompt)
 
 
-async def show_history(session: MenuSession, messages: list[tuple[str, str]] | None = None) -> None:
-    """Print the current thread's messages, oldest first, as ``store.list_messages()`` reads them from Redis."""
-    if messages is None:
-        messages = await session.conversation().history()
-    session.print_history(messages)
+async def show_history(session: MenuSession, transcript: Transcript | None = None) -> None:
+    """Print the current thread as Redis holds it: its summary, if it has one, and every message, oldest first."""
+    if transcript is None:
+        transcript = await session.conversation().history()
+    session.print_history(transcript)
 
 
 def _list_saved_thread_keys(session: MenuSession) -> list[SavedThread]:
@@ -194,9 +201,9 @@ async def _load(session: MenuSession, thread_id: str) -> None:
     conversation = session.conversation()
     await conversation.switch_to(thread_id)
     session.thread_id = thread_id
-    messages = await conversation.history()
-    session.print_loaded(len(messages), conversation.state())
-    await show_history(session, messages)
+    transcript = await conversation.history()
+    session.print_loaded(len(transcript.messages), conversation.state())
+    await show_history(session, transcript)
 
 
 def start_fresh_thread(session: MenuSession) -> None:

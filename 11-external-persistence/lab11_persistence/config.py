@@ -23,6 +23,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP_NAME = "lab11"
 KEY_PREFIX = "lab11"
 MAX_MESSAGES = 200
+# How many recent messages the model sees (LAB11_CONTEXT_MESSAGES); older ones reach it as a summary.
+DEFAULT_CONTEXT_MESSAGES = 40
+EVERY_MESSAGE_WORDS = ("0", "all", "off", "none")  # LAB11_CONTEXT_MESSAGES: the lab's way, every message
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -55,6 +58,7 @@ VARIABLES = (
     "OPENAI_BASE_URL",
     "OPENAI_CHAT_MODEL_ID",
     "NO_COLOR",
+    "LAB11_CONTEXT_MESSAGES",
     "LAB11_ENV_FILE",
 )
 
@@ -101,6 +105,29 @@ class Settings:
     openai_base_url: str | None = None
     openai_chat_model_id: str | None = None
     no_color: bool = False
+    # LAB11_CONTEXT_MESSAGES as given (None: unset); see ``context_messages``.
+    context_messages_setting: str | None = None
+
+    @property
+    def context_messages(self) -> int | None:
+        """How many recent messages the model is sent, older ones as a summary; None: every message (the lab's way)."""
+        value = (self.context_messages_setting or "").strip().lower()
+        if not value:
+            return DEFAULT_CONTEXT_MESSAGES
+        if value in EVERY_MESSAGE_WORDS:
+            return None
+        return int(value) if value.isdigit() else DEFAULT_CONTEXT_MESSAGES
+
+    @property
+    def context_messages_problem(self) -> str | None:
+        """One line when LAB11_CONTEXT_MESSAGES is neither a number of messages nor ``all``, else None."""
+        value = (self.context_messages_setting or "").strip().lower()
+        if not value or value in EVERY_MESSAGE_WORDS or value.isdigit():
+            return None
+        return (
+            f"LAB11_CONTEXT_MESSAGES must be how many recent messages the model sees (e.g. 40), or 0 / all "
+            f"for every message, not {self.context_messages_setting!r}."
+        )
 
     @property
     def model_kind(self) -> str:
@@ -212,6 +239,7 @@ class Settings:
                 "aoai_endpoint",
                 "aoai_deployment",
                 "openai_base_url",
+                "context_messages_setting",
             )
         )
         flags = (
@@ -270,6 +298,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         openai_base_url=get("OPENAI_BASE_URL"),
         openai_chat_model_id=get("OPENAI_CHAT_MODEL_ID"),
         no_color=bool(get("NO_COLOR")),
+        context_messages_setting=get("LAB11_CONTEXT_MESSAGES"),
     )
 
 
@@ -295,13 +324,18 @@ def home_relative(path: Path) -> str:
 
 
 def describe_model(settings: Settings) -> str:
+    """Which model, and what of a thread it is sent."""
     kind = settings.model_kind
     if kind == "azure":
-        return f"Azure OpenAI deployment {settings.aoai_deployment!r} at {url_host(settings.aoai_endpoint)}"
-    if kind == "openai":
+        model = f"Azure OpenAI deployment {settings.aoai_deployment!r} at {url_host(settings.aoai_endpoint)}"
+    elif kind == "openai":
         where = f" at {url_host(settings.openai_base_url)}" if settings.openai_base_url else ""
-        return f"OpenAI model {settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL!r}{where}"
-    return "the offline model"
+        model = f"OpenAI model {settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL!r}{where}"
+    else:
+        model = "the offline model"
+    if settings.context_messages is None:
+        return model
+    return f"{model}, sent the newest {settings.context_messages} messages and a summary of older ones"
 
 
 # -- start-up checks that cost (almost) nothing ----------------------------------------

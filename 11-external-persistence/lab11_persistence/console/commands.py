@@ -11,10 +11,12 @@ file that is not an export). Every error is one line on standard error, never a 
 
 Export format (JSON Lines, one thread per line, ASCII only)::
 
-    {"key": "lab11:thread_…", "thread_id": "thread_…", "entries": ["<entry as stored>", …], "last_used": 1717.0}
+    {"key": "lab11:thread_…", "thread_id": "thread_…", "entries": ["<entry as stored>", …], "last_used": 1717.0,
+     "summary": "<summary record as stored>"}
 
 ``entries`` are the stored strings exactly, a corrupt one included; ``last_used`` is the thread's
-score in the recency index (seconds since the epoch), or null when it has none.
+score in the recency index (seconds since the epoch), or null when it has none; ``summary`` is the
+thread's summary record (``redis_history.window``), or null (exports made before it have no such field).
 
 Import reads the whole file once to check every line before it writes anything: a bad line (not
 JSON, truncated, the wrong shape) stops it with the line's number and nothing written. Then each
@@ -69,6 +71,10 @@ def delete_question(redis_key: str, message_count: int) -> str:
 
 def said_yes(answer: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
+
+
+def summary_heading(covers: int) -> str:
+    return f"Summary of the {covers} oldest messages, sent to the model in their place:"
 
 
 # -- connecting -------------------------------------------------------------------------------
@@ -134,6 +140,7 @@ async def cmd_threads(history: RedisHistory, args: argparse.Namespace, out: IO[s
                 "message_count": thread.message_count,
                 "last_used": thread.last_used,
                 "preview": thread.preview,
+                "summary_covers": thread.summary_covers,
             }
             for number, thread in enumerate(threads, start=1)
         ]
@@ -166,6 +173,7 @@ def _raw_json(raw: str) -> Any:
 
 async def cmd_show(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
     from lab11_persistence.redis_history.message_json import message_text
+    from lab11_persistence.redis_history.window import read_summary
 
     thread_id = await resolve_thread(history, args.thread)
     key = history.key(thread_id)
@@ -174,6 +182,10 @@ async def cmd_show(history: RedisHistory, args: argparse.Namespace, out: IO[str]
         out.write("\n")
         return EXIT_OK
     messages = await history.messages(thread_id, lambda message: (message["role"], message_text(message)))
+    summary = await read_summary(history, thread_id)
+    if summary is not None:
+        out.write(summary_heading(summary.covers) + "\n")
+        out.write(f"  {inert(summary.text)}\n")
     if not messages:
         out.write(f"No readable messages in {inert_line(key)}.\n")
         return EXIT_OK
@@ -188,14 +200,23 @@ async def cmd_show(history: RedisHistory, args: argparse.Namespace, out: IO[str]
 
 
 def export_line(dump: ThreadDump) -> str:
-    record = {"key": dump.redis_key, "thread_id": dump.thread_id, "entries": dump.entries, "last_used": dump.last_used}
+    record = {
+        "key": dump.redis_key,
+        "thread_id": dump.thread_id,
+        "entries": dump.entries,
+        "last_used": dump.last_used,
+        "summary": dump.summary,
+    }
     return json.dumps(record, ensure_ascii=True) + "\n"
 
 
 def markdown_transcript(dump: ThreadDump) -> str:
     from lab11_persistence.redis_history.message_json import decode_entry, message_text
+    from lab11_persistence.redis_history.window import Summary
 
     lines = [f"## {inert_line(dump.redis_key)}", "", f"Last used: {local_time(dump.last_used)}", ""]
+    if summary := Summary.parse(dump.summary):
+        lines += [f"*{summary_heading(summary.covers)}* {inert(summary.text)}", ""]
     for index, raw in enumerate(dump.entries, start=1):
         try:
             message = decode_entry(raw)
@@ -269,7 +290,11 @@ def parse_export_line(text: str, number: int) -> ThreadDump:
         isinstance(last_used, bool) or not isinstance(last_used, (int, float)) or not math.isfinite(last_used)
     ):
         raise UsageError(f"{where}: last_used is not a number or null.")
-    return ThreadDump(thread_id, f"{KEY_PREFIX}:{thread_id}", entries, None if last_used is None else float(last_used))
+    summary = record.get("summary")
+    if summary is not None and not isinstance(summary, str):
+        raise UsageError(f"{where}: summary is not a string or null.")
+    last_used = None if last_used is None else float(last_used)
+    return ThreadDump(thread_id, f"{KEY_PREFIX}:{thread_id}", entries, last_used, summary)
 
 
 def read_export(path: Path) -> Iterator[ThreadDump]:

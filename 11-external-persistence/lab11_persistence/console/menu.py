@@ -12,6 +12,7 @@ import re
 import signal
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import asyncio
 
     from lab11_persistence.redis_history.history import SavedThread
+    from lab11_persistence.redis_history.window import Summary
     from lab11_persistence.server.embedded_server import EmbeddedServer
 
 
@@ -34,6 +36,19 @@ ROLE_STYLES = {
 }
 
 
+@dataclass(frozen=True)
+class Transcript:
+    """A thread as Redis holds it: its messages as (role, text), oldest first, and the summary of older ones."""
+
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    summary: str | None = None
+    summary_covers: int = 0
+
+    @classmethod
+    def of(cls, messages: list[tuple[str, str]], summary: Summary | None) -> Transcript:
+        return cls(messages) if summary is None else cls(messages, summary.text, summary.covers)
+
+
 class Conversation(Protocol):
     """What the menu needs from an agent whose threads live in Redis (see ``app.py``, ``v1.agent``)."""
 
@@ -43,8 +58,8 @@ class Conversation(Protocol):
         """Run one turn; the reply's text as it streams. The turn is saved when it ends."""
         ...
 
-    async def history(self) -> list[tuple[str, str]]:
-        """The current thread's messages as (role, text), oldest first, read from Redis."""
+    async def history(self) -> Transcript:
+        """The current thread's messages and summary, read from Redis."""
         ...
 
     async def switch_to(self, thread_id: str) -> None:
@@ -165,11 +180,7 @@ class MenuSession:
         for key, label in choices:
             term.say(f"  {key}) {label}")
         self.open_conversation.start()  # load the heavy modules while the user reads the menu
-        try:
-            return term.ask("Choose an option: ")
-        except (KeyboardInterrupt, EOFError):
-            term.say()
-            return None
+        return self.ask("Choose an option: ")
 
     def not_on_menu(self, choice: str, choices: Sequence[tuple[str, str]]) -> None:
         keys = [key for key, _ in choices]
@@ -177,10 +188,16 @@ class MenuSession:
         self.term.error(f"Please choose {', '.join(keys[:-1])} or {keys[-1]} ({shown} is not on the menu).")
 
     def ask(self, prompt: str) -> str | None:
-        """One line from the user, stripped; None (after a new line) on Ctrl-C or Ctrl-D."""
+        """One line from the user, stripped; None (after a new line) on Ctrl-C or Ctrl-D.
+
+        Once the conversation is open the line is awaited on its event loop, so that work left in the
+        background (a summary of the last turn being written) goes on while the user reads and types.
+        """
         try:
-            return self.term.ask(prompt)
-        except (KeyboardInterrupt, EOFError):
+            if self.loop is None:
+                return self.term.ask(prompt)
+            return self.run(self.term.ask_async(prompt))
+        except (KeyboardInterrupt, Interrupted, EOFError):
             self.term.say()
             return None
 
@@ -252,7 +269,9 @@ class MenuSession:
         from redis.exceptions import RedisError
 
         from lab11_persistence.redis_history.connection import RedisUnavailableError
+        from lab11_persistence.redis_history.window import CATCH_UP_NOTICE
 
+        CATCH_UP_NOTICE.set(self._say_catching_up)  # this task's context only
         conversation = self.conversation()
         indicator = WaitingIndicator(self.term) if self.term.interactive else None
         if indicator:
@@ -286,10 +305,19 @@ class MenuSession:
             self.term.say(self.term.paint("assistant: ", "1;32") + "(empty reply)", end="")
         self.term.say()
 
+    def _say_catching_up(self, count: int) -> None:
+        self.term.notice(f"Summarizing {count} earlier messages of this thread before your turn…")
+
     # -- stored text, shown inert --------------------------------------------------------------
 
-    def print_history(self, messages: list[tuple[str, str]]) -> None:
-        """The thread's messages as (role, text), oldest first, numbered."""
+    def print_history(self, transcript: Transcript) -> None:
+        """The thread's summary, if it has one, then its messages, oldest first, numbered."""
+        messages = transcript.messages
+        if transcript.summary is not None:
+            from lab11_persistence.console.commands import summary_heading
+
+            self.term.say(self.term.paint(summary_heading(transcript.summary_covers), "1"))
+            self.term.say(f"  {inert(transcript.summary)}")
         if not messages:
             self.term.say(f"No messages in {self.redis_key} yet.")
             return

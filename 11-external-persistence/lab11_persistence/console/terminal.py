@@ -109,6 +109,16 @@ class Terminal:
         print(prompt, end="", flush=True)
         return self.lines.read_line().strip()
 
+    async def ask_async(self, prompt: str) -> str:
+        """The same, inside a coroutine: the event loop's other work goes on while the user types."""
+        print(prompt, end="", flush=True)
+        return (await self.lines.read_line_async()).strip()
+
+    def notice(self, text: str) -> None:
+        """A line said while the waiting indicator may be on screen (it goes on below)."""
+        self.clear_transient_line()
+        print(self.paint(text, "2"), flush=True)
+
 
 class WaitingIndicator:
     """A small spinner on the terminal until the first words of the reply arrive."""
