@@ -40,6 +40,19 @@ def test_no_configuration_prints_one_line_saying_what_it_uses(start_app: Callabl
     app.menu()
     using = [line for line in app.transcript.splitlines() if line.startswith("Using ")]
     assert using == [
+        f"Using embedded Valkey (data in {data_dir}) and the offline model, sent the newest 40 messages and a "
+        "summary of older ones; set REDIS_URL / AOAI_ENDPOINT+AOAI_DEPLOYMENT to use your own."
+    ]
+    assert app.exit() == 0
+
+
+def test_with_every_message_sent_the_line_says_what_the_lab_says(
+    start_app: Callable[..., LabApp], data_dir: Path
+) -> None:
+    app = start_app(extra_env={"LAB11_CONTEXT_MESSAGES": "all"})
+    app.menu()
+    using = [line for line in app.transcript.splitlines() if line.startswith("Using ")]
+    assert using == [
         f"Using embedded Valkey (data in {data_dir}) and the offline model; "
         "set REDIS_URL / AOAI_ENDPOINT+AOAI_DEPLOYMENT to use your own."
     ]

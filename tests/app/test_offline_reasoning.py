@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab11_persistence.offline_model.reasoning import asked_in, compose_reply, facts_in, recollect
+from lab11_persistence.offline_model.reasoning import asked_in, compose_reply, facts_in, recollect, summarize
+from lab11_persistence.summaries import summary_for_model
 
 APP_DIR = Path(__file__).resolve().parents[2] / "11-external-persistence"
 
@@ -114,3 +115,37 @@ def test_the_reasoning_needs_no_chat_framework() -> None:
 def test_any_conversation_gets_an_answer_that_says_how_much_history_arrived(turns: list[tuple[str, str]]) -> None:
     memory, question = recollect(turns)
     assert compose_reply(memory, question).startswith(f"[offline model] I received {memory.earlier_messages} earlier")
+
+
+# -- the offline model's summary (what falls out of the window) -------------------------------------
+
+
+def test_the_offline_summary_states_the_users_facts_so_they_read_back() -> None:
+    turns = [
+        ("user", "My name is Ana and I'm planning a trip to Lisbon."),
+        ("assistant", "Noted."),
+        ("user", "I love seafood."),
+    ]
+    summary = summarize(None, turns)
+    assert summary == "The user said: My name is Ana. I want to go to Lisbon. I like seafood."
+    assert facts_in(summary) == {"name": "Ana", "destination": "Lisbon", "likes": "seafood"}
+
+
+def test_in_the_summary_a_later_statement_wins_and_questions_add_nothing() -> None:
+    first = summarize(None, [("user", "I want to go to Rome.")])
+    later = summarize(first, [("user", "Actually I want to go to Porto. What is my budget?")])
+    assert later == "The user said: I want to go to Porto."
+
+
+def test_the_reply_counts_the_messages_the_summary_covers_and_uses_its_facts() -> None:
+    summary = summary_for_model(summarize(None, [("user", "My name is Ana.")]), 38)
+    memory, question = recollect([("system", "Be brief."), ("system", summary), ("user", "Who am I?")])
+    assert (memory.earlier_messages, memory.summarized_messages) == (0, 38)
+    reply = compose_reply(memory, question)
+    assert reply.startswith("[offline model] I received 0 earlier messages from this thread, and a summary of the 38")
+    assert reply.endswith("Your name is Ana.")
+
+
+def test_a_system_message_that_is_not_a_summary_states_nothing() -> None:
+    memory, _ = recollect([("system", "My name is Mallory."), ("user", "Who am I?")])
+    assert memory.facts == {} and memory.summarized_messages == 0

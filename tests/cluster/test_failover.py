@@ -18,6 +18,7 @@ from agent_framework import AgentThread, ChatAgent, ChatMessage, ChatResponse
 
 import app
 from lab11_persistence.offline_model.lab_client import OfflineChatClient
+from lab11_persistence.offline_model.reasoning import summarize_messages
 from lab11_persistence.redis_history import history as redis_history
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
@@ -108,6 +109,32 @@ async def test_the_turn_after_the_threads_primary_dies_is_saved_and_nothing_is_l
     assert new_owner is not owner and new_owner.alive
     assert saved == expected  # every earlier message, then the new turn, in order
     assert "Your name is Ada." in after[0][1] and "Lisbon" in after[0][1]  # the history reached the model
+
+
+async def test_with_a_window_the_turn_after_the_threads_primary_dies_keeps_every_message_and_the_summary(
+    redis_cluster: ValkeyCluster, whole_cluster_afterwards: list[ClusterNode]
+) -> None:
+    """A turn's window read (the summary, the length and the newest messages in one pipeline) waits out the
+    failover as a plain read does."""
+    agent = app.build_agent(
+        redis_cluster.url, OfflineChatClient(), cluster=True, context_messages=4, summarizer=summarize_messages
+    )
+    thread, store = app.create_thread(agent)
+    before = await _chat(agent, thread, EARLIER_TURNS)
+    owner = redis_cluster.primary_for_key(store.redis_key)
+    owner.kill()
+    whole_cluster_afterwards.append(owner)
+    after = await _chat(agent, thread, (AFTER_FAILOVER,))
+    await store.aclose()  # the last fold lands first
+
+    assert await _saved_on_the_cluster(redis_cluster, store) == _expected(before + after)
+    assert "Your name is Ada." in after[0][1] and "and a summary of the 2 before them" in after[0][1]
+    fresh = RedisChatMessageStore(
+        redis_url=redis_cluster.url, thread_id=store.thread_id, key_prefix="lab11", cluster=True
+    )
+    summary = await fresh.summary()
+    await fresh.aclose()
+    assert summary is not None and summary.covers == 4 and "My name is Ada." in summary.text
 
 
 async def test_a_turn_whose_primary_dies_while_the_model_answers_is_saved_and_nothing_is_lost(

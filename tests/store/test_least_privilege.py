@@ -93,6 +93,35 @@ async def test_the_stores_whole_surface_runs_under_the_app_user(app_user: AppUse
     assert app_user.refused() == []
 
 
+async def test_the_window_and_its_summary_run_under_the_app_user(app_user: AppUser) -> None:
+    """Reading a turn's window, folding (WATCH ... EXEC, with a trim), a re-synchronized head, a fold that finds
+    nothing left to do (UNWATCH), and clearing the summary with the thread."""
+    from lab11_persistence.offline_model.reasoning import summarize_messages
+
+    store = RedisChatMessageStore(
+        redis_url=app_user.url,
+        thread_id="thread_w",
+        key_prefix="lab11",
+        max_messages=4,
+        ttl_seconds=600,
+        context_messages=2,
+        summarizer=summarize_messages,
+    )
+    for turn in range(4):
+        await store.add_messages(TURN)
+        assert len(await store.list_messages()) == (2 if turn == 0 else 3)  # then the summary and the window
+    assert store.window is not None
+    with app_user.server.client() as admin:
+        admin.ltrim(store.redis_key, 1, -1)  # another writer trims the head
+    await store.add_messages(TURN)
+    await store.window.settle()
+    await store.window.fold("thread_w")  # nothing left to fold
+    assert (await store.summary()) is not None
+    await store.clear()
+    await store.aclose()
+    assert app_user.refused() == []
+
+
 async def test_listing_drops_a_vanished_thread_and_rebuilds_a_lost_index_under_the_app_user(
     app_user: AppUser,
 ) -> None:

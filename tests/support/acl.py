@@ -25,6 +25,7 @@ KEY_PATTERNS: tuple[str, ...] = (
     f"~{KEY_PREFIX}:*",  # the threads, {prefix}:{thread_id} (lists)
     f"~{KEY_PREFIX}.recent-threads",  # the recency index (sorted set), outside the threads' pattern
     f"~{{{KEY_PREFIX}:*}}:last-write",  # each thread's write token, {{prefix}:{thread_id}}:last-write
+    f"~{{{KEY_PREFIX}:*}}:summary",  # each thread's summary of what left the model's window
     # (the index of older releases, {prefix}:recent-threads, is under ~{prefix}:* and is moved once)
 )
 
@@ -36,21 +37,22 @@ COMMANDS: dict[str, str] = {
     "multi": "add_messages: the turn, its trim, expiry, write token and index entry in one transaction",
     "exec": "add_messages",
     "rpush": "add_messages, append, extend",
-    "watch": "messages= (initial messages): written only into an empty thread, once even when stores race",
-    "ltrim": "add_messages with max_messages",
+    "watch": "messages= (initial messages) written once even when stores race; a summary written once (fold)",
+    "unwatch": "a fold that finds, once it watches, that another process's fold left it nothing to do",
+    "ltrim": "add_messages with max_messages; a fold trims the messages its summary now covers",
     "expire": "add_messages with ttl_seconds",
-    "set": "add_messages: the write token (SET … EX)",
-    "get": "add_messages after a lost reply: did the write go through?",
+    "set": "add_messages: the write token (SET … EX); a fold: the summary",
+    "get": "add_messages after a lost reply: did the write go through?; the summary, with a turn's window",
     "zadd": "add_messages: the recency index; rebuilding the index",
     # reading a thread
     "lrange": "list_messages; previews when listing threads",
     "llen": "message counts (count, __len__, listing threads); Microsoft's setitem and index",
     # Microsoft's list API
-    "lindex": "getitem, index",
+    "lindex": "getitem, index; a fold checks the newest message its summary covers is still where it was",
     "lset": "setitem",
     "lrem": "remove",
     # clearing
-    "del": "clear: the thread and its write token",
+    "del": "clear: the thread, its write token and its summary",
     "zrem": "clear; dropping threads that are gone from the index",
     # listing saved threads (menu 3)
     "zrevrange": "the most recently used threads, newest first",

@@ -128,9 +128,9 @@ async def test_one_run_is_one_save(redis_server: ValkeyProcess) -> None:
     saves: list[int] = []
     original = provider.history.append
 
-    async def counting(thread_id: str, entries: list[str]) -> None:
+    async def counting(thread_id: str, entries: list[str], **options: bool) -> int | None:
         saves.append(len(entries))
-        await original(thread_id, entries)
+        return await original(thread_id, entries, **options)
 
     provider.history.append = counting  # type: ignore[method-assign]
     agent = agent_v1.build_agent(provider, OfflineChatClientV1(chunk_delay=0))
