@@ -787,6 +787,23 @@ def render_document(
             table(results.export_import),
             "",
         ]
+    if results.window:
+        from bench.window import table as window_table
+
+        lines += [
+            "## Remembering past the window",
+            "",
+            "One thread, 1,000 turns, through the app's agent with the offline model and `max_messages=200`: with",
+            "the app's window (the newest 40 messages and a durable summary of the older ones,",
+            "`LAB11_CONTEXT_MESSAGES=40`) and without it (`LAB11_CONTEXT_MESSAGES=all`, the lab's way: every stored",
+            "message). **Model input** is the characters of every message the model was sent for that turn",
+            "(instructions, summary, history, the new message); **Redis bytes read** is what the server sent the",
+            "store during the turn, the fold after it included (`INFO stats` `total_net_output_bytes`).",
+            "`python -m bench.window` runs this part alone.",
+            "",
+            window_table(results.window),
+            "",
+        ]
     if plot_name:
         lines += [
             "## list_messages against history length",

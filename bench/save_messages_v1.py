@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from bench.proxy import ProxyProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-LAB_DIR = ROOT / "11-external-persistence"
 V1_PYTHON = ROOT / ".venv-v1" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 OURS, MICROSOFT = "ours", "microsoft"  # the names bench.stores gives this project and Microsoft
 MAX_MESSAGES = 200
@@ -99,8 +98,6 @@ def _read_worker(command: list[str], results: Results) -> str:
 
 def _factories() -> dict[str, Callable[[str], Any]]:
     """Each provider on the lab's ``{prefix}:{session_id}`` keys, trimming at 200, from a URL."""
-    if str(LAB_DIR) not in sys.path:
-        sys.path.insert(0, str(LAB_DIR))
     from agent_framework_redis import RedisHistoryProvider as MicrosoftProvider
 
     from lab11_persistence.v1.history_provider import RedisHistoryProvider as OurProvider

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bench.baselines import LabStore
-
-ROOT = Path(__file__).resolve().parent.parent
-LAB_DIR = ROOT / "11-external-persistence"
 
 OURS, LAB, MICROSOFT = "ours", "lab", "microsoft"
 ORDER = (OURS, LAB, MICROSOFT)
@@ -19,8 +14,6 @@ LABELS = {OURS: "this project", LAB: "lab's algorithm", MICROSOFT: "Microsoft ag
 
 
 def _ours_class() -> Any:
-    if str(LAB_DIR) not in sys.path:
-        sys.path.insert(0, str(LAB_DIR))
     from redis_chat_message_store import RedisChatMessageStore
 
     return RedisChatMessageStore
