@@ -74,7 +74,8 @@ class RedisHistoryProvider(HistoryProvider):
         )  # fmt: skip
 
     def __repr__(self) -> str:
-        scope = "".join(f", {name}={value!r}" for name, value in self.history.layout.scope.items() if name != "source_id")
+        layout = self.history.layout
+        scope = "".join(f", {name}={value!r}" for name, value in layout.scope.items() if name != "source_id")
         return (
             f"RedisHistoryProvider(source_id={self.source_id!r}, key_prefix={self.history.key_prefix!r}{scope}, "
             f"max_messages={self.history.max_messages!r}, redis={self.history.location!r})"
