@@ -155,6 +155,7 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str, genera
         ssl_ca_certs=settings.redis_ca_cert,
         cluster=settings.redis_is_cluster,
         connection=store_connection(settings, redis_url),
+        **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
     )
     return LabConversation(agent, thread_id)
 

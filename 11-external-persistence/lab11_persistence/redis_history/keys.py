@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +63,8 @@ def segment(value: str, encoded_prefix: str) -> str:
     encoded = encoded_prefix + base64.b32encode(value.encode("utf-8")).decode("ascii").rstrip("=").lower()
     if len(encoded) <= MAX_ENCODED_SEGMENT:
         return encoded
+    import hashlib  # rarely needed, and not before the app's first menu
+
     return encoded_prefix + DIGEST_MARKER + hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 

@@ -76,6 +76,7 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> Con
         max_messages=MAX_MESSAGES,
         ssl_ca_certs=settings.redis_ca_cert,
         cluster=settings.redis_is_cluster,
+        **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
     )
     return ConversationV1(build_agent(provider, build_chat_client(settings)), provider, thread_id)
 
