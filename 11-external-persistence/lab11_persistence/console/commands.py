@@ -37,7 +37,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -466,18 +466,20 @@ async def cmd_migrate(history: RedisHistory, args: argparse.Namespace, out: IO[s
     counts = dict.fromkeys((*MIGRATE_WORDS, "messages", "deleted"), 0)
     done = 0
     try:
-        async for page in migrate_all(source, history, **options) if args.all else explicit_pages():
-            for result in page:
-                counts[result.outcome] += 1
-                counts["deleted"] += result.source_deleted
-                if result.outcome in ("migrated", "already"):
-                    counts["messages"] += result.messages
-                if result.outcome in MIGRATE_PROBLEMS:
-                    sys.stderr.write(f"lab11: {migration_line(result, args.dry_run, args.delete_source)}\n")
-                elif not args.all:
-                    out.write(migration_line(result, args.dry_run, args.delete_source) + "\n")
-            done += len(page)
-            progress.update(done)
+        pages = migrate_all(source, history, **options) if args.all else explicit_pages()
+        async with aclosing(pages):  # closed here, even when stopped, not at the loop's shutdown
+            async for page in pages:
+                for result in page:
+                    counts[result.outcome] += 1
+                    counts["deleted"] += result.source_deleted
+                    if result.outcome in ("migrated", "already"):
+                        counts["messages"] += result.messages
+                    if result.outcome in MIGRATE_PROBLEMS:
+                        sys.stderr.write(f"lab11: {migration_line(result, args.dry_run, args.delete_source)}\n")
+                    elif not args.all:
+                        out.write(migration_line(result, args.dry_run, args.delete_source) + "\n")
+                done += len(page)
+                progress.update(done)
     except (KeyboardInterrupt, asyncio.CancelledError):
         progress.finish()
         sys.stderr.write(
@@ -543,17 +545,18 @@ async def cmd_prune(history: RedisHistory, args: argparse.Namespace, out: IO[str
         return EXIT_OK
     progress = Progress(total, "checked" if args.dry_run else "pruned")
     threads = messages = kept = done = 0
-    async for page in prune_threads(history, cutoff, dry_run=args.dry_run):
-        for pruned in page:
-            if pruned.kept:
-                kept += 1
-                continue
-            threads, messages = threads + 1, messages + pruned.messages
-            if args.dry_run:
-                used = local_time(pruned.last_used)
-                out.write(f"{inert_line(pruned.redis_key)}  {pruned.messages} messages, last used {used}\n")
-        done += len(page)
-        progress.update(done)
+    async with aclosing(prune_threads(history, cutoff, dry_run=args.dry_run)) as pages:
+        async for page in pages:
+            for pruned in page:
+                if pruned.kept:
+                    kept += 1
+                    continue
+                threads, messages = threads + 1, messages + pruned.messages
+                if args.dry_run:
+                    used = local_time(pruned.last_used)
+                    out.write(f"{inert_line(pruned.redis_key)}  {pruned.messages} messages, last used {used}\n")
+            done += len(page)
+            progress.update(done)
     progress.finish()
     plural = "" if threads == 1 else "s"
     verb = "Dry run, nothing deleted: would delete" if args.dry_run else "Deleted"
