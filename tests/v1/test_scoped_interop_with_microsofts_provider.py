@@ -11,6 +11,7 @@ Runs in the 1.x environment (.venv-v1); skipped on the lab's release.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import subprocess
@@ -34,7 +35,7 @@ from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.v1.history_provider import RedisHistoryProvider
 from tests.support import acl
 from tests.support import message_fixtures as fx
-from tests.support.app_driver import APP, app_env
+from tests.support.app_driver import APP, LabApp, app_env, assert_clean
 from tests.support.cluster import ValkeyCluster
 from tests.support.valkey import ValkeyProcess
 
@@ -132,8 +133,6 @@ def test_a_lab_thread_moved_by_lab11_migrate_reads_in_microsofts_provider(
         async with redis_async.Redis.from_url(redis_server.url, decode_responses=True) as client:
             return await _microsoft(client).get_messages("thread_old")
 
-    import asyncio
-
     messages = asyncio.run(read())
     assert [fx.essentials(message.to_dict()) for message in messages] == [
         fx.essentials(json.loads(line)) for line in lines
@@ -206,3 +205,31 @@ async def test_a_tenants_acl_user_runs_both_providers_and_reaches_no_other_tenan
         await ours.history.client.lrange("lab11:thread_1", 0, -1)
     for provider in (ours, other_tenant):
         await provider.aclose()
+
+
+def test_the_app_on_1x_with_a_scope_saves_where_microsofts_provider_reads(
+    redis_server: ValkeyProcess, tmp_path: Path
+) -> None:
+    env = {
+        **app_env(tmp_path / "home", tmp_path / "data", REDIS_URL=redis_server.url),
+        "LAB11_APPLICATION_ID": SCOPE["application_id"],
+        "LAB11_TENANT_ID": SCOPE["tenant_id"],
+        "LAB11_AGENT_ID": SCOPE["agent_id"],
+    }
+    app = LabApp(env, tmp_path, [sys.executable, str(APP)])
+    try:
+        key = app.menu()
+        layout = KeyLayout.resolve("lab11", **SCOPE)
+        session_id = layout.thread_id_of(key)
+        assert session_id, app.transcript
+        app.say("My name is Ana and I'm planning a trip to Lisbon.")
+        assert app.exit() == 0
+    finally:
+        app.kill()
+    assert_clean(app.transcript)
+
+    async def read() -> list[Message]:
+        async with redis_async.Redis.from_url(redis_server.url, decode_responses=True) as client:
+            return await _microsoft(client).get_messages(session_id)
+
+    assert [message.role for message in asyncio.run(read())] == ["user", "assistant"]
