@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import export_import, report, save_messages_v1
+from bench import export_import, migrate_prune, report, save_messages_v1
 from bench.measure import Plan, Results, run_store_measurements
 from bench.proxy import ProxyProcess
 from bench.server import valkey_server
@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"· lab11 export --all and import of {' and '.join(f'{size:,}' for size in sizes)} threads ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="lab11-bench-export-") as directory:
         results.export_import = [export_import.measure(size, Path(directory)) for size in sizes]
+    print(f"· lab11 migrate --all and prune of {' and '.join(f'{size:,}' for size in sizes)} threads ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="lab11-bench-migrate-") as directory:
+        results.migrate_prune = [migrate_prune.measure(size, Path(directory)) for size in sizes]
     print("· start-up ...", flush=True)
     results.startup = measure_startup(plan.startup_runs, app=args.app, pattern=args.menu_pattern, warmup=not args.quick)
     elapsed = time.perf_counter() - started

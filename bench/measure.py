@@ -95,6 +95,7 @@ class Results:
     save_v1_versions: dict[str, str] = field(default_factory=dict)
     save_v1_not_run: str = ""
     export_import: list[dict[str, float]] = field(default_factory=list)  # lab11 export --all / import, per size
+    migrate_prune: list[dict[str, float]] = field(default_factory=list)  # lab11 migrate --all / prune, per size
 
 
 def _prefix(name: str) -> str:

@@ -787,6 +787,10 @@ def render_document(
             table(results.export_import),
             "",
         ]
+    if results.migrate_prune:
+        from bench.migrate_prune import section
+
+        lines += section(results.migrate_prune, command)
     if plot_name:
         lines += [
             "## list_messages against history length",

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 __all__ = ["DEFAULT_SOURCE_ID", "LEGACY", "SCOPED", "KeyLayout", "key_names_thread", "new_thread_id", "segment"]
@@ -32,7 +34,7 @@ DIGEST_MARKER = "sha256-"
 #: Names a segment may not take literally (they are reserved file names on Windows); the framework's
 #: list also has COM¹..LPT³, which no literal segment can contain anyway (it is ASCII only).
 RESERVED_STEMS = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{d}{n}" for d in ("COM", "LPT") for n in range(1, 10))})
-LITERAL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+LITERAL = re.compile(r"[a-z0-9._-]+")
 #: The scoped layout's recency index, as the last segment of its scope: never a session's segment,
 #: which is either literal (no ``~``) or starts with ``~redis-session-``.
 SCOPED_INDEX_SEGMENT = "~recent-threads"
@@ -47,11 +49,10 @@ def new_thread_id() -> str:
 def _literal(value: str) -> bool:
     """Lowercase ASCII letters, digits and ``._-`` only; no leading dot, no trailing dot, no reserved name."""
     return (
-        bool(value)
+        LITERAL.fullmatch(value) is not None
         and not value.startswith(".")
         and not value.endswith(".")
         and value.split(".", 1)[0].upper() not in RESERVED_STEMS
-        and all(character in LITERAL_CHARACTERS for character in value)
     )
 
 
@@ -154,7 +155,7 @@ class KeyLayout:
             "source_id": self.source_id,
         }
 
-    @property
+    @cached_property
     def tenant_prefix(self) -> str:
         """``{key_prefix}|v2|{tenant}|``: every scoped key of this tenant starts with it."""
         return "|".join(
@@ -166,7 +167,7 @@ class KeyLayout:
             )
         )
 
-    @property
+    @cached_property
     def thread_key_prefix(self) -> str:
         """What every thread key of this layout starts with: ``lab11:``, or the scope up to the session."""
         if not self.scoped:

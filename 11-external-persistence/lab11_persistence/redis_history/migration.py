@@ -17,6 +17,7 @@ Nothing here imports the Agent Framework.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
@@ -74,16 +75,25 @@ return 1
 """
 _WRITE_RESULTS = {1: MIGRATED, 0: ALREADY, -1: NOT_A_LIST, -2: CONFLICT}
 
+# KEYS[1] a source thread. Returns how long it has been idle (asked first: reading resets it; false
+# where the server does not track it, as under an LFU policy), its milliseconds to live, then its
+# entries: one command per thread instead of three.
+_READ_SOURCE = """
+local idle = redis.pcall('OBJECT', 'IDLETIME', KEYS[1])
+if type(idle) ~= 'number' then idle = false end
+local ttl = redis.call('PTTL', KEYS[1])
+return {idle, ttl, redis.call('LRANGE', KEYS[1], 0, -1)}
+"""
+
 # KEYS: the source thread, its side keys, then (absent on a cluster) its recency index.
-# ARGV[1] how many KEYS to delete, ARGV[2] thread id, ARGV[3..] the entries as they were copied.
-# Returns 1 deleted, 2 already gone (a resent script), 0 kept (the thread changed since it was copied).
+# ARGV[1] how many KEYS to delete, ARGV[2] thread id, ARGV[3] the digest of the entries as copied
+# (``_digest``). Returns 1 deleted, 2 already gone (a resent script), 0 kept (changed since it was copied).
 _DELETE_SOURCE = """
 local now = redis.call('LRANGE', KEYS[1], 0, -1)
 if #now == 0 then return 2 end
-if #now ~= #ARGV - 2 then return 0 end
-for i = 1, #now do
-  if now[i] ~= ARGV[i + 2] then return 0 end
-end
+local parts = {}
+for i = 1, #now do parts[i] = #now[i] .. ':' .. now[i] end
+if redis.sha1hex(table.concat(parts)) ~= ARGV[3] then return 0 end
 local count = tonumber(ARGV[1])
 redis.call('DEL', unpack(KEYS, 1, count))
 if #KEYS > count then redis.call('ZREM', KEYS[count + 1], ARGV[2]) end
@@ -190,26 +200,32 @@ async def migrate_all(
         yield await migrate_threads(source, target, list(dict.fromkeys(page)), **options)
 
 
+def _digest(entries: Sequence[str]) -> str:
+    """What ``_DELETE_SOURCE`` computes from the list: SHA-1 of each entry's byte length, ``:``, the entry."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for entry in entries:
+        data = entry.encode("utf-8")
+        digest.update(b"%d:%s" % (len(data), data))
+    return digest.hexdigest()
+
+
 async def _read_sources(history: RedisHistory, thread_ids: Sequence[str]) -> dict[str, _Source]:
     """Entries, index score and time to live of each thread that holds messages (one pipeline).
 
-    How long a thread has been idle is asked before its entries are read (reading resets it): it
-    dates a thread that has no index entry (one written by another tool).
+    How long a thread has been idle dates a thread that has no index entry (one another tool wrote).
     """
     pipe = history.client.pipeline(transaction=False)
     for thread_id in thread_ids:
-        key = history.key(thread_id)
-        pipe.object("idletime", key)
-        pipe.lrange(key, 0, -1)
+        pipe.eval(_READ_SOURCE, 1, history.key(thread_id))
         pipe.zscore(history.index_key, thread_id)
-        pipe.pttl(key)
     replies = await pipe.execute(raise_on_error=False)
     now = time.time()
     found = {}
     for position, thread_id in enumerate(thread_ids):
-        idle, entries, score, ttl = replies[4 * position : 4 * position + 4]
-        if isinstance(entries, Exception) or not entries:  # gone, or not a list
+        read, score = replies[2 * position : 2 * position + 2]
+        if isinstance(read, Exception) or not read[2]:  # gone, or not a list
             continue
+        idle, ttl, entries = read
         if not isinstance(score, (int, float)):
             score = now - (float(idle) if isinstance(idle, (int, float)) else 0.0)
         ttl_ms = int(ttl) if isinstance(ttl, int) and ttl > 0 else 0
@@ -260,7 +276,9 @@ async def _delete_sources(history: RedisHistory, threads: Sequence[_Source]) -> 
     for found in threads:
         keys = history.thread_keys(found.thread_id)
         index = [] if history.cluster else [history.index_key]
-        pipe.eval(_DELETE_SOURCE, len(keys) + len(index), *keys, *index, len(keys), found.thread_id, *found.entries)
+        pipe.eval(
+            _DELETE_SOURCE, len(keys) + len(index), *keys, *index, len(keys), found.thread_id, _digest(found.entries)
+        )
     replies: list[Any] = await pipe.execute()
     deleted = [found.thread_id for found, reply in zip(threads, replies, strict=True) if int(reply) in (1, 2)]
     if history.cluster and deleted:
