@@ -15,6 +15,7 @@ table, and with ``--write`` puts it into docs/benchmarks.md in place of its earl
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -66,8 +67,9 @@ def table(rows: list[dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def section(rows: list[dict[str, float]], command: str = "python -m bench") -> list[str]:
+def section(rows: list[dict[str, float]], command: str = "python -m bench", load: str = "") -> list[str]:
     """The section of docs/benchmarks.md, as lines."""
+    measured = f"Measured by `{command}`" + (f" (load average {load})." if load else ".")
     return [
         TITLE,
         "",
@@ -76,7 +78,9 @@ def section(rows: list[dict[str, float]], command: str = "python -m bench") -> l
         "`lab11 prune --older-than 30d --yes` deletes all of them again from that scope (their index dates are",
         "old), as child processes against a Valkey of their own (no proxy), on threads of four messages. Time is",
         "wall-clock for the whole command (start-up included); peak RSS is the command's high-water resident set",
-        f"(VmHWM). Measured by `{command}`.",
+        "(VmHWM). The commands are bound by the client's CPU: redis-py packing and parsing four commands per",
+        "migrated thread (one per pruned thread), and the JSON rewrite of every entry; the server mostly waits.",
+        measured,
         "",
         table(rows),
         "",
@@ -106,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="put the table into docs/benchmarks.md")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="lab11-bench-migrate-") as directory:
         rows = []
         for size in sizes:
@@ -114,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     if args.write:
         command = "python -m bench.migrate_prune " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_section(DOCS / "benchmarks.md", section(rows, command.strip()))
+        averages = [before, os.getloadavg()]
+        load = " at the start, ".join("/".join(f"{value:.2f}" for value in three) for three in averages) + " at the end"
+        write_section(DOCS / "benchmarks.md", section(rows, command.strip(), load))
         print(f"wrote the section into {DOCS / 'benchmarks.md'}", file=sys.stderr)
     return 0
 
