@@ -184,8 +184,8 @@ def test_prune_dry_run_lists_then_yes_deletes(lab11, client: redis.Redis) -> Non
     dry = lab11("prune", "--older-than", "30d", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.splitlines()
-    assert lines[0].startswith("lab11:thread_old  1 messages, last used ") and len(lines) == 2
-    assert lines[1].startswith("Dry run, nothing deleted: would delete 1 thread (1 messages) under 'lab11:'")
+    assert lines[0].startswith("lab11:thread_old  1 message, last used ") and len(lines) == 2
+    assert lines[1].startswith("Dry run, nothing deleted: would delete 1 thread (1 message) under 'lab11:'")
     assert everything(client) == before
     kept = lab11("prune", "--older-than", "30d", stdin="n\n")
     assert (
@@ -193,7 +193,7 @@ def test_prune_dry_run_lists_then_yes_deletes(lab11, client: redis.Redis) -> Non
     )
     assert everything(client) == before
     done = lab11("prune", "--older-than", "720h", "--yes")
-    assert done.returncode == 0 and done.stdout.startswith("Deleted 1 thread (1 messages) under 'lab11:'")
+    assert done.returncode == 0 and done.stdout.startswith("Deleted 1 thread (1 message) under 'lab11:'")
     assert client.exists("lab11:thread_old") == 0 and client.llen("lab11:thread_new") == 2
     assert lab11("prune", "--older-than", "30d").stdout.startswith("No threads under 'lab11:' last used before")
 

@@ -417,6 +417,11 @@ async def confirmed(question: str, out: IO[str]) -> bool:
     return True
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 message``, ``1,204 messages``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 # -- migrate ----------------------------------------------------------------------------------
 
 MIGRATE_WORDS = {
@@ -498,7 +503,7 @@ def migration_summary(counts: dict[str, int], target: str, dry_run: bool, delete
     head = "Dry run, nothing written: " if dry_run else ""
     verb = "would be migrated" if dry_run else "migrated"
     line = (
-        f"{head}{moved:,} thread{plural} ({counts['messages']:,} messages) {verb} to '{inert_line(target)}': "
+        f"{head}{moved:,} thread{plural} ({counted(counts['messages'], 'message')}) {verb} to '{inert_line(target)}': "
         f"{counts['migrated']:,} {'to write' if dry_run else 'written'}, {counts['already']:,} already there"
     )
     if delete_source:
@@ -554,13 +559,16 @@ async def cmd_prune(history: RedisHistory, args: argparse.Namespace, out: IO[str
                 threads, messages = threads + 1, messages + pruned.messages
                 if args.dry_run:
                     used = local_time(pruned.last_used)
-                    out.write(f"{inert_line(pruned.redis_key)}  {pruned.messages} messages, last used {used}\n")
+                    out.write(
+                        f"{inert_line(pruned.redis_key)}  {counted(pruned.messages, 'message')}, last used {used}\n"
+                    )
             done += len(page)
             progress.update(done)
     progress.finish()
-    plural = "" if threads == 1 else "s"
     verb = "Dry run, nothing deleted: would delete" if args.dry_run else "Deleted"
-    line = f"{verb} {threads:,} thread{plural} ({messages:,} messages) under '{under}' last used before {since}"
+    line = (
+        f"{verb} {counted(threads, 'thread')} ({counted(messages, 'message')}) under '{under}' last used before {since}"
+    )
     if kept:
         line += f"; {kept:,} written since, kept"
     out.write(line + ".\n")
