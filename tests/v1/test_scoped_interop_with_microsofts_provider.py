@@ -109,6 +109,20 @@ async def test_one_conversation_goes_back_and_forth_between_the_two_providers(
     await ours.aclose()
 
 
+async def test_on_scoped_keys_a_save_is_still_one_transaction_in_one_round_trip(
+    redis_server: ValkeyProcess, socket_writes: list[tuple[int, list[str]]]
+) -> None:
+    """Microsoft's provider reads the whole list, then pushes, then trims: ours stays one MULTI/EXEC."""
+    provider = RedisHistoryProvider(
+        redis_url=redis_server.url, key_prefix="lab11", max_messages=4, ttl_seconds=600, **SCOPE
+    )
+    await provider.save_messages("thread_1", [Message(role="user", contents=["one"])])  # connects first
+    socket_writes.clear()
+    await provider.save_messages("thread_1", [Message(role="user", contents=["two"])])
+    assert socket_writes == [(redis_server.port, ["MULTI", "RPUSH", "LTRIM", "EXPIRE", "SET", "ZADD", "EXEC"])]
+    await provider.aclose()
+
+
 @pytest.mark.parametrize("release", fx.RELEASES)
 def test_a_lab_thread_moved_by_lab11_migrate_reads_in_microsofts_provider(
     redis_server: ValkeyProcess, tmp_path: Path, release: str
