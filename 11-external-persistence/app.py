@@ -162,6 +162,7 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str, genera
         connection=store_connection(settings, redis_url),
         context_messages=settings.context_messages,
         summarizer=summarize_messages if settings.model_kind == "offline" else summarizer_for(chat_client),
+        **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
     )
     return LabConversation(agent, thread_id)
 

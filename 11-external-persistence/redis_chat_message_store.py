@@ -14,7 +14,9 @@ The Redis work itself (the transaction, retries, failover, listing threads) is t
 ``lab11_persistence.redis_history``, shared with the Agent Framework 1.x provider. Entries are
 ``ChatMessage.to_dict()`` as compact JSON, the layout of Microsoft's ``agent_framework_redis`` store, so
 each reads the other's threads; the list-like methods of Microsoft's store are in
-``lab11_persistence.lab_release.microsoft_list_methods``.
+``lab11_persistence.lab_release.microsoft_list_methods``. Given ``application_id`` (and optionally
+``tenant_id``, ``agent_id``), a thread lives at the scoped key of Microsoft's 1.x provider instead,
+in the 1.x JSON that provider reads.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from lab11_persistence.redis_history.connection import (
 )
 from lab11_persistence.redis_history.history import RedisHistory, SavedThread
 from lab11_persistence.redis_history.keys import new_thread_id
-from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict
+from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
 from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer, Summary, read_summary
 from lab11_persistence.summaries import summary_for_model
 
@@ -67,6 +69,11 @@ class RedisStoreState(BaseModel):
     ttl_seconds: int | None = None
     redis_url: str | None = None
     cluster: bool = False
+    # Microsoft's scoped keys (None: the lab's layout)
+    tenant_id: str | None = None
+    application_id: str | None = None
+    agent_id: str | None = None
+    source_id: str | None = None
 
     @field_validator("redis_url")
     @classmethod
@@ -106,6 +113,8 @@ class RedisChatMessageStore(MicrosoftListMethods):
 
     Connect with exactly one of: ``redis_url``; ``credential_provider`` with ``host`` (Microsoft
     Entra ID); ``redis_client`` (borrowed, never closed here); or a ``history`` to share.
+    ``tenant_id``, ``application_id``, ``agent_id``, ``key_format`` and ``source_id`` choose the key as
+    Microsoft's 1.x ``RedisHistoryProvider`` does; with none of them, the lab's ``{key_prefix}:{thread_id}``.
     ``context_messages`` and ``summarizer`` bound what the model is sent; without them, the lab's store.
     """
 
@@ -129,13 +138,19 @@ class RedisChatMessageStore(MicrosoftListMethods):
         history: RedisHistory | None = None,
         context_messages: int | None = None,
         summarizer: Summarizer | None = None,
+        tenant_id: str | None = None,
+        application_id: str | None = None,
+        agent_id: str | None = None,
+        key_format: str | None = None,
+        source_id: str = "redis_memory",
     ) -> None:
         self.redis_url = redis_url
         self.thread_id = thread_id or new_thread_id()
         self.history = history or RedisHistory.connect(  # the arguments in Microsoft's order
             redis_url, credential_provider, host, port, ssl, username, redis_client=redis_client,
             ssl_ca_certs=ssl_ca_certs, cluster=cluster, key_prefix=key_prefix, max_messages=max_messages,
-            ttl_seconds=ttl_seconds,
+            ttl_seconds=ttl_seconds, tenant_id=tenant_id, application_id=application_id, agent_id=agent_id,
+            key_format=key_format, source_id=source_id,
         )  # fmt: skip
         self._initial_messages = list(messages or [])
         self.context_messages, self.summarizer = context_messages, summarizer
@@ -193,10 +208,13 @@ class RedisChatMessageStore(MicrosoftListMethods):
     # -- how a message is stored and read back: override these to store another shape --------
 
     def encode_message(self, message: ChatMessage | Mapping[str, Any] | str) -> str:
-        """``ChatMessage.to_dict()`` as compact JSON; a dict is stored as it is, a bare string as a user message."""
+        """``ChatMessage.to_dict()`` as compact JSON; a dict is stored as it is, a bare string as a user message.
+
+        On a scoped key, in the 1.x shape, which Microsoft's 1.x provider reads there."""
         if isinstance(message, str):
             message = ChatMessage(role="user", text=message)
-        return encode_entry(message.to_dict() if hasattr(message, "to_dict") else dict(message))
+        payload = message.to_dict() if hasattr(message, "to_dict") else dict(message)
+        return encode_entry(v1_message_dict(normalize(payload)) if self.history.layout.scoped else payload)
 
     def decode_message(self, message: dict[str, Any]) -> ChatMessage:
         """A message of any release, as ``message_json`` normalized it."""
@@ -316,6 +334,7 @@ class RedisChatMessageStore(MicrosoftListMethods):
             ssl_ca_certs=ssl_ca_certs,
             redis_client=redis_client,
             cluster=state.cluster if cluster is None else cluster,
+            **_scope_of(state),
         )
 
     @classmethod
@@ -361,6 +380,7 @@ class RedisChatMessageStore(MicrosoftListMethods):
             "key_prefix": state.key_prefix,
             "max_messages": state.max_messages,
             "ttl_seconds": state.ttl_seconds,
+            **_scope_of(state),
         }
         cluster = state.cluster if cluster is None else cluster
         endpoint = self.history.endpoint
@@ -396,6 +416,14 @@ class RedisChatMessageStore(MicrosoftListMethods):
 
 def _as_state(state: RedisStoreState | Mapping[str, Any]) -> RedisStoreState:
     return state if isinstance(state, RedisStoreState) else RedisStoreState.model_validate(dict(state))
+
+
+def _scope_of(state: RedisStoreState) -> dict[str, Any]:
+    """The state's scope arguments (none for a thread in the lab's layout)."""
+    if state.application_id is None:
+        return {}
+    scope = {"tenant_id": state.tenant_id, "application_id": state.application_id, "agent_id": state.agent_id}
+    return {**scope, "source_id": state.source_id} if state.source_id is not None else scope
 
 
 def _state_from_serialized(serialized: Mapping[str, Any]) -> RedisStoreState:

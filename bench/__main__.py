@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import export_import, report, save_messages_v1, window
+from bench import export_import, migrate_prune, report, save_messages_v1, window
 from bench.measure import Plan, Results, run_store_measurements
 from bench.proxy import ProxyProcess
 from bench.server import valkey_server
@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"· lab11 export --all and import of {' and '.join(f'{size:,}' for size in sizes)} threads ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="lab11-bench-export-") as directory:
         results.export_import = [export_import.measure(size, Path(directory)) for size in sizes]
+    print(f"· lab11 migrate --all and prune of {' and '.join(f'{size:,}' for size in sizes)} threads ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="lab11-bench-migrate-") as directory:
+        results.migrate_prune = [migrate_prune.measure(size, Path(directory)) for size in sizes]
     print("· model input and Redis bytes read per turn, with and without the window ...", flush=True)
     results.window = window.measure(quick=args.quick)
     print("· start-up ...", flush=True)
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.render_text(sections, targets, quick=args.quick))
     print("\nlab11 export and import:\n" + export_import.table(results.export_import))
     print("\nRemembering past the window:\n" + window.table(results.window))
+    print("\nlab11 migrate and prune:\n" + migrate_prune.table(results.migrate_prune))
     print(f"\n({elapsed:.0f} s)")
     if not args.no_write:
         args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,7 @@ class Results:
     save_v1_not_run: str = ""
     export_import: list[dict[str, float]] = field(default_factory=list)  # lab11 export --all / import, per size
     window: list[dict[str, Any]] = field(default_factory=list)  # model input and Redis bytes per turn (bench.window)
+    migrate_prune: list[dict[str, float]] = field(default_factory=list)  # lab11 migrate --all / prune, per size
 
 
 def _prefix(name: str) -> str:

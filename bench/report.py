@@ -804,6 +804,10 @@ def render_document(
             window_table(results.window),
             "",
         ]
+    if results.migrate_prune:
+        from bench.migrate_prune import section
+
+        lines += section(results.migrate_prune, command)
     if plot_name:
         lines += [
             "## list_messages against history length",

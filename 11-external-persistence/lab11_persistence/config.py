@@ -51,6 +51,9 @@ VARIABLES = (
     "REDIS_CLUSTER",
     "REDIS_ENTRA_ID",
     "LAB11_DATA_DIR",
+    "LAB11_APPLICATION_ID",
+    "LAB11_TENANT_ID",
+    "LAB11_AGENT_ID",
     "AOAI_ENDPOINT",
     "AOAI_DEPLOYMENT",
     "AOAI_API_KEY",
@@ -98,6 +101,10 @@ class Settings:
     # instead of a password. Kept as text so that a value that is neither on nor off can be named.
     redis_entra_id: str | None = None
     data_dir: Path | None = None  # None: platformdirs' user data dir, decided by embedded_server
+    # Microsoft's scoped keys (lab11|v2|tenant|application|agent|source|session); all unset: lab11:{thread}
+    application_id: str | None = None
+    tenant_id: str | None = None
+    agent_id: str | None = None
     aoai_endpoint: str | None = None
     aoai_deployment: str | None = None
     aoai_api_key: str | None = field(default=None, repr=False)
@@ -217,6 +224,23 @@ class Settings:
         return None
 
     @property
+    def key_scope(self) -> dict[str, str]:
+        """The scope arguments of the store and the provider (``tenant_id``, ...): only those set."""
+        scope = {"tenant_id": self.tenant_id, "application_id": self.application_id, "agent_id": self.agent_id}
+        return {name: value for name, value in scope.items() if value is not None}
+
+    @property
+    def key_scope_problem(self) -> str | None:
+        """One line when a scope is set without the application it belongs to, else None."""
+        if self.application_id is None and (self.tenant_id is not None or self.agent_id is not None):
+            given = [name for name in ("LAB11_TENANT_ID", "LAB11_AGENT_ID") if getattr(self, name[6:].lower())]
+            return (
+                f"{_are_set(given)} set but LAB11_APPLICATION_ID is not: "
+                "Microsoft's scoped keys need an application id (or unset both for the lab's lab11:{thread} keys)."
+            )
+        return None
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret value the app knows of, longest first (for redaction)."""
         values = [self.aoai_api_key, self.openai_api_key, *_secret_parts_of_url(self.redis_url)]
@@ -236,6 +260,9 @@ class Settings:
                 "redis_cluster",
                 "redis_entra_id",
                 "data_dir",
+                "application_id",
+                "tenant_id",
+                "agent_id",
                 "aoai_endpoint",
                 "aoai_deployment",
                 "openai_base_url",
@@ -291,6 +318,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         redis_cluster=_is_true(get("REDIS_CLUSTER")),
         redis_entra_id=get("REDIS_ENTRA_ID"),
         data_dir=Path(data_dir).expanduser() if data_dir else None,
+        application_id=get("LAB11_APPLICATION_ID"),
+        tenant_id=get("LAB11_TENANT_ID"),
+        agent_id=get("LAB11_AGENT_ID"),
         aoai_endpoint=get("AOAI_ENDPOINT"),
         aoai_deployment=get("AOAI_DEPLOYMENT"),
         aoai_api_key=get("AOAI_API_KEY"),

@@ -1,10 +1,12 @@
 """Least privilege: the one ACL line that lets the store and the app do everything they do, and no more.
 
-``ACL_LINE`` is what the README quotes. Each command is listed below with what sends it. The list
-was taken from the server, not from reading the code alone: MONITOR on a Valkey (and on every
-node of a six-node Valkey Cluster) while the store's whole surface, Microsoft's list API and an app
-session ran, then each run again under this user with the ACL LOG checked empty
-(tests/store/test_least_privilege.py, tests/cluster/test_least_privilege_on_cluster.py).
+``ACL_LINE`` is what docs/least-privilege.md quotes; ``tenant_acl_line`` is the line of one tenant on
+Microsoft's scoped keys, which docs/many-users.md quotes (same commands, only that tenant's keys).
+Each command is listed below with what sends it. The list was taken from the server, not from
+reading the code alone: MONITOR on a Valkey (and on every node of a six-node Valkey Cluster) while
+the store's whole surface, Microsoft's list API and an app session ran, then each run again under
+this user with the ACL LOG checked empty (tests/store/test_least_privilege.py,
+tests/cluster/test_least_privilege_on_cluster.py, tests/store/test_tenant_acl.py).
 
 Needed by no grant: ``AUTH`` and ``HELLO`` (redis-py signs in with ``HELLO 3 AUTH user password``,
 redis-entraid renews with ``AUTH``), which every user may send. Not granted, because nothing sends
@@ -18,14 +20,15 @@ Valkey does not know the command, so it cannot be in a line tested here.
 
 from __future__ import annotations
 
+from lab11_persistence.redis_history.keys import KeyLayout
+
 KEY_PREFIX = "lab11"
 USER = "lab11-app"
 
 KEY_PATTERNS: tuple[str, ...] = (
     f"~{KEY_PREFIX}:*",  # the threads, {prefix}:{thread_id} (lists)
     f"~{KEY_PREFIX}.recent-threads",  # the recency index (sorted set), outside the threads' pattern
-    f"~{{{KEY_PREFIX}:*}}:last-write",  # each thread's write token, {{prefix}:{thread_id}}:last-write
-    f"~{{{KEY_PREFIX}:*}}:summary",  # each thread's summary of what left the model's window
+    f"~{{{KEY_PREFIX}:*}}:*",  # each thread's side keys, {{prefix}:{thread_id}}:<name>: :last-write, :summary
     # (the index of older releases, {prefix}:recent-threads, is under ~{prefix}:* and is moved once)
 )
 
@@ -60,7 +63,12 @@ COMMANDS: dict[str, str] = {
     "scan": "listing every thread; rebuilding the index (SCAN MATCH prefix:* TYPE list)",
     "type": "dropping threads from the index once their key is gone; is there an index of an older release?",
     "zscan": "moving the index of an older release ({prefix}:recent-threads) to {prefix}.recent-threads",
-    "eval": "lab11 import: each thread written by one script, with its index entry",
+    "eval": "lab11 import, migrate and prune: each thread written or deleted by one script, with its index entry",
+    # lab11 migrate and prune
+    "pttl": "lab11 migrate: a thread's remaining time to live, carried over to its new key",
+    "pexpire": "lab11 migrate: the time to live on the new key (inside the script)",
+    "zrangebyscore": "lab11 prune: the threads last written before the cutoff, a page at a time",
+    "zcount": "lab11 prune: how many threads it is about to delete (the question it asks)",
     "object|idletime": "rebuilding the index: how long each thread has been unused",
     # a Redis Cluster (REDIS_CLUSTER=1)
     "cluster|slots": "redis-py's cluster client learns which node holds which slots",
@@ -76,6 +84,26 @@ def acl_setuser_arguments(password: str, user: str = USER) -> list[str]:
     arguments = ACL_LINE.replace(">PASSWORD", f">{password}").split()
     arguments[2] = user
     return arguments
+
+
+def tenant_user(tenant_id: str) -> str:
+    return f"{KEY_PREFIX}-{tenant_id}"
+
+
+def tenant_key_patterns(tenant_id: str) -> tuple[str, ...]:
+    """Every key of one tenant on Microsoft's scoped keys: its threads and indexes, and their side keys."""
+    return KeyLayout.resolve(KEY_PREFIX, tenant_id=tenant_id, application_id="any").tenant_acl_patterns()
+
+
+def tenant_acl_line(tenant_id: str) -> str:
+    """The ACL of one tenant: the commands of ``ACL_LINE``, on that tenant's keys only."""
+    commands = " ".join(f"+{command}" for command in COMMANDS)
+    patterns = " ".join(tenant_key_patterns(tenant_id))
+    return f"ACL SETUSER {tenant_user(tenant_id)} reset on >PASSWORD {patterns} resetchannels {commands}"
+
+
+def tenant_acl_setuser_arguments(tenant_id: str, password: str) -> list[str]:
+    return tenant_acl_line(tenant_id).replace(">PASSWORD", f">{password}").split()
 
 
 def rules() -> tuple[str, ...]:

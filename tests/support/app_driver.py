@@ -31,7 +31,7 @@ APP = ROOT / "11-external-persistence" / "app.py"
 MENU_PROMPT = "Choose an option: "
 REDIS_UNAVAILABLE = "Redis is unavailable"
 TIMEOUT_SECONDS = 30
-KEY_PATTERN = re.compile(r"Current Redis key: (lab11:\S+)")
+KEY_PATTERN = re.compile(r"Current Redis key: (lab11[:|]\S+)")  # the lab's key, or a scoped one
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "')
 
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -301,8 +302,10 @@ class ValkeyCluster:
                         return f"{node.address} is not cluster_state:ok"
         return ""
 
-    def thread_ids_on_every_primary(self, prefix: str, per_primary: int = 1) -> dict[str, list[str]]:
-        """Thread ids whose ``{prefix}:{id}`` keys hash to each primary (address -> ids)."""
+    def thread_ids_on_every_primary(
+        self, prefix: str, per_primary: int = 1, key_of: Callable[[str], str] | None = None
+    ) -> dict[str, list[str]]:
+        """Thread ids whose ``{prefix}:{id}`` keys (or ``key_of(id)``) hash to each primary (address -> ids)."""
         with self.live_node().client() as client:
             shards = client.execute_command("CLUSTER", "SLOTS")
         ranges = [(int(start), int(end), f"127.0.0.1:{int(primary[1])}") for start, end, primary, *_ in shards]
@@ -311,7 +314,7 @@ class ValkeyCluster:
             if all(len(ids) >= per_primary for ids in found.values()):
                 break
             thread_id = f"thread_{attempt:04d}"
-            slot = key_slot(f"{prefix}:{thread_id}".encode())
+            slot = key_slot((key_of(thread_id) if key_of else f"{prefix}:{thread_id}").encode())
             owner = next(address for start, end, address in ranges if start <= slot <= end)
             if len(found[owner]) < per_primary:
                 found[owner].append(thread_id)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.terminal import Terminal, WaitingIndicator
-from lab11_persistence.redis_history.keys import new_thread_id
+from lab11_persistence.redis_history.keys import KeyLayout, new_thread_id
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
@@ -111,12 +111,13 @@ class MenuSession:
         self.server = server
         self.open_conversation = open_conversation
         self.thread_id = new_thread_id()  # named before the framework loads, so the first menu shows the key
+        self.layout = KeyLayout.resolve(KEY_PREFIX, **settings.key_scope)  # the lab's, or Microsoft's scoped keys
         self.loop: asyncio.AbstractEventLoop | None = None
         self._conversation: Conversation | None = None
 
     @property
     def redis_key(self) -> str:
-        return f"{KEY_PREFIX}:{self.thread_id}"
+        return self.layout.key(self.thread_id)
 
     def conversation(self) -> Conversation:
         """Wait for the background imports, then build the agent and the first thread (once)."""
@@ -338,10 +339,11 @@ class MenuSession:
 
     def pick_thread(self, saved: list[SavedThread], verb: str) -> SavedThread | None:
         """Show the saved threads numbered and ask for one; None to go back."""
+        under = inert_line(self.layout.thread_key_prefix)
         if not saved:
-            self.term.say(f"No saved threads under '{KEY_PREFIX}:' yet. Send a message first (option 1).")
+            self.term.say(f"No saved threads under '{under}' yet. Send a message first (option 1).")
             return None
-        self.term.say(f"Saved threads under '{KEY_PREFIX}:' (most recent first):")
+        self.term.say(f"Saved threads under '{under}' (most recent first):")
         for number, thread in enumerate(saved, start=1):
             current = "  (current)" if thread.thread_id == self.thread_id else ""
             preview = f'  "{inert_line(thread.preview)}"' if thread.preview else ""

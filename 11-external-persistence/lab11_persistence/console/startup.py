@@ -201,7 +201,7 @@ def run_app(settings: Settings, open_conversation: OpenConversation, run_menu: C
             signal.signal(getattr(signal, name), _raise_system_exit)
     try:
         generation = framework_generation()
-        if problem := settings.half_configured_model or settings.context_messages_problem:
+        if problem := settings.half_configured_model or settings.context_messages_problem or settings.key_scope_problem:
             raise SetupError(problem)
         redis_url, server = redis_for(settings)
         opener = ConversationOpener(settings, redis_url, generation, open_conversation)

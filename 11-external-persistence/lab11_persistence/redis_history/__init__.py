@@ -6,7 +6,9 @@
   and bounded retries, password-free errors; ``urls``: what a URL may show;
 - ``message_json``: every shape a release ever wrote, read and written without the framework;
 - ``archive``: whole threads out and back in (``lab11 export`` / ``lab11 import``);
-- ``keys``: thread ids.
+- ``migration``: the lab's threads to Microsoft's scoped keys (``lab11 migrate``);
+- ``retention``: deleting threads nobody wrote for a while, from the recency index (``lab11 prune``);
+- ``keys``: thread ids, and the key layouts (the lab's ``{prefix}:{thread}``, Microsoft's scoped keys).
 
 Nothing here imports the Agent Framework. This file imports nothing, so that the app's first menu
 (which needs only ``keys``) does not wait for redis-py.

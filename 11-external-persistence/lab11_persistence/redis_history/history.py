@@ -5,16 +5,20 @@ Nothing here imports the Agent Framework. A thread's messages are plain dicts on
 ``redis_chat_message_store`` (the lab's release) and ``redis_history_provider`` (1.x), only turn
 those dicts into their release's message class.
 
-Layout (the same as Microsoft's ``agent_framework_redis`` store, so either can read the other's threads):
+Layout (the same as Microsoft's ``agent_framework_redis`` store and provider, so either can read the
+other's threads). A thread key is the lab's ``{key_prefix}:{thread_id}``, or Microsoft's scoped
+``{key_prefix}|v2|{tenant}|{application}|{agent}|{source}|{session}`` (``keys.KeyLayout``):
 
-- ``{key_prefix}:{thread_id}``: a list, oldest message first, one compact JSON document per entry;
-- ``{key_prefix}.recent-threads``: a sorted set of thread ids scored by the time of their last write,
-  so "the 20 most recently used threads" costs the same at a thousand threads or a million. It is
-  outside ``{key_prefix}:*``, where the workshop's own app takes every key for a thread;
-- ``{<thread key>}:last-write``: the token of the thread's latest write, kept for a few minutes in the
-  thread's own hash slot, so a write whose reply was lost can tell whether it went through;
-- ``{<thread key>}:summary``: the durable summary of what fell out of a model's window (``window``), in
-  the same slot, so one transaction covers it and the thread on a cluster.
+- ``<thread key>``: a list, oldest message first, one compact JSON document per entry (the lab's JSON
+  in the lab's layout, 1.x JSON in the scoped one: each layout in the shape its other readers read);
+- ``{key_prefix}.recent-threads`` (scoped: ``<scope>|~recent-threads``): a sorted set of thread ids
+  scored by the time of their last write, so "the 20 most recently used threads" costs the same at a
+  thousand threads or a million. It is outside ``{key_prefix}:*``, where the workshop's own app takes
+  every key for a thread; a scoped one lies inside its scope, so one tenant's ACL covers it;
+- ``{<thread key>}:<name>``: a thread's side keys, in its own hash slot (``side_key``), such as
+  ``:last-write``, the token of the thread's latest write, kept for a few minutes so a write whose
+  reply was lost can tell whether it went through, and ``:summary``, the durable summary of what fell
+  out of a model's window (``window``): one transaction covers it and the thread on a cluster.
 
 How to connect, and redis-py's bounded retry of a dropped connection, are ``redis_connection``'s;
 exporting and importing whole threads is ``thread_archive``'s, over this module's public methods.
@@ -55,6 +59,7 @@ from lab11_persistence.redis_history.connection import (
     RedisUnavailableError,
     single_attempt,
 )
+from lab11_persistence.redis_history.keys import DEFAULT_SOURCE_ID, KeyLayout
 from lab11_persistence.redis_history.message_json import decode_entry, message_text
 
 __all__ = ["RedisHistory", "SavedThread"]
@@ -62,11 +67,12 @@ __all__ = ["RedisHistory", "SavedThread"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-INDEX_SUFFIX = ".recent-threads"
 OLD_INDEX_SUFFIX = ":recent-threads"  # where releases before the move kept it
 PREVIEW_LENGTH = 60
 # Long enough to outlast every retry of a write; short enough to leave nothing behind.
 WRITE_TOKEN_TTL_SECONDS = 600
+#: Every side key a thread has (``side_key``): deleted with the thread, by ``clear`` and by pruning.
+SIDE_KEYS = ("last-write", "summary")
 
 # On a cluster, how long a call waits for a replica to take over from a failed primary (the engine
 # needs about cluster-node-timeout plus an election).
@@ -85,11 +91,6 @@ class SavedThread:
     preview: str
     last_used: float | None = None
     summary_covers: int = 0  # how many earlier messages the thread's summary folds in (see ``window``)
-
-
-def _escape_glob(text: str) -> str:
-    """Make text match itself literally in a Redis SCAN MATCH pattern."""
-    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
 
 def summary_covers(raw: Any) -> int:
@@ -130,22 +131,37 @@ class RedisHistory:
         ttl_seconds: int | None = None,
         endpoint: RedisEndpoint | None = None,
         owns_client: bool = False,
+        tenant_id: str | None = None,
+        application_id: str | None = None,
+        agent_id: str | None = None,
+        key_format: str | None = None,
+        source_id: str = DEFAULT_SOURCE_ID,
     ) -> None:
+        """Scope arguments as Microsoft's provider takes them (``keys.KeyLayout.resolve``): with none,
+        the lab's layout ``{key_prefix}:{thread_id}``."""
         if max_messages is not None and max_messages <= 0:
             raise ValueError("max_messages must be a positive number or None.")
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be a positive number of seconds or None.")
         if not key_prefix:
             raise ValueError("key_prefix must not be empty.")
+        self.layout = KeyLayout.resolve(
+            key_prefix,
+            tenant_id=tenant_id,
+            application_id=application_id,
+            agent_id=agent_id,
+            key_format=key_format,
+            source_id=source_id,
+        )
         self.client = client
         self.key_prefix = key_prefix
         self.max_messages = max_messages
         self.ttl_seconds = ttl_seconds
         self.endpoint = endpoint
         self.cluster = isinstance(client, RedisCluster)
-        self.index_key = f"{key_prefix}{INDEX_SUFFIX}"
+        self.index_key = self.layout.index_key
         self._owns_client = owns_client
-        self._index_moved = False
+        self._index_moved = self.layout.scoped  # an index of older releases exists only in the lab's layout
         # Entries already reported as unreadable: the agent reads the whole thread on every turn,
         # and one warning per bad entry is enough.
         self._reported_entries: set[int] = set()
@@ -194,9 +210,24 @@ class RedisHistory:
     def sibling(self) -> RedisHistory:
         """The same settings on a client of its own (closing one leaves the other working) when this
         one owns its client; otherwise the same borrowed client."""
-        settings = {"key_prefix": self.key_prefix, "max_messages": self.max_messages, "ttl_seconds": self.ttl_seconds}
+        settings = self.settings
         if self._owns_client and self.endpoint is not None:
             return RedisHistory.open(self.endpoint, **settings)
+        return RedisHistory(self.client, endpoint=self.endpoint, **settings)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """What this history was built with besides its client: prefix, scope and limits."""
+        return {
+            "key_prefix": self.key_prefix,
+            "max_messages": self.max_messages,
+            "ttl_seconds": self.ttl_seconds,
+            **self.layout.scope,
+        }
+
+    def with_settings(self, **settings: Any) -> RedisHistory:
+        """The same client, borrowed (this history still owns it), under other settings: another layout
+        of the same server, e.g. the source and the target of a migration."""
         return RedisHistory(self.client, endpoint=self.endpoint, **settings)
 
     def reconfigured(self, **settings: Any) -> RedisHistory:
@@ -214,7 +245,7 @@ class RedisHistory:
         return f"{pool_kwargs.get('host', 'redis')}:{pool_kwargs.get('port', '?')}"
 
     def key(self, thread_id: str) -> str:
-        return f"{self.key_prefix}:{thread_id}"
+        return self.layout.key(thread_id)
 
     def state_of(self, thread_id: str) -> dict[str, Any]:
         """What it takes to reconnect to a thread (the lab's ``RedisStoreState``): never a credential."""
@@ -225,11 +256,12 @@ class RedisHistory:
             "ttl_seconds": self.ttl_seconds,
             "redis_url": self.endpoint.public_url if self.endpoint is not None else None,
             "cluster": self.cluster,
+            **self.layout.scope,
         }
 
     def side_key(self, thread_id: str, name: str) -> str:
-        """``{<thread key>}:<name>``: a key in the thread key's hash slot (so it can join the thread's
-        transaction on a cluster)."""
+        """``{<thread key>}:<name>``: a key beside the thread in its hash slot (so it can join the thread's
+        transaction on a cluster), under the ACL pattern ``{<prefix>*}:*`` whatever its name."""
         key = self.key(thread_id)
         opening = key.find("{")
         closing = key.find("}", opening + 1)
@@ -242,6 +274,10 @@ class RedisHistory:
 
     def summary_key(self, thread_id: str) -> str:
         return self.side_key(thread_id, "summary")
+
+    def thread_keys(self, thread_id: str) -> list[str]:
+        """The thread's key and every side key it may have (``SIDE_KEYS``): what deleting it deletes."""
+        return [self.key(thread_id), *(self.side_key(thread_id, name) for name in SIDE_KEYS)]
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -475,8 +511,8 @@ class RedisHistory:
         return bool(await self.call(lambda: self.client.lrem(self.key(thread_id), 1, entry)))
 
     async def clear(self, thread_id: str) -> None:
-        """Delete the thread's history (its summary too) and forget it in the recency index."""
-        keys = (self.key(thread_id), self.write_token_key(thread_id), self.summary_key(thread_id))
+        """Delete the thread's history (its side keys, such as its summary, too) and forget it in the recency index."""
+        keys = self.thread_keys(thread_id)
 
         async def delete_thread() -> None:
             pipe = await self.transaction()
@@ -524,7 +560,7 @@ class RedisHistory:
         if self._index_moved:
             return await self._recent_page(0, limit)
         self._index_moved = True
-        old = f"{self.key_prefix}{OLD_INDEX_SUFFIX}"
+        old = f"{self.key_prefix}{OLD_INDEX_SUFFIX}"  # only in the lab's layout (see __init__)
         pipe = self.client.pipeline(transaction=False)
         pipe.type(old)
         pipe.zrevrange(self.index_key, 0, limit - 1, withscores=True)
@@ -582,13 +618,20 @@ class RedisHistory:
         return int(await self.client.zadd(self.index_key, scores, nx=True))
 
     async def scan_thread_keys(self) -> AsyncIterator[str]:
-        """Every list under ``{prefix}:``, by SCAN (never KEYS), in no particular order."""
-        pattern = f"{_escape_glob(self.key_prefix)}:*"
-        async for key in self.client.scan_iter(match=pattern, count=1000, _type="list"):
-            yield key
+        """Every thread's list in the layout (``{prefix}:*``, or the scope's), by SCAN (never KEYS), in no
+        particular order. A scoped key that names no session (or only its digest) is passed over."""
+        async for key in self.client.scan_iter(match=self.layout.scan_pattern(), count=1000, _type="list"):
+            if self.layout.thread_id_of(key) is not None:
+                yield key
+            else:
+                logger.debug("%s is not a thread key this layout can name; passed over", key)
 
     def thread_id_of(self, key: str) -> str:
-        return key[len(self.key_prefix) + 1 :]
+        """The thread id of a key ``scan_thread_keys`` found (ValueError for any other key)."""
+        thread_id = self.layout.thread_id_of(key)
+        if thread_id is None:
+            raise ValueError(f"{key} is not a thread key of this layout")
+        return thread_id
 
     async def _idle_seconds(self, keys: Sequence[str]) -> dict[str, float]:
         """How long each key has gone unused, as a stand-in for recency where the index has none."""

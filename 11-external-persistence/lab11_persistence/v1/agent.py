@@ -81,6 +81,7 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> Con
         cluster=settings.redis_is_cluster,
         context_messages=settings.context_messages,
         summarizer=summarize_messages if settings.model_kind == "offline" else summarizer_for(chat_client),
+        **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
     )
     return ConversationV1(build_agent(provider, chat_client), provider, thread_id)
 

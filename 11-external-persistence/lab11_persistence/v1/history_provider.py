@@ -1,12 +1,16 @@
-"""The lab's Redis history on Agent Framework 1.x: a ``HistoryProvider`` on the lab's key layout.
+"""The lab's Redis history on Agent Framework 1.x: a ``HistoryProvider`` on the lab's key layout, or Microsoft's.
 
 1.x replaced ``ChatMessageStore`` with ``HistoryProvider``: the agent calls ``get_messages`` before
 the model and ``save_messages`` once per run with the input and the reply. A session id is the lab's
 thread id (``agent.create_session(session_id=thread_id)``), so the key is the lab's
 ``{key_prefix}:{thread_id}`` and a thread started on the lab's release continues here, and back.
+There, entries are written in the lab's JSON shape (``"type": "chat_message"``), which the lab's
+store, Microsoft's 1.0.0b260130 store and this provider all read.
 
-Entries are written in the lab's JSON shape (``"type": "chat_message"``), which the lab's store,
-Microsoft's 1.0.0b260130 store and this provider all read; every older and newer shape reads back.
+Given ``application_id`` (or ``key_format="scoped"``), the key is the one Microsoft's 1.x
+``RedisHistoryProvider`` uses by default, ``{key_prefix}|v2|{tenant}|{application}|{agent}|{source}|{session}``,
+and entries are ``Message.to_dict()``, the shape that provider reads: each reads the other's sessions.
+Every older and newer shape reads back in both layouts.
 The Redis work (one MULTI/EXEC per save, exactly once, retries, failover, listing) is
 ``redis_history``'s, shared with the lab's store; so is the window: with ``context_messages=N`` the
 agent is given a summary of the older messages and the newest N (``redis_history.window``).
@@ -37,7 +41,9 @@ class RedisHistoryProvider(HistoryProvider):
     """Conversation history in Redis lists, one per session, constructed like Microsoft's provider.
 
     Connect with exactly one of: ``redis_url``; ``credential_provider`` with ``host`` (Microsoft
-    Entra ID); or ``redis_client`` (borrowed, never closed here).
+    Entra ID); or ``redis_client`` (borrowed, never closed here). ``tenant_id``, ``application_id``,
+    ``agent_id`` and ``key_format`` are Microsoft's, with its checks; with none of them (Microsoft's
+    default would refuse to start without ``application_id``) the key is the lab's, and no warning.
     """
 
     def __init__(
@@ -52,6 +58,10 @@ class RedisHistoryProvider(HistoryProvider):
         *,
         redis_client: RedisClient | None = None,
         key_prefix: str = "chat_messages",
+        tenant_id: str | None = None,
+        application_id: str | None = None,
+        agent_id: str | None = None,
+        key_format: str | None = None,
         max_messages: int | None = None,
         ttl_seconds: int | None = None,
         ssl_ca_certs: str | None = None,
@@ -64,16 +74,27 @@ class RedisHistoryProvider(HistoryProvider):
         self.history = RedisHistory.connect(  # the arguments in Microsoft's order
             redis_url, credential_provider, host, port, ssl, username, redis_client=redis_client,
             ssl_ca_certs=ssl_ca_certs, cluster=cluster, key_prefix=key_prefix, max_messages=max_messages,
-            ttl_seconds=ttl_seconds,
+            ttl_seconds=ttl_seconds, tenant_id=tenant_id, application_id=application_id, agent_id=agent_id,
+            key_format=key_format, source_id=source_id,
         )  # fmt: skip
         self.summarizer = summarizer
         self.window = ContextWindow(self.history, context_messages, summarizer) if context_messages else None
 
     def __repr__(self) -> str:
+        layout = self.history.layout
+        scope = "".join(f", {name}={value!r}" for name, value in layout.scope.items() if name != "source_id")
         return (
-            f"RedisHistoryProvider(source_id={self.source_id!r}, key_prefix={self.history.key_prefix!r}, "
+            f"RedisHistoryProvider(source_id={self.source_id!r}, key_prefix={self.history.key_prefix!r}{scope}, "
             f"max_messages={self.history.max_messages!r}, redis={self.history.location!r})"
         )
+
+    # Microsoft's attribute names
+    key_prefix = property(lambda self: self.history.key_prefix)
+    tenant_id = property(lambda self: self.history.layout.tenant_id)
+    application_id = property(lambda self: self.history.layout.application_id)
+    agent_id = property(lambda self: self.history.layout.agent_id)
+    key_format = property(lambda self: self.history.layout.key_format)
+    max_messages = property(lambda self: self.history.max_messages)
 
     def redis_key(self, session_id: str) -> str:
         return self.history.key(session_id)
@@ -111,7 +132,10 @@ class RedisHistoryProvider(HistoryProvider):
         then trimmed).
         """
         session_id = _required(session_id)
-        entries = [encode_entry(lab_message_dict(normalize(message.to_dict()))) for message in messages]
+        if self.history.layout.scoped:  # where Microsoft's 1.x provider reads them: its own shape
+            entries = [encode_entry(message.to_dict()) for message in messages]
+        else:
+            entries = [encode_entry(lab_message_dict(normalize(message.to_dict()))) for message in messages]
         length = await self.history.append(session_id, entries, summarized=self.summarizer is not None)
         if self.window is not None:
             self.window.fold_soon(session_id, length)
