@@ -108,3 +108,23 @@ async def test_threads_microsofts_provider_wrote_are_listed_once_indexed(fake_re
     await fake_redis.rpush(KEY.replace("planner", "other-agent"), entry)
     listed = await _store(fake_redis).list_saved_threads(20)
     assert [thread.thread_id for thread in listed] == ["session-1"]  # a key no session id gives is passed over
+
+
+@pytest.mark.parametrize("other", [{"tenant_id": "globex"}, {"agent_id": "concierge"}], ids=["tenant", "agent"])
+async def test_the_same_session_id_in_another_tenant_or_agent_is_another_history(
+    redis_server: ValkeyProcess, other: dict[str, str]
+) -> None:
+    scope = {"tenant_id": "acme", "application_id": "travel-app", "agent_id": "planner"}
+    mine = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_same", key_prefix="lab11", **scope)
+    theirs = RedisChatMessageStore(
+        redis_url=redis_server.url, thread_id="thread_same", key_prefix="lab11", **{**scope, **other}
+    )
+    await mine.add_messages([ChatMessage(role="user", text="mine")])
+    await theirs.add_messages([ChatMessage(role="user", text="theirs")])
+    assert [message.text for message in await mine.list_messages()] == ["mine"]
+    assert [message.text for message in await theirs.list_messages()] == ["theirs"]
+    await theirs.clear()
+    assert [message.text for message in await mine.list_messages()] == ["mine"]
+    assert [thread.thread_id for thread in await mine.list_saved_threads(20)] == ["thread_same"]
+    await mine.aclose()
+    await theirs.aclose()

@@ -129,6 +129,25 @@ async def test_a_reply_lost_after_the_server_committed_a_save_does_not_save_it_t
         assert direct.llen(f"{PREFIX}:thread_lost") == 4
 
 
+async def test_on_scoped_keys_a_lost_reply_does_not_save_twice_either(redis_server: ValkeyProcess) -> None:
+    """Microsoft's scoped layout: the write token is a side key of the scoped key, in its slot."""
+    proxy = await ReplyLosingProxy(redis_server.port).start()
+    scope = {"tenant_id": "acme", "application_id": "travel-app"}
+    provider = RedisHistoryProvider(redis_url=f"redis://127.0.0.1:{proxy.port}/0", key_prefix=PREFIX, **scope)
+    try:
+        await provider.save_messages("thread_lost", _turn(1))
+        proxy.lose_next_exec_reply()
+        await provider.save_messages("thread_lost", _turn(2))
+        assert proxy.replies_lost == 1
+        texts = await _texts(provider, "thread_lost")
+    finally:
+        await provider.aclose()
+        await proxy.aclose()
+    assert texts == _texts_of([1, 2])
+    with redis_server.client() as direct:
+        assert direct.llen(provider.redis_key("thread_lost")) == 4
+
+
 # -- 3. reconnects -----------------------------------------------------------------------------
 
 
@@ -253,6 +272,16 @@ async def test_every_save_refreshes_the_expiry(redis_server: ValkeyProcess) -> N
         direct.expire(f"{PREFIX}:thread_t", 5)  # as if most of the hour had passed
         await provider.save_messages("thread_t", _turn(2))
         assert direct.ttl(f"{PREFIX}:thread_t") > 3000
+    await provider.aclose()
+
+
+async def test_on_scoped_keys_ttl_seconds_puts_the_expiry_on_the_sessions_key(redis_server: ValkeyProcess) -> None:
+    provider = RedisHistoryProvider(
+        redis_url=redis_server.url, key_prefix=PREFIX, ttl_seconds=3600, application_id="travel-app"
+    )
+    await provider.save_messages("thread_t", _turn(1))
+    with redis_server.client() as direct:
+        assert 3000 < direct.ttl(provider.redis_key("thread_t")) <= 3600
     await provider.aclose()
 
 

@@ -157,6 +157,32 @@ def test_a_lab_thread_moved_by_lab11_migrate_reads_in_microsofts_provider(
         assert admin.zscore(target.index_key, "thread_old") == 1_700_000_000.5
 
 
+@pytest.mark.parametrize("source_id", [None, "travel_history"], ids=["default source", "--source-id"])
+def test_migrate_writes_where_microsofts_provider_with_that_source_id_reads(
+    redis_server: ValkeyProcess, tmp_path: Path, source_id: str | None
+) -> None:
+    with redis_server.client() as admin:
+        admin.rpush("lab11:thread_src", *fx.fixture_lines("1.0.0b260130")[:2])
+    options = _options(SCOPE) + ([f"--source-id={source_id}"] if source_id else [])
+    env = app_env(tmp_path / "home", tmp_path / "data", REDIS_URL=redis_server.url)
+    run = subprocess.run(
+        [sys.executable, str(APP), "migrate", "thread_src", *options],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    async def read() -> list[Message]:
+        async with redis_async.Redis.from_url(redis_server.url, decode_responses=True) as client:
+            provider = MicrosoftProvider(source_id or "redis_memory", redis_client=client, key_prefix="lab11", **SCOPE)
+            return await provider.get_messages("thread_src")
+
+    assert len(asyncio.run(read())) == 2
+
+
 def _options(scope: dict[str, str]) -> list[str]:
     return [f"--{name.replace('_', '-')}={value}" for name, value in scope.items()]
 

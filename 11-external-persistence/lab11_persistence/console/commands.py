@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lab11_persistence.redis_history.migration import Migration
 
 COMMANDS = ("threads", "show", "export", "import", "delete", "migrate", "prune")
-SCOPE_OPTIONS = ("application_id", "tenant_id", "agent_id")
+SCOPE_OPTIONS = ("application_id", "tenant_id", "agent_id", "source_id")
 DEFAULT_LIMIT = 20
 IMPORT_BATCH = 200
 PROGRESS_AFTER_SECONDS = 1.0
@@ -97,7 +97,7 @@ def key_layout(settings: Settings, args: argparse.Namespace | None = None) -> Ke
             scope[name] = getattr(args, name)
     if scope and "application_id" not in scope:
         raise UsageError(
-            "--tenant-id and --agent-id (LAB11_TENANT_ID, LAB11_AGENT_ID) need --application-id "
+            "--tenant-id, --agent-id and --source-id (LAB11_TENANT_ID, LAB11_AGENT_ID) need --application-id "
             "(or LAB11_APPLICATION_ID): Microsoft's scoped keys need an application id."
         )
     try:
@@ -625,6 +625,11 @@ def scope_options() -> argparse.ArgumentParser:
     group.add_argument("--application-id", metavar="ID", help="the application's segment of the key")
     group.add_argument("--tenant-id", metavar="ID", help="the tenant's segment (needs an application id)")
     group.add_argument("--agent-id", metavar="ID", help="the agent's segment (needs an application id)")
+    group.add_argument(
+        "--source-id",
+        metavar="ID",
+        help="the history provider's segment (needs an application id; default redis_memory, as Microsoft's provider)",
+    )
     return scope
 
 
