@@ -250,17 +250,12 @@ class RedisChatMessageStore(MicrosoftListMethods):
         await self.ensure_initial_messages()
         if self.window is None:
             return await self.list_all_messages()
-        window = await self.window.read_for_turn(self.thread_id)
+        summary, entries, first_index = (await self.window.read_for_turn(self.thread_id)).for_model()
         messages = self.history.decode(
-            self.thread_id,
-            window.entries,
-            self.decode_message,
-            read_as_written=self.read_as_written,
-            first_index=window.first_index,
+            self.thread_id, entries, self.decode_message, read_as_written=self.read_as_written, first_index=first_index
         )
-        if window.summary is not None:
-            text = summary_for_model(window.summary.text, window.summary.covers)
-            messages.insert(0, ChatMessage(role="system", text=text))
+        if summary is not None:
+            messages.insert(0, ChatMessage(role="system", text=summary_for_model(summary.text, summary.covers)))
         return messages
 
     async def list_all_messages(self) -> list[ChatMessage]:

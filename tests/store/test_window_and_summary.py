@@ -319,3 +319,19 @@ async def test_a_window_larger_than_the_thread_sends_the_whole_thread_and_no_sum
     assert [message.text for message in sent] == _stored_texts(redis_server)
     assert _summary(redis_server) is None
     await store.aclose()
+
+
+async def test_a_window_grown_past_what_was_summarized_sends_no_message_twice(redis_server: ValkeyProcess) -> None:
+    small = _store(redis_server, summarize_messages, window=4)
+    for number in range(5):
+        await small.add_messages(_turn(number))
+    await small.aclose()  # 10 messages, the first 6 summarized
+    grown = _store(redis_server, summarize_messages, window=8)
+    sent = await grown.list_messages()
+    assert sent[0].text.startswith("Summary of the 6 earlier messages")
+    assert [message.text for message in sent[1:]] == ["u3", "a3", "u4", "a4"]  # not u2, a2 again
+    await grown.aclose()
+    whole = _store(redis_server, summarize_messages, window=40)
+    sent = await whole.list_messages()  # every summarized message is in the window: no summary
+    assert [message.text for message in sent] == _stored_texts(redis_server)
+    await whole.aclose()

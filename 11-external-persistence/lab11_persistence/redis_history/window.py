@@ -114,6 +114,22 @@ class Window:
         """The list index of the first entry of the window."""
         return self.length - len(self.entries)
 
+    def for_model(self) -> tuple[Summary | None, list[str], int]:
+        """What the model is sent: the summary and the window's entries it does not stand for (with the list
+        index of the first), so that no message reaches it twice.
+
+        A window that grew since the summary was written (a larger ``context_messages``) reaches back over
+        messages the summary covers: those are left to the summary, unless the window now holds every
+        message the summary stands for, which is then not sent at all.
+        """
+        overlap = max(0, self.summary.in_list - self.first_index) if self.summary else 0
+        if not overlap:
+            return self.summary, self.entries, self.first_index
+        assert self.summary is not None
+        if self.first_index == 0 and self.summary.covers == self.summary.in_list:
+            return None, self.entries, 0
+        return self.summary, self.entries[overlap:], self.first_index + overlap
+
 
 class ContextWindow:
     """The window and the summary of the threads of one ``RedisHistory``.

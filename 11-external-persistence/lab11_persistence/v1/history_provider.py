@@ -108,11 +108,10 @@ class RedisHistoryProvider(HistoryProvider):
         session_id = _required(session_id)
         if self.window is None:
             return await self.all_messages(session_id)
-        window = await self.window.read_for_turn(session_id)
-        messages = self.history.decode(session_id, window.entries, _as_message, first_index=window.first_index)
-        if window.summary is not None:
-            text = summary_for_model(window.summary.text, window.summary.covers)
-            messages.insert(0, Message("system", [text]))
+        summary, entries, first_index = (await self.window.read_for_turn(session_id)).for_model()
+        messages = self.history.decode(session_id, entries, _as_message, first_index=first_index)
+        if summary is not None:
+            messages.insert(0, Message("system", [summary_for_model(summary.text, summary.covers)]))
         return messages
 
     async def all_messages(self, session_id: str) -> list[Message]:
