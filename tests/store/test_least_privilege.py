@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,42 +28,17 @@ TURN = [
 ]
 
 
-@dataclass
-class AppUser:
-    """A server with the least-privilege user on it."""
-
-    server: ValkeyProcess
-    password: str
-
-    @property
-    def url(self) -> str:
-        return f"redis://{acl.USER}:{self.password}@127.0.0.1:{self.server.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(
-            host="127.0.0.1", port=self.server.port, username=acl.USER, password=self.password, decode_responses=True
-        )
-
-    def refused(self) -> list[str]:
-        """The ACL LOG, one ``reason object`` per entry (``command scan``, ``key other:key``...)."""
-        with self.server.client() as admin:
-            return [f"{entry['reason']} {entry['object']}" for entry in admin.execute_command("ACL", "LOG")]
-
-
 @pytest.fixture
-def app_user(redis_server: ValkeyProcess) -> Iterator[AppUser]:
+def app_user(redis_server: ValkeyProcess) -> Iterator[acl.AclUser]:
     password = secrets.token_urlsafe(24)
-    with redis_server.client() as admin:
-        assert admin.execute_command(*acl.acl_setuser_arguments(password)) in ("OK", True)
-        admin.execute_command("ACL", "LOG", "RESET")
-    yield AppUser(redis_server, password)
+    yield acl.make_user(redis_server, acl.acl_setuser_arguments(password), acl.USER, password)
 
 
 def _store(url: str, thread_id: str, **options: object) -> RedisChatMessageStore:
     return RedisChatMessageStore(redis_url=url, thread_id=thread_id, key_prefix=acl.KEY_PREFIX, **options)  # type: ignore[arg-type]
 
 
-def test_the_server_accepts_the_acl_line(app_user: AppUser) -> None:
+def test_the_server_accepts_the_acl_line(app_user: acl.AclUser) -> None:
     with app_user.server.client() as admin:
         user = admin.acl_getuser(acl.USER)
     assert "on" in user["flags"]
@@ -74,7 +48,7 @@ def test_the_server_accepts_the_acl_line(app_user: AppUser) -> None:
     assert app_user.refused() == []
 
 
-async def test_the_stores_whole_surface_runs_under_the_app_user(app_user: AppUser) -> None:
+async def test_the_stores_whole_surface_runs_under_the_app_user(app_user: acl.AclUser) -> None:
     store = _store(app_user.url, "thread_a", max_messages=10, ttl_seconds=600)
     other = _store(app_user.url, "thread_b")
     await store.add_messages(TURN)
@@ -93,7 +67,7 @@ async def test_the_stores_whole_surface_runs_under_the_app_user(app_user: AppUse
     assert app_user.refused() == []
 
 
-async def test_the_window_and_its_summary_run_under_the_app_user(app_user: AppUser) -> None:
+async def test_the_window_and_its_summary_run_under_the_app_user(app_user: acl.AclUser) -> None:
     """Reading a turn's window, folding (WATCH ... EXEC, with a trim), a re-synchronized head, a fold that finds
     nothing left to do (UNWATCH), and clearing the summary with the thread."""
     from lab11_persistence.offline_model.reasoning import summarize_messages
@@ -123,7 +97,7 @@ async def test_the_window_and_its_summary_run_under_the_app_user(app_user: AppUs
 
 
 async def test_listing_drops_a_vanished_thread_and_rebuilds_a_lost_index_under_the_app_user(
-    app_user: AppUser,
+    app_user: acl.AclUser,
 ) -> None:
     """The rarer paths of menu 3: a thread whose key expired, and an index someone deleted."""
     store = _store(app_user.url, "thread_a")
@@ -141,7 +115,7 @@ async def test_listing_drops_a_vanished_thread_and_rebuilds_a_lost_index_under_t
     assert app_user.refused() == []
 
 
-async def test_the_write_token_is_readable_for_the_lost_reply_check(app_user: AppUser) -> None:
+async def test_the_write_token_is_readable_for_the_lost_reply_check(app_user: acl.AclUser) -> None:
     """After a lost reply the store reads its write token (GET) to learn whether the turn went in."""
     store = _store(app_user.url, "thread_a")
     await store.add_messages(TURN)
@@ -151,7 +125,7 @@ async def test_the_write_token_is_readable_for_the_lost_reply_check(app_user: Ap
     assert app_user.refused() == []
 
 
-def test_the_app_user_reaches_nothing_else(app_user: AppUser) -> None:
+def test_the_app_user_reaches_nothing_else(app_user: acl.AclUser) -> None:
     with app_user.client() as client:
         for refused in (
             lambda: client.get("someone-else:key"),
@@ -166,7 +140,7 @@ def test_the_app_user_reaches_nothing_else(app_user: AppUser) -> None:
                 refused()
 
 
-async def test_microsofts_list_api_runs_under_the_app_user(app_user: AppUser) -> None:
+async def test_microsofts_list_api_runs_under_the_app_user(app_user: acl.AclUser) -> None:
     store = _store(app_user.url, "thread_ms", messages=TURN)
     assert await store.count() == 2
     assert await store.__len__() == 2
@@ -209,7 +183,7 @@ async def test_entra_id_sign_in_under_the_app_permissions_survives_a_rotation(
 
 
 def test_an_app_session_runs_under_the_app_user(
-    app_user: AppUser,
+    app_user: acl.AclUser,
     start_app: Callable[..., LabApp],  # noqa: F811 (the fixture imported above)
 ) -> None:
     """Chat, peek, load a saved thread, start a fresh one, chat again, exit: nothing refused."""
@@ -234,7 +208,7 @@ def test_an_app_session_runs_under_the_app_user(
     assert app_user.refused() == []
 
 
-def test_the_thread_commands_run_under_the_app_user(app_user: AppUser, tmp_path: Path) -> None:
+def test_the_thread_commands_run_under_the_app_user(app_user: acl.AclUser, tmp_path: Path) -> None:
     """threads, show, export, import (a Lua script per thread) and delete, as the README's user."""
     import json
     import subprocess

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,28 +35,11 @@ LAYOUT = KeyLayout.resolve("lab11", **SCOPE)
 TURN = [ChatMessage(role="user", text="Hi, I'm Ada, off to Lisbon."), ChatMessage(role="assistant", text="Noted.")]
 
 
-@dataclass
-class TenantUser:
-    server: ValkeyProcess
-    password: str
-    user: str = acl.tenant_user(TENANT)
-
-    @property
-    def url(self) -> str:
-        return f"redis://{self.user}:{self.password}@127.0.0.1:{self.server.port}/0"
-
-    def refused(self) -> list[str]:
-        with self.server.client() as admin:
-            return [f"{entry['reason']} {entry['object']}" for entry in admin.execute_command("ACL", "LOG")]
-
-
 @pytest.fixture
-def tenant(redis_server: ValkeyProcess) -> Iterator[TenantUser]:
+def tenant(redis_server: ValkeyProcess) -> Iterator[acl.AclUser]:
     password = secrets.token_urlsafe(24)
-    with redis_server.client() as admin:
-        assert admin.execute_command(*acl.tenant_acl_setuser_arguments(TENANT, password)) in ("OK", True)
-        admin.execute_command("ACL", "LOG", "RESET")
-    yield TenantUser(redis_server, password)
+    arguments = acl.tenant_acl_setuser_arguments(TENANT, password)
+    yield acl.make_user(redis_server, arguments, acl.tenant_user(TENANT), password)
 
 
 def test_the_docs_quote_the_tested_lines() -> None:
@@ -65,7 +47,7 @@ def test_the_docs_quote_the_tested_lines() -> None:
     assert f"```\n{acl.ACL_LINE}\n```" in (ROOT / "docs" / "least-privilege.md").read_text(encoding="utf-8")
 
 
-async def test_the_stores_whole_surface_runs_under_the_tenants_user(tenant: TenantUser) -> None:
+async def test_the_stores_whole_surface_runs_under_the_tenants_user(tenant: acl.AclUser) -> None:
     store = RedisChatMessageStore(
         redis_url=tenant.url, thread_id="thread_a", key_prefix="lab11", max_messages=10, ttl_seconds=600, **SCOPE
     )
@@ -90,7 +72,7 @@ async def test_the_stores_whole_surface_runs_under_the_tenants_user(tenant: Tena
     assert tenant.refused() == []
 
 
-def test_the_tenants_user_reaches_no_other_tenant_and_no_lab11_key(tenant: TenantUser) -> None:
+def test_the_tenants_user_reaches_no_other_tenant_and_no_lab11_key(tenant: acl.AclUser) -> None:
     globex = KeyLayout.resolve("lab11", tenant_id="globex", application_id="travel-app")
     with tenant.server.client() as admin:
         admin.rpush(globex.key("thread_g"), "{}")
@@ -106,7 +88,7 @@ def test_the_tenants_user_reaches_no_other_tenant_and_no_lab11_key(tenant: Tenan
 
 
 def test_an_app_session_runs_under_the_tenants_user(
-    tenant: TenantUser,
+    tenant: acl.AclUser,
     start_app: Callable[..., LabApp],  # noqa: F811
 ) -> None:
     app = start_app({"REDIS_URL": tenant.url, **SCOPE_ENV})
@@ -136,7 +118,7 @@ def test_an_app_session_runs_under_the_tenants_user(
     assert tenant.refused() == []
 
 
-def test_the_thread_commands_run_under_the_tenants_user(tenant: TenantUser, tmp_path: Path) -> None:
+def test_the_thread_commands_run_under_the_tenants_user(tenant: acl.AclUser, tmp_path: Path) -> None:
     with tenant.server.client() as admin:
         for number in range(3):
             admin.rpush(LAYOUT.key(f"thread_{number}"), json.dumps({"role": "user", "text": f"trip {number}"}))

@@ -20,7 +20,15 @@ Valkey does not know the command, so it cannot be in a line tested here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import redis
+
 from lab11_persistence.redis_history.keys import KeyLayout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tests.support.valkey import ValkeyProcess
 
 KEY_PREFIX = "lab11"
 USER = "lab11-app"
@@ -109,3 +117,34 @@ def tenant_acl_setuser_arguments(tenant_id: str, password: str) -> list[str]:
 def rules() -> tuple[str, ...]:
     """The permissions alone (no user, no password), e.g. for another user or an Azure access policy."""
     return tuple(PERMISSIONS.split())
+
+
+@dataclass
+class AclUser:
+    """A user made on a real server from one of the lines above: its URL, a client, what the server refused it."""
+
+    server: ValkeyProcess
+    user: str
+    password: str
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.user}:{self.password}@127.0.0.1:{self.server.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(
+            host="127.0.0.1", port=self.server.port, username=self.user, password=self.password, decode_responses=True
+        )
+
+    def refused(self) -> list[str]:
+        """The ACL LOG, one ``reason object`` per entry (``command scan``, ``key other:key``...)."""
+        with self.server.client() as admin:
+            return [f"{entry['reason']} {entry['object']}" for entry in admin.execute_command("ACL", "LOG")]
+
+
+def make_user(server: ValkeyProcess, setuser_arguments: list[str], user: str, password: str) -> AclUser:
+    """Run one ``ACL SETUSER`` on ``server`` and start from an empty ACL LOG."""
+    with server.client() as admin:
+        assert admin.execute_command(*setuser_arguments) in ("OK", True)
+        admin.execute_command("ACL", "LOG", "RESET")
+    return AclUser(server, user, password)
