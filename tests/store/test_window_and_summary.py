@@ -119,6 +119,9 @@ async def test_the_first_fact_is_answered_after_ten_windows_with_the_offline_mod
 async def test_the_first_fact_reaches_a_real_openai_client_through_the_summary(
     redis_server: ValkeyProcess, model_server: ModelServer
 ) -> None:
+    """Ten windows of 8 messages (every turn and every fold an HTTP request to the loopback model server)."""
+    window = 8
+
     def reply(request: RecordedRequest, number: int) -> str:
         if request.messages and SUMMARIZING_INSTRUCTIONS in str(request.messages[0].get("content")):
             return "The user's name is Ana; she wants to go to Lisbon." if "Ana" in json.dumps(request.body) else "-"
@@ -126,17 +129,17 @@ async def test_the_first_fact_reaches_a_real_openai_client_through_the_summary(
 
     model_server.reply = reply
     client = OpenAIChatClient(model_id="loopback", api_key="sk-test", base_url=model_server.openai_base_url)
-    agent = app.build_agent(redis_server.url, client, context_messages=WINDOW, summarizer=summarizer_for(client))
+    agent = app.build_agent(redis_server.url, client, context_messages=window, summarizer=summarizer_for(client))
     thread, store = app.create_thread(agent)
     await _chat(agent, thread, FIRST)
-    for number in range(TEN_WINDOWS_OF_TURNS):
+    for number in range(10 * window // 2):
         await _chat(agent, thread, f"Tell me something about day {number}.")
     await _chat(agent, thread, "What is my name?")
 
     last = model_server.requests[-1]
     assert SUMMARIZING_INSTRUCTIONS not in json.dumps(last.body)  # the turn's own request, not a summary
     texts = [str(message.get("content")) for message in last.messages]
-    assert len(texts) <= 1 + 1 + WINDOW + 1
+    assert len(texts) <= 1 + 1 + window + 1
     assert any("The user's name is Ana" in text for text in texts)
     assert all(FIRST not in text for text in texts)
     await store.aclose()

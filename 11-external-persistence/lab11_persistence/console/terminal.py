@@ -41,14 +41,30 @@ class StdinLines:
         return line
 
     async def read_line_async(self) -> str:
-        """The same, inside a coroutine: the event loop (and its Ctrl-C handling) runs while it waits."""
-        import asyncio
-
+        """The same, inside a coroutine: the event loop (and its Ctrl-C handling) runs while it waits, and
+        the line is read as soon as it is typed (the loop watches standard input)."""
         line = self._poll(0)
         while line is None:
-            await asyncio.sleep(CTRL_C_POLL_SECONDS)
+            await self._readable()
             line = self._poll(0)
         return line
+
+    async def _readable(self) -> None:
+        """Until standard input has something to read (on Windows, or with no file descriptor: a short wait)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        try:
+            fd = sys.stdin.fileno()
+            ready: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        except (AttributeError, OSError, ValueError, NotImplementedError):  # stdin replaced or closed; Windows
+            await asyncio.sleep(CTRL_C_POLL_SECONDS)
+            return
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
 
     def _poll(self, timeout: float) -> str | None:
         """A complete line if one is (or within ``timeout`` becomes) available, else None."""
