@@ -43,7 +43,8 @@ from lab11_persistence.redis_history.connection import (
 from lab11_persistence.redis_history.history import RedisHistory, SavedThread
 from lab11_persistence.redis_history.keys import new_thread_id
 from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
-from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer, Summary, read_summary
+from lab11_persistence.redis_history.summary import Summary, read_summary
+from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer
 from lab11_persistence.summaries import summary_for_model
 
 __all__ = [

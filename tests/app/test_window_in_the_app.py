@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lab11_persistence.redis_history.window import Summary
+from lab11_persistence.redis_history.summary import Summary
 from lab11_persistence.summaries import SUMMARIZING_INSTRUCTIONS
 from tests.app.test_commands import entry, save_thread
 from tests.support.app_driver import APP, LabApp, app_env, assert_clean

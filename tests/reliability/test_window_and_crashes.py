@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lab11_persistence.redis_history.window import Summary
+from lab11_persistence.redis_history.summary import Summary
 from tests.support.app_driver import wait_for
 from tests.support.valkey import ValkeyProcess
 from tests.support.window_workers import SEPARATOR, turn_texts

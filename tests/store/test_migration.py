@@ -248,7 +248,8 @@ async def test_a_thread_moves_with_its_summary_which_goes_on_where_it_stopped(
     histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis
 ) -> None:
     from lab11_persistence.offline_model.reasoning import summarize_messages
-    from lab11_persistence.redis_history.window import ContextWindow, Summary
+    from lab11_persistence.redis_history.summary import Summary
+    from lab11_persistence.redis_history.window import ContextWindow
 
     source, target = histories
     save(admin, "thread_s", "My name is Ana.", "Noted.", "m2", "m3", "m4", "m5")

@@ -21,7 +21,7 @@ from lab11_persistence.lab_release.agent import summarizer_for
 from lab11_persistence.offline_model.lab_client import OfflineChatClient
 from lab11_persistence.offline_model.reasoning import summarize_messages
 from lab11_persistence.redis_history.message_json import message_text
-from lab11_persistence.redis_history.window import Summary
+from lab11_persistence.redis_history.summary import Summary
 from lab11_persistence.summaries import SUMMARIZING_INSTRUCTIONS
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.model_server import ModelServer, RecordedRequest

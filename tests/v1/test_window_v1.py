@@ -20,7 +20,7 @@ from agent_framework.openai import OpenAIChatCompletionClient
 
 from lab11_persistence.offline_model.reasoning import summarize_messages
 from lab11_persistence.offline_model.v1_client import OfflineChatClientV1
-from lab11_persistence.redis_history.window import Summary
+from lab11_persistence.redis_history.summary import Summary
 from lab11_persistence.summaries import SUMMARIZING_INSTRUCTIONS
 from lab11_persistence.v1 import RedisHistoryProvider, summarizer_for
 from lab11_persistence.v1 import agent as agent_v1

@@ -203,7 +203,7 @@ def _raw_json(raw: str) -> Any:
 
 async def cmd_show(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
     from lab11_persistence.redis_history.message_json import message_text
-    from lab11_persistence.redis_history.window import read_summary
+    from lab11_persistence.redis_history.summary import read_summary
 
     thread_id = await resolve_thread(history, args.thread)
     key = history.key(thread_id)
@@ -242,7 +242,7 @@ def export_line(dump: ThreadDump) -> str:
 
 def markdown_transcript(dump: ThreadDump) -> str:
     from lab11_persistence.redis_history.message_json import decode_entry, message_text
-    from lab11_persistence.redis_history.window import Summary
+    from lab11_persistence.redis_history.summary import Summary
 
     lines = [f"## {inert_line(dump.redis_key)}", "", f"Last used: {local_time(dump.last_used)}", ""]
     if summary := Summary.parse(dump.summary):

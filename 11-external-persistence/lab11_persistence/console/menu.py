@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import asyncio
 
     from lab11_persistence.redis_history.history import SavedThread
-    from lab11_persistence.redis_history.window import Summary
+    from lab11_persistence.redis_history.summary import Summary
     from lab11_persistence.server.embedded_server import EmbeddedServer
 
 

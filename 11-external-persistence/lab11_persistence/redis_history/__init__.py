@@ -5,6 +5,8 @@
 - ``connection``: where and how to connect (a URL, or a host with a credential provider), timeouts
   and bounded retries, password-free errors; ``urls``: what a URL may show;
 - ``message_json``: every shape a release ever wrote, read and written without the framework;
+- ``window``: what a model is sent of a long thread, the newest messages and a durable summary of the
+  rest; ``summary``: that summary's record;
 - ``archive``: whole threads out and back in (``lab11 export`` / ``lab11 import``);
 - ``migration``: the lab's threads to Microsoft's scoped keys (``lab11 migrate``);
 - ``retention``: deleting threads nobody wrote for a while, from the recency index (``lab11 prune``);

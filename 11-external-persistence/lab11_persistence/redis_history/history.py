@@ -2,7 +2,7 @@
 
 Nothing here imports the Agent Framework. A thread's messages are plain dicts on the way in and out
 (``message_json`` reads every shape a release ever wrote); the framework adapters,
-``redis_chat_message_store`` (the lab's release) and ``redis_history_provider`` (1.x), only turn
+``redis_chat_message_store`` (the lab's release) and ``v1.history_provider`` (1.x), only turn
 those dicts into their release's message class.
 
 Layout (the same as Microsoft's ``agent_framework_redis`` store and provider, so either can read the
@@ -20,8 +20,8 @@ other's threads). A thread key is the lab's ``{key_prefix}:{thread_id}``, or Mic
   reply was lost can tell whether it went through, and ``:summary``, the durable summary of what fell
   out of a model's window (``window``): one transaction covers it and the thread on a cluster.
 
-How to connect, and redis-py's bounded retry of a dropped connection, are ``redis_connection``'s;
-exporting and importing whole threads is ``thread_archive``'s, over this module's public methods.
+How to connect, and redis-py's bounded retry of a dropped connection, are ``connection``'s;
+exporting and importing whole threads is ``archive``'s, over this module's public methods.
 What a failure means for a call is decided in one place, ``RedisHistory.call``: a longer wait
 through a cluster failover, never a retry of a refused password, a write resent only after checking
 it did not go through, and every failure turned into one password-free ``RedisUnavailableError``.
@@ -61,6 +61,7 @@ from lab11_persistence.redis_history.connection import (
 )
 from lab11_persistence.redis_history.keys import DEFAULT_SOURCE_ID, KeyLayout
 from lab11_persistence.redis_history.message_json import decode_entry, message_text
+from lab11_persistence.redis_history.summary import Summary
 
 __all__ = ["RedisHistory", "SavedThread"]
 
@@ -91,17 +92,6 @@ class SavedThread:
     preview: str
     last_used: float | None = None
     summary_covers: int = 0  # how many earlier messages the thread's summary folds in (see ``window``)
-
-
-def summary_covers(raw: Any) -> int:
-    """How many messages a stored summary record folds in (0 for none, or for one that cannot be read)."""
-    if not isinstance(raw, str):
-        return 0
-    try:
-        covers = json.loads(raw).get("covers", 0)
-    except (ValueError, AttributeError):
-        return 0
-    return covers if isinstance(covers, int) and covers > 0 else 0
 
 
 def _preview(raw: str | None) -> str:
@@ -669,7 +659,7 @@ class RedisHistory:
                     message_count=int(count),
                     preview=_preview(first_user),
                     last_used=last_used.get(thread_id),
-                    summary_covers=summary_covers(summary),
+                    summary_covers=record.covers if (record := Summary.parse(summary)) else 0,
                 )
             )
         return found, gone

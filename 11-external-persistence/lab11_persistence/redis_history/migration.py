@@ -25,7 +25,7 @@ from typing import Any
 
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.message_json import decode_entry, encode_entry, v1_message_dict
-from lab11_persistence.redis_history.window import Summary, fingerprint
+from lab11_persistence.redis_history.summary import Summary, fingerprint
 
 __all__ = [
     "ALREADY",

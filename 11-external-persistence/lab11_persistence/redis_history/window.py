@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -39,8 +37,9 @@ from redis.exceptions import ResponseError, WatchError
 
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.message_json import decode_entry
+from lab11_persistence.redis_history.summary import Summary, fingerprint
 
-__all__ = ["CATCH_UP_NOTICE", "ContextWindow", "Summarizer", "Summary", "Window", "read_summary"]
+__all__ = ["CATCH_UP_NOTICE", "ContextWindow", "Summarizer", "Window"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,44 +54,6 @@ NOTICE_AFTER_SECONDS = 1.0
 FOLD_ATTEMPTS = 5
 #: How long closing a store waits for a fold still running (it is safe to abandon: nothing is written).
 SETTLE_SECONDS = 5.0
-
-
-def fingerprint(entry: str) -> str:
-    return hashlib.sha256(entry.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A thread's summary record (see the module's docstring)."""
-
-    text: str
-    covers: int
-    in_list: int
-    last: str = ""
-    updated_at: float = 0.0
-
-    @classmethod
-    def parse(cls, raw: Any) -> Summary | None:
-        """The record as stored; None for none, or for one that is not a summary record."""
-        if not isinstance(raw, str):
-            return None
-        try:
-            record = json.loads(raw)
-            summary = cls(
-                text=record["text"],
-                covers=record["covers"],
-                in_list=record["in_list"],
-                last=record.get("last", ""),
-                updated_at=record.get("updated_at", 0.0),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
-        valid = isinstance(summary.text, str) and isinstance(summary.covers, int) and isinstance(summary.in_list, int)
-        return summary if valid and summary.covers >= summary.in_list >= 0 else None
-
-    def record(self) -> str:
-        fields = {"text": self.text, "covers": self.covers, "in_list": self.in_list, "last": self.last}
-        return json.dumps({**fields, "updated_at": self.updated_at}, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -270,11 +231,6 @@ class ContextWindow:
             fold.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*late, return_exceptions=True)
-
-
-async def read_summary(history: RedisHistory, thread_id: str) -> Summary | None:
-    """A thread's summary record; None when it has none."""
-    return Summary.parse(await history.call(lambda: history.client.get(history.summary_key(thread_id))))
 
 
 async def _covered_in_list(pipe: Any, key: str, summary: Summary | None) -> int:

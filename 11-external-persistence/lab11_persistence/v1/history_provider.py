@@ -27,7 +27,8 @@ from agent_framework import Content, HistoryProvider, Message
 from lab11_persistence.redis_history.connection import RedisClient
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
-from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer, Summary, read_summary
+from lab11_persistence.redis_history.summary import Summary, read_summary
+from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer
 from lab11_persistence.summaries import ModelSummarizer, summary_for_model
 
 __all__ = ["RedisHistoryProvider", "summarizer_for"]
