@@ -109,12 +109,25 @@ async def test_an_agent_run_reads_once_and_saves_once_in_one_transaction(redis_s
 # -- 2. exactly once after a lost reply --------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("scope", "key"),
+    [
+        ({}, f"{PREFIX}:thread_lost"),
+        (
+            {"tenant_id": "acme", "application_id": "travel-app"},
+            f"{PREFIX}|v2|acme|travel-app|~none|redis_memory|thread_lost",
+        ),
+    ],
+    ids=["the lab's keys", "scoped keys"],
+)
 async def test_a_reply_lost_after_the_server_committed_a_save_does_not_save_it_twice(
-    redis_server: ValkeyProcess,
+    redis_server: ValkeyProcess, scope: dict[str, str], key: str
 ) -> None:
-    """The server commits the MULTI/EXEC, the reply never arrives: the retry finds the write token and stops."""
+    """The server commits the MULTI/EXEC, the reply never arrives: the retry finds the write token and stops.
+
+    On Microsoft's scoped keys the write token is a side key of the scoped key, in its slot."""
     proxy = await ReplyLosingProxy(redis_server.port).start()
-    provider = RedisHistoryProvider(redis_url=f"redis://127.0.0.1:{proxy.port}/0", key_prefix=PREFIX)
+    provider = RedisHistoryProvider(redis_url=f"redis://127.0.0.1:{proxy.port}/0", key_prefix=PREFIX, **scope)
     try:
         await provider.save_messages("thread_lost", _turn(1))
         proxy.lose_next_exec_reply()
@@ -126,26 +139,7 @@ async def test_a_reply_lost_after_the_server_committed_a_save_does_not_save_it_t
         await proxy.aclose()
     assert texts == _texts_of([1, 2])
     with redis_server.client() as direct:  # the server's own count, not through the proxy
-        assert direct.llen(f"{PREFIX}:thread_lost") == 4
-
-
-async def test_on_scoped_keys_a_lost_reply_does_not_save_twice_either(redis_server: ValkeyProcess) -> None:
-    """Microsoft's scoped layout: the write token is a side key of the scoped key, in its slot."""
-    proxy = await ReplyLosingProxy(redis_server.port).start()
-    scope = {"tenant_id": "acme", "application_id": "travel-app"}
-    provider = RedisHistoryProvider(redis_url=f"redis://127.0.0.1:{proxy.port}/0", key_prefix=PREFIX, **scope)
-    try:
-        await provider.save_messages("thread_lost", _turn(1))
-        proxy.lose_next_exec_reply()
-        await provider.save_messages("thread_lost", _turn(2))
-        assert proxy.replies_lost == 1
-        texts = await _texts(provider, "thread_lost")
-    finally:
-        await provider.aclose()
-        await proxy.aclose()
-    assert texts == _texts_of([1, 2])
-    with redis_server.client() as direct:
-        assert direct.llen(provider.redis_key("thread_lost")) == 4
+        assert direct.llen(key) == 4
 
 
 # -- 3. reconnects -----------------------------------------------------------------------------
