@@ -1,0 +1,263 @@
+"""Redis Sentinel and replica confirmation: reaching a Sentinel-managed primary, and learning how many
+replicas hold a write before calling it saved.
+
+Replication is asynchronous: a primary acknowledges a write once it holds it, and a failover that
+promotes a replica which never received it loses it. ``WAIT numreplicas timeout`` makes the primary
+report how many replicas hold every write the same connection sent before it; that is the
+confirmation here. Two facts decide how it is sent (both checked on Valkey 8.1, see
+tests/sentinel/test_replica_confirmation.py):
+
+- WAIT inside MULTI/EXEC confirms nothing: a transaction cannot block, so the server answers at once,
+  and counts against the connection's *earlier* writes, not the transaction's (on a fresh connection
+  it reports every replica for a write none of them holds). redis-py's transaction pipeline puts every
+  queued command inside MULTI, so it cannot carry the WAIT.
+- A plain pipeline that spells out ``MULTI``, the commands, ``EXEC`` and then ``WAIT`` sends them in one
+  write on one connection and reads the replies in one go: the transaction and its confirmation in
+  one round trip, the WAIT counting exactly that transaction's offset.
+
+WAITAOF (``on_disk=True``, sent as ``WAITAOF 0 N timeout``) asks for more: the write fsynced to the
+append-only file of N replicas (the primary's own disk is its ``appendfsync`` setting's business). It
+is opt-in, not the default: a failover is survived by a replica that holds the write in memory (what
+WAIT confirms), and a replica reports its fsynced offset only on its once-a-second acknowledgement, so
+WAITAOF with one replica measured 0.5 to 1 s per write here where WAIT costs one round trip. It is for
+a deployment that must also survive every node losing power at once; the replicas need
+``appendonly yes`` (else it never confirms).
+
+Framework-free; nothing here prints. No password or user name from a URL reaches an error message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import redis.asyncio as redis
+from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import ExecAbortError, ResponseError
+
+__all__ = [
+    "DEFAULT_SENTINEL_PORT",
+    "SENTINEL_SCHEMES",
+    "ConfirmedReplies",
+    "ReplicaConfirmationError",
+    "SentinelURL",
+    "execute_confirmed",
+    "is_sentinel_url",
+    "open_sentinel_primary",
+    "parse_sentinel_url",
+]
+
+SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme -> TLS
+DEFAULT_SENTINEL_PORT = 26379
+URL_FORM = "redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db]"
+
+
+# -- the URL -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentinelURL:
+    """What a sentinel URL says: where the sentinels are, which service's primary, which database.
+
+    The credentials sign in to the sentinels and to the primary alike; the repr shows neither.
+    """
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+
+    @property
+    def public_url(self) -> str:
+        """The URL without its credentials (safe to show or store)."""
+        scheme = "rediss+sentinel" if self.tls else "redis+sentinel"
+        hosts = ",".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in self.sentinels)
+        return f"{scheme}://{hosts}/{self.service}/{self.db}"
+
+    @property
+    def location(self) -> str:
+        """For messages: the service and where its sentinels are."""
+        hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
+        return f"service {self.service} via sentinels {hosts}, db {self.db}"
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url.partition("://")[0].lower() in SENTINEL_SCHEMES
+
+
+def parse_sentinel_url(url: str) -> SentinelURL:
+    """``redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE[/db]`` (``rediss+sentinel`` for TLS).
+
+    A port left out is the sentinel's default, 26379. Credentials are percent-decoded and may hold any
+    character (the last ``@`` ends them). A URL that does not fit raises ValueError with one line that
+    names what is wrong and never repeats the credentials.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.lower() not in SENTINEL_SCHEMES:
+        raise ValueError(
+            f"Not a sentinel URL: it must start with redis+sentinel:// or rediss+sentinel:// ({URL_FORM})."
+        )
+    credentials, at, after_credentials = rest.rpartition("@")
+    username = password = None
+    if at:
+        user_text, colon, password_text = credentials.partition(":")
+        username = unquote(user_text) or None
+        password = unquote(password_text) if colon else None
+        if not colon and username:  # redis://secret@host means a password alone, as redis-py reads it
+            username, password = None, username
+    hosts_text, slash, path = after_credentials.partition("/")
+    if "?" in path or "#" in path or "?" in hosts_text or "#" in hosts_text:
+        raise ValueError(f"A sentinel URL takes no query or fragment ({URL_FORM}).")
+    sentinels = tuple(_host_and_port(entry) for entry in hosts_text.split(",")) if hosts_text else ()
+    if not sentinels:
+        raise ValueError(f"A sentinel URL needs at least one sentinel host:port ({URL_FORM}).")
+    segments = path.split("/") if slash else []
+    if segments and segments[-1] == "":
+        segments.pop()  # a trailing slash
+    if not segments or not segments[0]:
+        raise ValueError(f"A sentinel URL needs the service name the sentinels monitor, after the hosts ({URL_FORM}).")
+    if len(segments) > 2:
+        raise ValueError(f"A sentinel URL's path is /SERVICE or /SERVICE/db, nothing more ({URL_FORM}).")
+    db = 0
+    if len(segments) == 2:
+        if not segments[1].isdigit():
+            raise ValueError(f"The database in a sentinel URL is a number (0, 1, ...), not {segments[1][:20]!r}.")
+        db = int(segments[1])
+    return SentinelURL(
+        sentinels=sentinels,
+        service=unquote(segments[0]),
+        db=db,
+        username=username,
+        password=password,
+        tls=SENTINEL_SCHEMES[scheme.lower()],
+    )
+
+
+def _host_and_port(entry: str) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port``; the error quotes the entry (credentials are not in it)."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, bracket, tail = entry[1:].partition("]")
+        if not bracket or (tail and not tail.startswith(":")):
+            raise ValueError(f"A sentinel address has an unbalanced IPv6 bracket: {entry[:60]!r}.")
+        port_text = tail[1:] if tail else ""
+    else:
+        host, _, port_text = entry.partition(":")
+    if not host:
+        raise ValueError(f"A sentinel address has no host: {entry[:60]!r} ({URL_FORM}).")
+    if not port_text:
+        return host, DEFAULT_SENTINEL_PORT
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"A sentinel port is a number from 1 to 65535, not {port_text[:20]!r}.")
+    return host, int(port_text)
+
+
+# -- the primary ---------------------------------------------------------------------------------
+
+
+def open_sentinel_primary(target: SentinelURL | str, **connection_options: Any) -> redis.Redis:
+    """A client for the service's primary as the sentinels name it, with ``decode_responses=True``.
+
+    Each new connection asks the sentinels where the primary is, so after a failover the next
+    connection goes to the promoted replica; a connection still on the demoted node is dropped on its
+    first READONLY reply. ``connection_options`` (timeouts, ``retry``, ``ssl_ca_certs`` ...) apply to the
+    sentinels and to the primary: give a ``retry`` with backoff to ride out the seconds a failover takes.
+    """
+    where = parse_sentinel_url(target) if isinstance(target, str) else target
+    options = {**connection_options, "username": where.username, "password": where.password, "decode_responses": True}
+    if where.tls:
+        options["ssl"] = True
+    sentinels = Sentinel(list(where.sentinels), sentinel_kwargs=options)
+    return sentinels.master_for(where.service, db=where.db, **options)
+
+
+# -- replica confirmation ------------------------------------------------------------------------
+
+
+class ReplicaConfirmationError(RuntimeError):
+    """The transaction ran on the primary, but fewer replicas than asked confirmed it in time.
+
+    Not a failed write: the data is on the primary, and sending it again would store it twice. It is at
+    risk only if the primary fails before a replica catches up. ``replies`` are the transaction's own.
+    """
+
+    def __init__(self, confirmed: int, required: int, replies: Sequence[Any] = (), *, on_disk: bool = False) -> None:
+        self.confirmed = confirmed
+        self.required = required
+        self.replies = list(replies)
+        where = "on disk by" if on_disk else "by"
+        super().__init__(
+            f"The turn is saved on the primary but confirmed {where} {confirmed} of {required} "
+            f"replica{'s' if required != 1 else ''} in time; it would be lost if the primary failed now."
+        )
+
+
+@dataclass(frozen=True)
+class ConfirmedReplies:
+    """A transaction's replies, one per command, and how many replicas confirmed it."""
+
+    replies: list[Any]
+    replicas: int
+    required: int
+    on_disk: bool = False
+
+    @property
+    def confirmed(self) -> bool:
+        return self.replicas >= self.required
+
+    def check(self) -> list[Any]:
+        """The replies, or ReplicaConfirmationError if fewer replicas than required confirmed."""
+        if not self.confirmed:
+            raise ReplicaConfirmationError(self.replicas, self.required, self.replies, on_disk=self.on_disk)
+        return self.replies
+
+
+async def execute_confirmed(
+    client: redis.Redis,
+    commands: Sequence[Sequence[Any]],
+    *,
+    min_replicas: int,
+    timeout_ms: int,
+    on_disk: bool = False,
+) -> ConfirmedReplies:
+    """Run ``commands`` as one MULTI/EXEC and, on the same connection in the same round trip, WAIT for
+    ``min_replicas`` replicas for at most ``timeout_ms`` (WAITAOF with ``on_disk``).
+
+    ``min_replicas=0`` sends no WAIT: the plain transaction. A reply inside EXEC that is an error (say
+    WRONGTYPE) is returned in ``replies`` as the exception, as ``pipe.execute(raise_on_error=False)`` does;
+    a command the server refused to queue raises it, and the transaction did not run. Whether to send
+    again after a lost connection is the caller's decision (the transaction may have run): wrap the call
+    in ``connection.single_attempt()`` as ``RedisHistory.append`` does. The client's socket timeout must
+    exceed ``timeout_ms``. A plain client only: on a cluster, give the client of the slot's primary.
+    """
+    if min_replicas < 0 or timeout_ms < 0:
+        raise ValueError("min_replicas and timeout_ms are 0 or more.")
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.execute_command("MULTI")
+        for command in commands:
+            pipe.execute_command(*command)
+        pipe.execute_command("EXEC")
+        if min_replicas:
+            # WAITAOF numlocal=0: the primary's own disk is its appendfsync setting's business, and numlocal=1
+            # would be an error on a primary without an append-only file.
+            wait = ("WAITAOF", 0, min_replicas, timeout_ms) if on_disk else ("WAIT", min_replicas, timeout_ms)
+            pipe.execute_command(*wait)
+        replies = await pipe.execute(raise_on_error=False)
+    queued, executed = replies[1 : 1 + len(commands)], replies[1 + len(commands)]
+    if isinstance(executed, ExecAbortError):
+        raise next((reply for reply in queued if isinstance(reply, Exception)), executed)
+    if isinstance(executed, Exception):
+        raise executed
+    if executed is None:
+        raise ResponseError("EXEC returned nothing: the transaction was discarded")
+    if not min_replicas:
+        return ConfirmedReplies(list(executed), replicas=0, required=0)
+    waited = replies[-1]
+    if isinstance(waited, Exception):
+        raise waited
+    replicas = int(waited[1]) if on_disk else int(waited)
+    return ConfirmedReplies(list(executed), replicas=replicas, required=min_replicas, on_disk=on_disk)
