@@ -1,0 +1,51 @@
+"""The Sentinel layer's fixtures: one deployment per test module, made whole again before each test.
+
+Tests that use it carry the layer marker ``sentinel`` (registered by whoever owns the markers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as redis
+
+from lab11_persistence.redis_history.sentinel import open_sentinel_primary
+from tests.support.sentinel import SentinelDeployment
+
+# Short, so a command on a dead primary fails fast and the next connection asks the sentinels again;
+# still well above the WAIT timeouts the tests use.
+SOCKET_TIMEOUT_SECONDS = 3.0
+
+
+@pytest.fixture(scope="module")
+def sentinel_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelDeployment]:
+    """One primary, one replica, three sentinels on loopback for the module; every process killed afterwards."""
+    deployment = SentinelDeployment(tmp_path_factory.mktemp("valkey-sentinel")).start()
+    try:
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+@pytest.fixture
+def sentinel(sentinel_deployment: SentinelDeployment) -> SentinelDeployment:
+    """The module's deployment, every node running and in sync again (a test before may have cut or killed one)."""
+    sentinel_deployment.restore()
+    return sentinel_deployment
+
+
+@pytest.fixture
+async def primary(sentinel: SentinelDeployment) -> AsyncIterator[redis.Redis]:
+    """A client for the service's primary, found through the sentinels' URL."""
+    client = open_sentinel_primary(
+        sentinel.url(), socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=SOCKET_TIMEOUT_SECONDS
+    )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def thread_key() -> str:
+    return f"lab11-sentinel:{uuid.uuid4().hex[:8]}"
