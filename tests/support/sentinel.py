@@ -274,18 +274,29 @@ class SentinelDeployment:
         return primary
 
     def wait_for_promotion(self, old: DataNode, timeout: float = PROMOTION_TIMEOUT_SECONDS) -> float:
-        """Until every sentinel names a primary other than ``old`` and that node says it is one; returns seconds."""
+        """Until the failover is over: every sentinel names a primary other than ``old``, in its full state too
+        (not down, no failover in progress: what a client's discovery reads), and that node says it is one.
+        Returns seconds. (While a failover runs, GET-MASTER-ADDR-BY-NAME already names the promoted replica
+        but SENTINEL MASTERS still shows the old primary, so waiting on the first alone is too early.)"""
         started = time.monotonic()
         deadline = started + timeout
         while time.monotonic() < deadline:
             try:
                 primary = self.primary_named_by_sentinels()
-                if primary is not old and primary.alive and primary.role().get("role") == "master":
+                promoted = primary is not old and primary.alive and primary.role().get("role") == "master"
+                if promoted and all(self._sees_a_settled_primary(sentinel, primary) for sentinel in self.sentinels):
                     return time.monotonic() - started
             except (*PROBE_ERRORS, LookupError):
                 pass
             time.sleep(0.05)
         raise TimeoutError(f"no replica replaced {old.address} within {timeout}s\n{self.log_tails()}")
+
+    @staticmethod
+    def _sees_a_settled_primary(sentinel: SentinelNode, primary: DataNode) -> bool:
+        with sentinel.client() as client:
+            state = _pairs(client.execute_command("SENTINEL", "MASTER", SERVICE))
+        flags = set(state.get("flags", "").split(","))
+        return state.get("port") == str(primary.port) and not flags & {"s_down", "o_down", "failover_in_progress"}
 
 
 def _pairs(flat: list[str] | dict[str, str]) -> dict[str, str]:

@@ -34,7 +34,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import redis.asyncio as redis
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.connection import SSLConnection
+from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
 from redis.exceptions import ExecAbortError, ResponseError
 
 __all__ = [
@@ -159,20 +160,42 @@ def _host_and_port(entry: str) -> tuple[str, int]:
 # -- the primary ---------------------------------------------------------------------------------
 
 
+class _PrimaryFollowingConnection(SentinelManagedConnection):
+    """A connection that asks the sentinels where the primary is every time it (re)connects.
+
+    redis-py's own reconnects a dropped connection, inside a command's retry, to the address it had
+    (``send_packed_command`` calls ``connect_check_health``, which ``SentinelManagedConnection`` does not
+    override; redis-py issue 3874): after a failover every retry knocks on the dead primary until the
+    retries run out. Here that path goes through the sentinels, as a new connection does.
+    """
+
+    async def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True) -> None:
+        await self._connect_retry()  # asks the sentinels, then connect_to(address); nothing if connected
+
+    async def connect_to(self, address: tuple[str, int]) -> None:
+        self.host, self.port = address
+        await super().connect_check_health(
+            check_health=self.connection_pool.check_connection, retry_socket_connect=False
+        )
+
+
+class _PrimaryFollowingSSLConnection(_PrimaryFollowingConnection, SSLConnection):
+    pass
+
+
 def open_sentinel_primary(target: SentinelURL | str, **connection_options: Any) -> redis.Redis:
     """A client for the service's primary as the sentinels name it, with ``decode_responses=True``.
 
-    Each new connection asks the sentinels where the primary is, so after a failover the next
-    connection goes to the promoted replica; a connection still on the demoted node is dropped on its
-    first READONLY reply. ``connection_options`` (timeouts, ``retry``, ``ssl_ca_certs`` ...) apply to the
+    Each connection, new or reconnecting, asks the sentinels where the primary is, so after a failover
+    it goes to the promoted replica; a connection still on a demoted node is dropped on its first
+    READONLY reply. ``connection_options`` (timeouts, ``retry``, ``ssl_ca_certs`` ...) apply to the
     sentinels and to the primary: give a ``retry`` with backoff to ride out the seconds a failover takes.
     """
     where = parse_sentinel_url(target) if isinstance(target, str) else target
     options = {**connection_options, "username": where.username, "password": where.password, "decode_responses": True}
-    if where.tls:
-        options["ssl"] = True
-    sentinels = Sentinel(list(where.sentinels), sentinel_kwargs=options)
-    return sentinels.master_for(where.service, db=where.db, **options)
+    sentinels = Sentinel(list(where.sentinels), sentinel_kwargs={**options, "ssl": where.tls})
+    connection_class = _PrimaryFollowingSSLConnection if where.tls else _PrimaryFollowingConnection
+    return sentinels.master_for(where.service, db=where.db, connection_class=connection_class, **options)
 
 
 # -- replica confirmation ------------------------------------------------------------------------
