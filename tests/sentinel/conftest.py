@@ -10,17 +10,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lab11_persistence.redis_history.sentinel import open_sentinel_primary
-from tests.support.sentinel import SentinelDeployment
-
-# Short, so a command on a dead primary fails fast and the next connection asks the sentinels again;
-# still well above the WAIT timeouts the tests use.
-SOCKET_TIMEOUT_SECONDS = 3.0
+from tests.support.sentinel import SentinelDeployment, client_options
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +36,7 @@ def sentinel(sentinel_deployment: SentinelDeployment) -> SentinelDeployment:
 async def primary(sentinel: SentinelDeployment) -> AsyncIterator[redis.Redis]:
     """A client for the service's primary, found through the sentinels' URL, with bounded, backed-off retries
     (as the lab's connections have): a command on a connection to a dead primary is sent again on a new one."""
-    client = open_sentinel_primary(
-        sentinel.url(),
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.8), 4),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-    )
+    client = open_sentinel_primary(sentinel.url(), **client_options())
     yield client
     await client.aclose()
 

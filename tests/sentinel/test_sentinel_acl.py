@@ -11,7 +11,7 @@ import pytest
 
 from lab11_persistence.redis_history.sentinel import execute_confirmed, open_sentinel_primary
 from tests.support.acl import USER, acl_setuser_arguments
-from tests.support.sentinel import CONFIRMATION_ACL_LINE, SENTINEL_CLIENT_ACL_LINE, SentinelDeployment
+from tests.support.sentinel import CONFIRMATION_ACL_LINE, SENTINEL_CLIENT_ACL_LINE, SentinelDeployment, client_options
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def least_privilege_url(sentinel: SentinelDeployment) -> Iterator[str]:
 async def test_the_documented_acl_finds_the_primary_and_confirms_a_turn_with_nothing_refused(
     sentinel: SentinelDeployment, least_privilege_url: str
 ) -> None:
-    client = open_sentinel_primary(least_privilege_url, socket_timeout=5)
+    client = open_sentinel_primary(least_privilege_url, **client_options())
     try:
         in_memory = await execute_confirmed(client, [("RPUSH", "lab11:t1", "hi")], min_replicas=1, timeout_ms=2000)
         on_disk = await execute_confirmed(

