@@ -12,7 +12,7 @@ import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from lab11_persistence.redis_history.sentinel import ReplicaConfirmationError, execute_confirmed
+from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError, execute_confirmed
 from tests.support.sentinel import SentinelDeployment
 
 pytestmark = pytest.mark.sentinel

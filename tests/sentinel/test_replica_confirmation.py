@@ -8,7 +8,7 @@ import time
 import pytest
 import redis.asyncio as redis
 
-from lab11_persistence.redis_history.sentinel import ReplicaConfirmationError, execute_confirmed
+from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError, execute_confirmed
 from tests.support.sentinel import SentinelDeployment
 
 pytestmark = pytest.mark.sentinel

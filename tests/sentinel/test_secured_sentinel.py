@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lab11_persistence.redis_history.sentinel import execute_confirmed, open_sentinel_primary
+from lab11_persistence.redis_history.confirmation import execute_confirmed
+from lab11_persistence.redis_history.sentinel import open_sentinel_primary
 from tests.support.acl import PERMISSIONS, USER
 from tests.support.sentinel import (
     CONFIRMATION_ACL_LINE,
