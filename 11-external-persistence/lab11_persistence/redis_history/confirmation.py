@@ -17,8 +17,9 @@ tests/sentinel/test_replica_confirmation.py):
 WAITAOF (``on_disk=True``, sent as ``WAITAOF 0 N timeout``) asks for more: the write fsynced to the
 append-only file of N replicas (the primary's own disk is its ``appendfsync`` setting's business). It
 is opt-in, not the default: a failover is survived by a replica that holds the write in memory (what
-WAIT confirms), and a replica reports its fsynced offset only on its once-a-second acknowledgement, so
-WAITAOF with one replica measured 0.3 to 1 s per write here where WAIT costs one round trip. It is for
+WAIT confirms), and on Valkey 8.1 the replica's fsync reached the primary only with its next
+once-a-second acknowledgement: WAITAOF with one replica measured 0.3 to 1 s per write, where WAIT adds
+only the replica's acknowledgement to the round trip the turn makes anyway. It is for
 a deployment that must also survive every node losing power at once; the replicas need
 ``appendonly yes`` (else it never confirms).
 
