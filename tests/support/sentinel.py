@@ -41,13 +41,29 @@ PROMOTION_TIMEOUT_SECONDS = 30.0
 CLIENT_SOCKET_TIMEOUT_SECONDS = 3.0
 PROBE_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ResponseError)
 
+# -- least privilege under Sentinel (docs/sentinel.md quotes the *_ACL_LINE lines) ------------------------
+
+# On every sentinel, for the app's user: what redis-py sends to find the primary.
+SENTINEL_CLIENT_COMMANDS: dict[str, str] = {
+    "sentinel|masters": "redis-py's discovery: every known primary with its state (down, failover in progress)",
+    "client|setinfo": "redis-py names itself on every connection (refused, it goes on, but the ACL LOG fills up)",
+}
+SENTINEL_CLIENT_ACL_LINE = f"ACL SETUSER {USER} reset on >PASSWORD resetchannels " + " ".join(
+    f"+{command}" for command in SENTINEL_CLIENT_COMMANDS
+)
+# On the primary and the replicas, added to the app's line (docs/least-privilege.md) for replica confirmation.
+CONFIRMATION_COMMANDS: dict[str, str] = {
+    "wait": "min_replicas > 0: how many replicas hold the turn, sent after its EXEC",
+    "waitaof": "the on-disk confirmation, where asked for",
+}
+CONFIRMATION_ACL_LINE = f"ACL SETUSER {USER} " + " ".join(f"+{command}" for command in CONFIRMATION_COMMANDS)
 
 ADMIN = "admin"  # the tests' own user on password-protected data nodes
 SENTINEL_USER = "sentinel-user"
 REPLICA_USER = "replica-user"
 # On every data node, what a sentinel sends to it: monitoring (PING, INFO, ROLE), the hello channel
-# (SUBSCRIBE, PUBLISH), and in a failover the reconfiguration in one MULTI/EXEC (REPLICAOF, or SLAVEOF
-# in older servers, CONFIG REWRITE, CLIENT KILL), SCRIPT KILL for a primary busy in a script.
+# (SUBSCRIBE, PUBLISH), and in a failover the reconfiguration in one MULTI/EXEC (SLAVEOF, which Valkey
+# 8.1's sentinel still sends, CONFIG REWRITE, CLIENT KILL), SCRIPT KILL for a primary busy in a script.
 SENTINEL_USER_RULES = (
     "allchannels +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info "
     "+client|setname +client|kill +script|kill"
@@ -377,21 +393,3 @@ def _pairs(flat: list[str] | dict[str, str]) -> dict[str, str]:
     if isinstance(flat, dict):
         return {str(key): str(value) for key, value in flat.items()}
     return {str(flat[index]): str(flat[index + 1]) for index in range(0, len(flat), 2)}
-
-
-# -- least privilege under Sentinel (docs/sentinel.md quotes these lines) -------------------------------------
-
-# On every sentinel, for the app's user: what redis-py sends to find the primary.
-SENTINEL_CLIENT_COMMANDS: dict[str, str] = {
-    "sentinel|masters": "redis-py's discovery: every known primary with its state (down, failover in progress)",
-    "client|setinfo": "redis-py names itself on every connection (refused, it goes on, but the ACL LOG fills up)",
-}
-SENTINEL_CLIENT_ACL_LINE = f"ACL SETUSER {USER} reset on >PASSWORD resetchannels " + " ".join(
-    f"+{command}" for command in SENTINEL_CLIENT_COMMANDS
-)
-# On the primary and the replicas, added to the app's line (docs/least-privilege.md) for replica confirmation.
-CONFIRMATION_COMMANDS: dict[str, str] = {
-    "wait": "min_replicas > 0: how many replicas hold the turn, sent after its EXEC",
-    "waitaof": "the on-disk confirmation, where asked for",
-}
-CONFIRMATION_ACL_LINE = f"ACL SETUSER {USER} " + " ".join(f"+{command}" for command in CONFIRMATION_COMMANDS)
