@@ -122,12 +122,13 @@ def _flip_one_character(envelope: str) -> str:
         lambda envelope: envelope[:-4],  # cut short
         lambda envelope: envelope[: envelope.rindex(":") + 20],  # cut shorter than nonce and tag
         lambda envelope: envelope + "!",  # not base64url
+        lambda envelope: envelope + "===",  # too much padding
         lambda envelope: _with_payload(envelope, lambda payload: payload + "+/"),  # the other base64 alphabet
         lambda envelope: envelope.replace(":v1:", ":v2:", 1),  # a version this release does not read
         lambda envelope: envelope.replace(":k1:", ":k 1:", 1),  # no valid key id
         lambda envelope: envelope.rsplit(":", 1)[0],  # no payload at all
     ],
-    ids=["flipped", "truncated", "shorter-than-tag", "bad-char", "std-alphabet", "version", "key-id", "no-payload"],
+    ids=["flipped", "truncated", "short", "bad-char", "padding", "std-alphabet", "version", "key-id", "no-payload"],
 )
 def test_a_tampered_envelope_fails_as_a_broken_seal(tamper: Callable[[str], str]) -> None:
     ring, _ = keyring("k1")
@@ -207,10 +208,11 @@ def test_needs_rekey_is_plaintext_or_a_key_other_than_the_first() -> None:
 
 
 def test_needs_rekey_leaves_alone_what_it_cannot_help() -> None:
-    """Nothing to seal with (no keys), or an envelope too malformed to open."""
+    """Nothing to seal with (no keys), an envelope too malformed to open, or one of a later version."""
     ring, _ = keyring("k1")
     assert not Keyring.parse("").needs_rekey(MESSAGE)
     assert not ring.needs_rekey(f"{ENVELOPE_PREFIX}v1:not a key id:AAAA")
+    assert not ring.needs_rekey(ring.seal(MESSAGE, THREAD).replace(":v1:", ":v2:", 1))
 
 
 # -- the setting --------------------------------------------------------------------------------------

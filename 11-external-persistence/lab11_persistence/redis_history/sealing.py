@@ -113,7 +113,7 @@ class _Envelope:
 def _from_base64url(text: str) -> bytes | None:
     """The bytes of URL-safe base64, padded or not; None for anything else (never a lenient guess)."""
     unpadded = text.rstrip("=")
-    if "+" in unpadded or "/" in unpadded:  # the standard alphabet's, which b64decode would also take
+    if len(text) - len(unpadded) > 2 or "+" in unpadded or "/" in unpadded:  # b64decode would take "+/" too
         return None
     try:
         return base64.b64decode(unpadded + "=" * (-len(unpadded) % 4), altchars=b"-_", validate=True)
