@@ -233,12 +233,13 @@ class RedisChatMessageStore(MicrosoftListMethods):
     async def add_messages(self, messages: Sequence[ChatMessage]) -> None:
         """RPUSH the messages and LTRIM to ``max_messages``: one MULTI/EXEC, saved exactly once.
 
-        With a summarizer, nothing is trimmed here: what falls out of the window is folded into the
-        summary after the turn, and only then trimmed.
+        With a window and a summarizer, nothing is trimmed here: what falls out of the window is folded
+        into the summary after the turn, and only then trimmed. Without a window, the lab's LTRIM.
         """
         await self.ensure_initial_messages()
         entries = [self.encode_message(message) for message in messages]
-        length = await self.history.append(self.thread_id, entries, summarized=self.summarizer is not None)
+        summarized = self.window is not None and self.window.summarizes
+        length = await self.history.append(self.thread_id, entries, summarized=summarized)
         if self.window is not None:
             self.window.fold_soon(self.thread_id, length)
 

@@ -128,15 +128,16 @@ class RedisHistoryProvider(HistoryProvider):
     ) -> None:
         """RPUSH the run's messages and LTRIM to ``max_messages``: one MULTI/EXEC, saved exactly once.
 
-        With a summarizer, what falls out of the window is folded into the summary after the run (and only
-        then trimmed).
+        With a window and a summarizer, what falls out of the window is folded into the summary after the run
+        (and only then trimmed); without a window, the lab's LTRIM.
         """
         session_id = _required(session_id)
         if self.history.layout.scoped:  # where Microsoft's 1.x provider reads them: its own shape
             entries = [encode_entry(message.to_dict()) for message in messages]
         else:
             entries = [encode_entry(lab_message_dict(normalize(message.to_dict()))) for message in messages]
-        length = await self.history.append(session_id, entries, summarized=self.summarizer is not None)
+        summarized = self.window is not None and self.window.summarizes
+        length = await self.history.append(session_id, entries, summarized=summarized)
         if self.window is not None:
             self.window.fold_soon(session_id, length)
 
