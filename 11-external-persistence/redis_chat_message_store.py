@@ -33,9 +33,9 @@ from lab11_persistence.redis_history.connection import (
 from lab11_persistence.redis_history.history import RedisHistory, SavedThread
 from lab11_persistence.redis_history.keys import KeyLayout, new_thread_id
 from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
-from lab11_persistence.redis_history.summary import Summary, read_summary
 from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer
 from lab11_persistence.store_compat import snapshots
+from lab11_persistence.store_compat.extras import StoreExtras
 from lab11_persistence.store_compat.list_methods import MicrosoftListMethods
 from lab11_persistence.store_compat.snapshots import RedisStoreSnapshot
 from lab11_persistence.summaries import summary_for_model
@@ -65,15 +65,13 @@ class RedisStoreState(BaseModel):
         return url_without_credentials(value) if value else value
 
 
-class RedisChatMessageStore(MicrosoftListMethods):
+class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
     """The lab's ``ChatMessageStoreProtocol`` implementation on a Redis list.
 
-    Connect with exactly one of: ``redis_url``; ``credential_provider`` with ``host`` (Microsoft
-    Entra ID); ``redis_client`` (borrowed, never closed here); or a ``history`` to share.
-    ``tenant_id``, ``application_id``, ``agent_id``, ``key_format`` and ``source_id`` choose the key as
-    Microsoft's 1.x ``RedisHistoryProvider`` does; with none of them, the lab's ``{key_prefix}:{thread_id}``.
-    ``context_messages`` and ``summarizer`` bound what the model is sent; without them, the lab's store.
-    """
+    Connect with exactly one of: ``redis_url``; ``credential_provider`` with ``host`` (Microsoft Entra ID);
+    ``redis_client`` (borrowed, never closed here); or a ``history`` to share. The scope arguments choose the key
+    as Microsoft's 1.x provider does (with none, ``{key_prefix}:{thread_id}``); ``context_messages`` and
+    ``summarizer`` bound what the model is sent."""
 
     def __init__(
         self,
@@ -104,16 +102,9 @@ class RedisChatMessageStore(MicrosoftListMethods):
         self.redis_url = redis_url
         self.thread_id = thread_id or new_thread_id()
         if history is None:  # one connection and one key layout, each built in one place
+            # the connection arguments in RedisConnection's order: Microsoft's six, then the client and two options
             connection = RedisConnection(
-                redis_url=redis_url,
-                credential_provider=credential_provider,
-                host=host,
-                port=port,
-                ssl=ssl,
-                username=username,
-                redis_client=redis_client,
-                ssl_ca_certs=ssl_ca_certs,
-                cluster=cluster,
+                redis_url, credential_provider, host, port, ssl, username, redis_client, ssl_ca_certs, cluster
             )
             scope = {"tenant_id": tenant_id, "application_id": application_id, "agent_id": agent_id}
             layout = KeyLayout.resolve(key_prefix, key_format=key_format, source_id=source_id, **scope)
@@ -127,9 +118,6 @@ class RedisChatMessageStore(MicrosoftListMethods):
 
     key_prefix = property(lambda self: self.history.key_prefix)
     max_messages = property(lambda self: self.history.max_messages)
-    ttl_seconds = property(lambda self: self.history.ttl_seconds)
-    cluster = property(lambda self: self.history.cluster)
-    location = property(lambda self: self.history.location, doc="Where the data lives, without credentials.")
 
     @property
     def redis_key(self) -> str:
@@ -150,24 +138,10 @@ class RedisChatMessageStore(MicrosoftListMethods):
             self._window = ContextWindow(self.history, self.context_messages, self.summarizer)
         return self._window
 
-    def for_thread(self, thread_id: str) -> RedisChatMessageStore:
-        """A store for another thread with the same connection, limits and window (its own pool when built
-        from a URL)."""
-        store = type(self)(
-            thread_id=thread_id,
-            history=self.history.sibling(),
-            context_messages=self.context_messages,
-            summarizer=self.summarizer,
-        )
-        store.redis_url = self.redis_url
-        return store
-
     # -- how a message is stored and read back: override these to store another shape --------
 
     def encode_message(self, message: ChatMessage | Mapping[str, Any] | str) -> str:
-        """``ChatMessage.to_dict()`` as compact JSON; a dict is stored as it is, a bare string as a user message.
-
-        On a scoped key, in the 1.x shape, which Microsoft's 1.x provider reads there."""
+        """``ChatMessage.to_dict()`` as compact JSON (a dict as it is, a str as a user message); 1.x JSON if scoped."""
         if isinstance(message, str):
             message = ChatMessage(role="user", text=message)
         payload = message.to_dict() if hasattr(message, "to_dict") else dict(message)
@@ -187,12 +161,9 @@ class RedisChatMessageStore(MicrosoftListMethods):
     # -- the ChatMessageStoreProtocol ------------------------------------------------------------
 
     async def add_messages(self, messages: Sequence[ChatMessage]) -> None:
-        """RPUSH the messages and LTRIM to ``max_messages``: one MULTI/EXEC, saved exactly once.
-
-        The core adds the write token (a lost reply is checked before any resend), the thread's expiry
-        and the recency index to the same transaction. With a window and a summarizer nothing is trimmed
-        here: what falls out of the window is folded into the summary after the turn, and only then trimmed.
-        """
+        """RPUSH the messages and LTRIM to ``max_messages``: one MULTI/EXEC, to which the core adds the write token
+        (saved exactly once), the expiry and the recency index. With a window and a summarizer, what falls out of
+        the window is trimmed only once the summary covers it (after the turn), not here."""
         await self.ensure_initial_messages()
         if not messages:
             return
@@ -211,9 +182,7 @@ class RedisChatMessageStore(MicrosoftListMethods):
     async def list_messages(self) -> list[ChatMessage]:
         """LRANGE 0 -1, oldest first; entries that are not messages are skipped (one warning each), never deleted.
 
-        With ``context_messages``, what the model is sent: the summary (a system message) and the newest
-        messages, read in one round trip.
-        """
+        With ``context_messages``, the summary (a system message) and the newest messages, in one round trip."""
         await self.ensure_initial_messages()
         if self.window is None:
             serialized = await self.history.read_list(self.thread_id, lambda client, key: client.lrange(key, 0, -1))
@@ -227,15 +196,6 @@ class RedisChatMessageStore(MicrosoftListMethods):
     def _decode(self, serialized: Sequence[str], first_index: int = 0) -> list[ChatMessage]:
         read = {"read_as_written": self.read_as_written, "first_index": first_index}
         return self.history.decode(self.thread_id, serialized, self.decode_message, **read)
-
-    async def list_all_messages(self) -> list[ChatMessage]:
-        """Every stored message, oldest first, whatever the window (what ``lab11 show`` shows)."""
-        await self.ensure_initial_messages()
-        return await self.history.messages(self.thread_id, self.decode_message, read_as_written=self.read_as_written)
-
-    async def summary(self) -> Summary | None:
-        """The thread's summary of the messages that fell out of the window; None when there is none."""
-        return await read_summary(self.history, self.thread_id)
 
     async def ensure_initial_messages(self) -> None:
         """Write ``messages=`` into the thread if it is empty: once, even when stores race to do it."""
@@ -267,10 +227,8 @@ class RedisChatMessageStore(MicrosoftListMethods):
         return self.current_state().model_dump()
 
     async def deserialize_state(self, state: RedisStoreState | Mapping[str, Any], **kwargs: Any) -> None:
-        """The lab's call: point this store at the state's thread, prefix and limits.
-
-        When the state names the server this store already talks to, its working credentials are kept.
-        """
+        """The lab's call: point this store at the state's thread, prefix and limits (on the same server, with the
+        credentials that work)."""
         await self._repoint(_as_state(state), **kwargs)
 
     async def serialize(self, **kwargs: Any) -> RedisStoreSnapshot:
@@ -287,10 +245,7 @@ class RedisChatMessageStore(MicrosoftListMethods):
         ssl_ca_certs: str | None = None,
         cluster: bool | None = None,
     ) -> RedisChatMessageStore:
-        """A new store for the state's thread, on the first candidate URL (not tried here).
-
-        ``cluster`` overrides the stored flag (a thread moved to or from a cluster).
-        """
+        """A store for the state's thread on the first candidate URL (not tried); ``cluster`` overrides the state's."""
         arguments = snapshots.store_arguments(_as_state(state).model_dump(), redis_url, redis_client, cluster)
         return cls(ssl_ca_certs=ssl_ca_certs, **arguments)
 
@@ -321,12 +276,6 @@ class RedisChatMessageStore(MicrosoftListMethods):
             self.history, state.model_dump(), self.redis_url, before_closing=self._settle, **options
         )
         self.thread_id = state.thread_id
-
-    # -- beyond the protocol ---------------------------------------------------------------------
-
-    async def list_saved_threads(self, limit: int | None = None) -> list[SavedThread]:
-        """Threads under this store's prefix, most recently written first (see ``RedisHistory.list_threads``)."""
-        return await self.history.list_threads(limit)
 
 
 def _as_state(state: RedisStoreState | Mapping[str, Any]) -> RedisStoreState:

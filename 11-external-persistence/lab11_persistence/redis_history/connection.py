@@ -193,7 +193,8 @@ class RedisConnection:
     here), and the options of the first two.
 
     ``check`` refuses any other combination in the lab's words; ``check_as_microsofts_provider`` in the
-    words (and for the cases) of Microsoft's 1.x ``RedisHistoryProvider``.
+    words (and for the cases) of Microsoft's 1.x ``RedisHistoryProvider``. The first six fields are in the
+    order of Microsoft's signatures (the store's and the provider's), so those pass them as they take them.
     """
 
     redis_url: str | None = field(default=None, repr=False)

@@ -73,16 +73,9 @@ class RedisHistoryProvider(HistoryProvider):
         **history_options: Any,
     ) -> None:
         super().__init__(source_id, **history_options)
+        # the connection arguments in RedisConnection's order: Microsoft's six, then the client and two options
         connection = RedisConnection(
-            redis_url=redis_url,
-            credential_provider=credential_provider,
-            host=host,
-            port=port,
-            ssl=ssl,
-            username=username,
-            redis_client=redis_client,
-            ssl_ca_certs=ssl_ca_certs,
-            cluster=cluster,
+            redis_url, credential_provider, host, port, ssl, username, redis_client, ssl_ca_certs, cluster
         ).check_as_microsofts_provider()
         if max_messages is not None and max_messages < 0:
             raise ValueError("max_messages must be None (unlimited) or a non-negative integer")
