@@ -34,7 +34,7 @@ from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
 
 SEPARATOR = "|"
-EXAMPLES = settings(max_examples=60, deadline=None)
+EXAMPLES = settings(max_examples=100, deadline=None)
 
 
 async def _working_summarizer(previous: str | None, messages: Sequence[dict[str, Any]]) -> str:
