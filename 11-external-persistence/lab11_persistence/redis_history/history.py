@@ -76,10 +76,9 @@ TurnCommands = Callable[[Any, str], None]
 class RedisHistory:
     """Every thread under one key prefix: append, read, count, clear, list.
 
-    ``append`` is one MULTI/EXEC round trip (RPUSH, LTRIM, EXPIRE and the recency index together),
-    so a reader never sees more than ``max_messages`` and two writers cannot interleave between the
-    push and the trim. A history opened from an endpoint owns its client and closes it; one given a
-    client borrows it.
+    A turn is one MULTI/EXEC round trip (``write_turn``: the caller's RPUSH and LTRIM, then EXPIRE, the
+    write token and the recency index), so two writers cannot interleave between the push and the trim.
+    A history opened from an endpoint owns its client and closes it; one given a client borrows it.
     """
 
     def __init__(
