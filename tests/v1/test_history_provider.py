@@ -100,9 +100,9 @@ def test_the_repr_names_host_and_port_never_the_password() -> None:
 
 
 def test_exactly_one_connection_source_is_required(fake_redis: fakeredis.FakeAsyncRedis) -> None:
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="Either redis_client, redis_url, or credential_provider must be provided"):
         RedisHistoryProvider()
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="redis_client, redis_url, and credential_provider are mutually exclusive"):
         RedisHistoryProvider(redis_url="redis://h:1/0", redis_client=fake_redis)
 
 

@@ -118,3 +118,21 @@ async def test_a_thread_summarized_on_the_labs_release_keeps_its_summary_on_1x(r
     sent = await provider.get_messages("thread_x")
     assert sent[0].text.endswith("My name is Ana.") and [m.text for m in sent[1:]] == ["m2", "m3", "m4", "m5"]
     await provider.aclose()
+
+
+@pytest.mark.parametrize("context_messages", [None, 0])
+async def test_a_summarizer_without_a_window_leaves_the_trim_to_max_messages_on_1x(
+    fake_redis: Any, context_messages: int | None
+) -> None:
+    """``LAB11_CONTEXT_MESSAGES=all`` on 1.x: a summarizer is given, and the lab's LTRIM must still run."""
+    provider = RedisHistoryProvider(
+        redis_client=fake_redis,
+        key_prefix="lab11",
+        max_messages=4,
+        context_messages=context_messages,
+        summarizer=summarize_messages,
+    )
+    for number in range(10):
+        await provider.save_messages("thread_all", [Message("user", [f"m{number}"])])
+    assert [message.text for message in await provider.get_messages("thread_all")] == ["m6", "m7", "m8", "m9"]
+    assert await fake_redis.llen("lab11:thread_all") == 4

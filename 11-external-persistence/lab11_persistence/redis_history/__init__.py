@@ -2,8 +2,9 @@
 
 - ``history``: ``RedisHistory``, every thread under one key prefix (append, read, list, clear), and
   the one failure policy (``RedisHistory.call``);
-- ``connection``: where and how to connect (a URL, or a host with a credential provider), timeouts
-  and bounded retries, password-free errors; ``urls``: what a URL may show;
+- ``recency``: the recency index (the most recently used threads, a page at a time) and listing;
+- ``connection``: where and how to connect (``RedisConnection``: a URL, a host with a credential provider,
+  or a client), timeouts and bounded retries, password-free errors; ``urls``: what a URL may show;
 - ``message_json``: every shape a release ever wrote, read and written without the framework;
 - ``window``: what a model is sent of a long thread, the newest messages and a durable summary of the
   rest; ``summary``: that summary's record;

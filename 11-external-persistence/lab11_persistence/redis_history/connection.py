@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,18 +20,28 @@ import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import AuthenticationError, RedisClusterException
+from redis.exceptions import (
+    AuthenticationError,
+    ClusterError,
+    RedisClusterException,
+    ResponseError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lab11_persistence.redis_history.urls import describe_redis_url, url_without_credentials
 
 __all__ = [
+    "CLUSTER_RETRYABLE_ERRORS",
     "RedisClient",
+    "RedisConnection",
     "RedisEndpoint",
     "RedisPasswordRefusedError",
     "RedisUnavailableError",
     "describe_redis_url",
+    "pipeline_replies",
     "single_attempt",
     "url_without_credentials",
 ]
@@ -45,6 +55,8 @@ RETRY_BACKOFF_BASE = 0.05
 RETRY_BACKOFF_CAP = 0.8
 CONNECT_TIMEOUT_SECONDS = 5.0
 COMMAND_TIMEOUT_SECONDS = 15.0
+# What a cluster failover looks like from the client (ClusterError covers CLUSTERDOWN and MASTERDOWN).
+CLUSTER_RETRYABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, ClusterError, TryAgainError, SlotNotCoveredError)
 
 
 class RedisUnavailableError(RuntimeError):
@@ -171,3 +183,82 @@ class RedisEndpoint:
             return redis.from_url(self.url, **options)
         except (ValueError, RedisClusterException) as error:
             raise ValueError(f"Not a usable Redis URL ({self.redact(str(error))}).") from None
+
+
+@dataclass(frozen=True)
+class RedisConnection:
+    """The connection arguments of Microsoft's store and provider, held in one object and handed down (as
+    redis-py hands one pool's settings to every connection): exactly one source, ``redis_url``;
+    ``credential_provider`` with ``host`` (Microsoft Entra ID); or ``redis_client`` (borrowed, never closed
+    here), and the options of the first two.
+
+    ``check`` refuses any other combination in the lab's words; ``check_as_microsofts_provider`` in the
+    words (and for the cases) of Microsoft's 1.x ``RedisHistoryProvider``. The first six fields are in the
+    order of Microsoft's signatures (the store's and the provider's), so those pass them as they take them.
+    """
+
+    redis_url: str | None = field(default=None, repr=False)
+    credential_provider: Any = field(default=None, repr=False)
+    host: str | None = None
+    port: int = 6380
+    ssl: bool = True
+    username: str | None = field(default=None, repr=False)
+    redis_client: Any = field(default=None, repr=False)
+    ssl_ca_certs: str | None = None
+    cluster: bool = False
+
+    @classmethod
+    def taken_from(cls, arguments: Mapping[str, Any]) -> tuple[RedisConnection, dict[str, Any]]:
+        """The connection that keyword ``arguments`` give, and the arguments that are not the connection's."""
+        names = {item.name for item in fields(cls)}
+        connection = cls(**{name: value for name, value in arguments.items() if name in names})
+        return connection, {name: value for name, value in arguments.items() if name not in names}
+
+    def check(self) -> RedisConnection:
+        signs_in = self.credential_provider is not None or self.host is not None
+        sources = (self.redis_url is not None, signs_in, self.redis_client is not None)
+        if sum(sources) != 1 or (self.credential_provider is None) != (self.host is None):
+            raise ValueError(
+                "Redis needs exactly one of: redis_url (for example redis://localhost:6379/0), "
+                "credential_provider with host, or redis_client."
+            )
+        return self
+
+    def check_as_microsofts_provider(self) -> RedisConnection:
+        sources = sum(source is not None for source in (self.redis_client, self.redis_url, self.credential_provider))
+        if sources == 0:
+            raise ValueError("Either redis_client, redis_url, or credential_provider must be provided")
+        if sources > 1:
+            raise ValueError("redis_client, redis_url, and credential_provider are mutually exclusive")
+        if self.credential_provider is not None and self.host is None:
+            raise ValueError("host is required when using credential_provider")
+        return self
+
+    def endpoint(self) -> RedisEndpoint:
+        """Where to open a client of its own (not for a borrowed ``redis_client``)."""
+        if self.redis_url is not None:
+            return RedisEndpoint(url=self.redis_url, ssl_ca_certs=self.ssl_ca_certs, cluster=self.cluster)
+        return RedisEndpoint(
+            host=self.host,
+            port=self.port,
+            ssl=self.ssl,
+            username=self.username,
+            credential_provider=self.credential_provider,
+            ssl_ca_certs=self.ssl_ca_certs,
+            cluster=self.cluster,
+        )
+
+
+async def pipeline_replies(pipe: Any) -> list[Any]:
+    """A pipeline's replies, each command's own error (a key of another type, say) among them.
+
+    An error of the connection or of the cluster is raised instead, so that a failure policy waits it out as
+    it would for a single command: a cluster pipeline hands it back as one more reply.
+    """
+    replies = await pipe.execute(raise_on_error=False)
+    for reply in replies:
+        if isinstance(reply, Exception) and (
+            not isinstance(reply, ResponseError) or isinstance(reply, CLUSTER_RETRYABLE_ERRORS)
+        ):
+            raise reply
+    return list(replies)

@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-__all__ = ["DEFAULT_SOURCE_ID", "LEGACY", "SCOPED", "KeyLayout", "key_names_thread", "new_thread_id", "segment"]
+__all__ = [
+    "DEFAULT_SOURCE_ID",
+    "LEGACY",
+    "SCOPED",
+    "SIDE_KEYS",
+    "KeyLayout",
+    "key_names_thread",
+    "new_thread_id",
+    "segment",
+]
 
 LEGACY, SCOPED = "legacy", "scoped"
 DEFAULT_SOURCE_ID = "redis_memory"  # the provider's source_id when none is given (theirs and ours)
@@ -39,6 +48,13 @@ LITERAL = re.compile(r"[a-z0-9._-]+")
 #: which is either literal (no ``~``) or starts with ``~redis-session-``.
 SCOPED_INDEX_SEGMENT = "~recent-threads"
 LEGACY_INDEX_SUFFIX = ".recent-threads"
+#: Every side key a thread has (``KeyLayout.side_key``): deleted with the thread, by ``clear`` and by pruning.
+#: ``last-write`` holds the token of the thread's latest write (``RedisHistory.append``); ``summary`` its
+#: summary record (``summary``).
+SIDE_KEYS = ("last-write", "summary")
+#: The session id Microsoft's 1.x provider gives a legacy key when it is given none.
+DEFAULT_SESSION_ID = "default"
+MISSING_SESSION = "session_id must be a non-empty string when key_format='scoped'"
 
 
 def new_thread_id() -> str:
@@ -184,8 +200,37 @@ class KeyLayout:
         if not self.scoped:
             return f"{self.key_prefix}:{thread_id}"
         if not thread_id:
-            raise ValueError("session_id must be a non-empty string when key_format='scoped'")
+            raise ValueError(MISSING_SESSION)
         return self.thread_key_prefix + segment(thread_id, SESSION_PREFIX)
+
+    def session_thread_id(self, session_id: str | None) -> str:
+        """The thread of a session as Microsoft's 1.x provider names it when it may have no id: ``default`` in
+        the lab's layout (the key ``{prefix}:default``), and on scoped keys its ValueError."""
+        if session_id:
+            return session_id
+        if self.scoped:
+            raise ValueError(MISSING_SESSION)
+        return DEFAULT_SESSION_ID
+
+    def side_key(self, thread_id: str, name: str) -> str:
+        """``{<thread key>}:<name>``: a key beside the thread in its hash slot (so it can join the thread's
+        transaction on a cluster), under the ACL pattern ``{<prefix>*}:*`` whatever its name."""
+        key = self.key(thread_id)
+        opening = key.find("{")
+        closing = key.find("}", opening + 1)
+        if opening != -1 and closing > opening + 1:  # the key already names its slot
+            return f"{key}:{name}"
+        return f"{{{key}}}:{name}"
+
+    def summary_key(self, thread_id: str) -> str:
+        return self.side_key(thread_id, "summary")
+
+    def write_token_key(self, thread_id: str) -> str:
+        return self.side_key(thread_id, "last-write")
+
+    def thread_keys(self, thread_id: str) -> list[str]:
+        """The thread's key and every side key it may have (``SIDE_KEYS``): what deleting it deletes."""
+        return [self.key(thread_id), *(self.side_key(thread_id, name) for name in SIDE_KEYS)]
 
     def thread_id_of(self, key: str) -> str | None:
         """The thread whose key this is; None for a key that is not one of this layout's threads (or whose

@@ -2,21 +2,31 @@
 
     {"text": "...", "covers": 180, "in_list": 40, "last": "<fingerprint>", "updated_at": 1764590000.0}
 
-``window`` writes it and reads it for a turn; listing, export, import and migration carry it. What the
-fields mean is said in ``window``'s docstring.
+``window`` writes it and reads it for a turn; listing, export, import and migration
+carry it. What the fields mean is said in ``window``'s docstring.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    from lab11_persistence.redis_history.history import RedisHistory
+from typing import Any, Protocol, TypeVar
 
 __all__ = ["Summary", "fingerprint", "read_summary"]
+
+T = TypeVar("T")
+
+
+class _History(Protocol):
+    """What ``read_summary`` needs of a ``history.RedisHistory`` (named here, not imported: it imports this)."""
+
+    client: Any
+
+    def summary_key(self, thread_id: str) -> str: ...
+
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T: ...
 
 
 def fingerprint(entry: str) -> str:
@@ -57,6 +67,6 @@ class Summary:
         return json.dumps({**fields, "updated_at": self.updated_at}, ensure_ascii=False, separators=(",", ":"))
 
 
-async def read_summary(history: RedisHistory, thread_id: str) -> Summary | None:
-    """A thread's summary record; None when it has none."""
+async def read_summary(history: _History, thread_id: str) -> Summary | None:
+    """A thread's summary record, under the history's failure policy; None when it has none."""
     return Summary.parse(await history.call(lambda: history.client.get(history.summary_key(thread_id))))

@@ -107,6 +107,11 @@ class ContextWindow:
         self.summarizer = summarizer
         self._folds: dict[str, asyncio.Task[None]] = {}
 
+    @property
+    def summarizes(self) -> bool:
+        """Whether what falls out of the window leaves the list through a summary (else by the lab's LTRIM)."""
+        return self.summarizer is not None
+
     # -- a turn's read ---------------------------------------------------------------------------
 
     async def read(self, thread_id: str) -> Window:

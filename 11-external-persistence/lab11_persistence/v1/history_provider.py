@@ -24,8 +24,9 @@ from typing import Any
 
 from agent_framework import Content, HistoryProvider, Message
 
-from lab11_persistence.redis_history.connection import RedisClient
+from lab11_persistence.redis_history.connection import RedisClient, RedisConnection
 from lab11_persistence.redis_history.history import RedisHistory
+from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
 from lab11_persistence.redis_history.summary import Summary, read_summary
 from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer
@@ -72,12 +73,19 @@ class RedisHistoryProvider(HistoryProvider):
         **history_options: Any,
     ) -> None:
         super().__init__(source_id, **history_options)
-        self.history = RedisHistory.connect(  # the arguments in Microsoft's order
-            redis_url, credential_provider, host, port, ssl, username, redis_client=redis_client,
-            ssl_ca_certs=ssl_ca_certs, cluster=cluster, key_prefix=key_prefix, max_messages=max_messages,
-            ttl_seconds=ttl_seconds, tenant_id=tenant_id, application_id=application_id, agent_id=agent_id,
-            key_format=key_format, source_id=source_id,
-        )  # fmt: skip
+        # the connection arguments in RedisConnection's order: Microsoft's six, then the client and two options
+        connection = RedisConnection(
+            redis_url, credential_provider, host, port, ssl, username, redis_client, ssl_ca_certs, cluster
+        ).check_as_microsofts_provider()
+        if max_messages is not None and max_messages < 0:
+            raise ValueError("max_messages must be None (unlimited) or a non-negative integer")
+        scope = {"tenant_id": tenant_id, "application_id": application_id, "agent_id": agent_id}
+        layout = KeyLayout.resolve(key_prefix, key_format=key_format, source_id=source_id, **scope)
+        self.redis_url = redis_url  # Microsoft's public attribute, as given
+        self.max_messages = max_messages  # 0, as Microsoft's: nothing is saved (and nothing stored is removed)
+        self.history = RedisHistory.over(
+            connection, layout=layout, max_messages=max_messages or None, ttl_seconds=ttl_seconds
+        )
         self.summarizer = summarizer
         self.window = ContextWindow(self.history, context_messages, summarizer) if context_messages else None
 
@@ -86,7 +94,7 @@ class RedisHistoryProvider(HistoryProvider):
         scope = "".join(f", {name}={value!r}" for name, value in layout.scope.items() if name != "source_id")
         return (
             f"RedisHistoryProvider(source_id={self.source_id!r}, key_prefix={self.history.key_prefix!r}{scope}, "
-            f"max_messages={self.history.max_messages!r}, redis={self.history.location!r})"
+            f"max_messages={self.max_messages!r}, redis={self.history.location!r})"
         )
 
     # Microsoft's attribute names
@@ -95,10 +103,9 @@ class RedisHistoryProvider(HistoryProvider):
     application_id = property(lambda self: self.history.layout.application_id)
     agent_id = property(lambda self: self.history.layout.agent_id)
     key_format = property(lambda self: self.history.layout.key_format)
-    max_messages = property(lambda self: self.history.max_messages)
 
-    def redis_key(self, session_id: str) -> str:
-        return self.history.key(session_id)
+    def redis_key(self, session_id: str | None) -> str:
+        return self.history.key(self.history.layout.session_thread_id(session_id))
 
     async def get_messages(self, session_id: str | None, *, state: Any = None, **kwargs: Any) -> list[Message]:
         """LRANGE 0 -1, oldest first, whichever release wrote each entry; unreadable entries skipped, kept.
@@ -106,7 +113,7 @@ class RedisHistoryProvider(HistoryProvider):
         With ``context_messages``, what the agent sends the model: the summary (a system message) and the
         newest messages, read in one round trip.
         """
-        session_id = _required(session_id)
+        session_id = self.history.layout.session_thread_id(session_id)
         if self.window is None:
             return await self.all_messages(session_id)
         summary, entries, first_index = (await self.window.read_for_turn(session_id)).for_model()
@@ -128,20 +135,23 @@ class RedisHistoryProvider(HistoryProvider):
     ) -> None:
         """RPUSH the run's messages and LTRIM to ``max_messages``: one MULTI/EXEC, saved exactly once.
 
-        With a summarizer, what falls out of the window is folded into the summary after the run (and only
-        then trimmed).
+        With a window and a summarizer, what falls out of the window is folded into the summary after the run
+        (and only then trimmed); without a window, the lab's LTRIM.
         """
-        session_id = _required(session_id)
+        session_id = self.history.layout.session_thread_id(session_id)
+        if self.max_messages == 0:  # Microsoft's: retention off, so not one message reaches Redis
+            return
         if self.history.layout.scoped:  # where Microsoft's 1.x provider reads them: its own shape
             entries = [encode_entry(message.to_dict()) for message in messages]
         else:
             entries = [encode_entry(lab_message_dict(normalize(message.to_dict()))) for message in messages]
-        length = await self.history.append(session_id, entries, summarized=self.summarizer is not None)
+        summarized = self.window is not None and self.window.summarizes
+        length = await self.history.append(session_id, entries, summarized=summarized)
         if self.window is not None:
             self.window.fold_soon(session_id, length)
 
-    async def clear(self, session_id: str) -> None:
-        await self.history.clear(session_id)
+    async def clear(self, session_id: str | None) -> None:
+        await self.history.clear(self.history.layout.session_thread_id(session_id))
 
     async def aclose(self) -> None:
         """Close the connection, once a summary still being written has landed (or been abandoned)."""
@@ -157,9 +167,3 @@ def summarizer_for(chat_client: Any) -> Summarizer:
 
 def _as_message(message: dict[str, Any]) -> Message:
     return Message.from_dict(v1_message_dict(message, CONTENT_FIELDS))
-
-
-def _required(session_id: str | None) -> str:
-    if not session_id:
-        raise ValueError("RedisHistoryProvider needs a session id: agent.create_session(session_id=...).")
-    return session_id

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.message_json import decode_entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
 
     from agent_framework import ChatMessage
-
-    from lab11_persistence.redis_history.history import RedisHistory
 
 
 class MicrosoftListMethods:
@@ -38,12 +37,25 @@ class MicrosoftListMethods:
     async def ensure_initial_messages(self) -> None:
         raise NotImplementedError
 
+    @property
+    def _redis_client(self) -> Any:
+        """The Redis client, under the name the lab's listing and Microsoft's store give it (their tests
+        close a store with ``await store._redis_client.aclose()``); ``aclose()`` is the store's own way."""
+        return self.history.client
+
+    def __bool__(self) -> bool:
+        """Always true: ``__len__`` is a coroutine here (as in Microsoft's store), so ``bool()`` must not call it."""
+        return True
+
     async def count(self) -> int:
         """LLEN: how many entries the thread holds."""
         await self.ensure_initial_messages()
         return await self.history.count(self.thread_id)
 
     async def __len__(self) -> int:  # type: ignore[misc]  # a coroutine, as in Microsoft's store
+        return await self.count()
+
+    async def count_messages(self) -> int:
         return await self.count()
 
     async def getitem(self, index: int) -> ChatMessage:
