@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.terminal import Terminal, WaitingIndicator
+from lab11_persistence.console.wording import delete_question, said_yes, summary_heading
 from lab11_persistence.redis_history.keys import KeyLayout, new_thread_id
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -315,8 +316,6 @@ class MenuSession:
         """The thread's summary, if it has one, then its messages, oldest first, numbered."""
         messages = transcript.messages
         if transcript.summary is not None:
-            from lab11_persistence.console.commands import summary_heading
-
             self.term.say(self.term.paint(summary_heading(transcript.summary_covers), "1"))
             self.term.say(f"  {inert(transcript.summary)}")
         if not messages:
@@ -360,8 +359,6 @@ class MenuSession:
 
     def confirm_delete(self, thread: SavedThread) -> bool:
         """The same (y/N) question as ``lab11 delete``."""
-        from lab11_persistence.console.commands import delete_question, said_yes
-
         answer = self.ask(delete_question(thread.redis_key, thread.message_count))
         if answer is None:
             return False
