@@ -19,7 +19,7 @@ from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import local_time, summary_heading
+from lab11_persistence.console.wording import counted, local_time, summary_heading
 from lab11_persistence.redis_history.archive import (
     IMPORT_KEPT,
     IMPORT_NOT_A_LIST,
@@ -85,7 +85,7 @@ async def cmd_export(history: RedisHistory, args: argparse.Namespace, out: IO[st
         if target is not out:
             target.close()
     if args.output:
-        print(f"Exported {count} thread{'' if count == 1 else 's'} to {args.output}.", file=sys.stderr)
+        print(f"Exported {counted(count, 'thread')} to {args.output}.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -124,7 +124,7 @@ async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[st
     progress.finish()
     written, kept, foreign = counts[IMPORT_WRITTEN], counts[IMPORT_KEPT], counts[IMPORT_NOT_A_LIST]
     verb = "replaced or written" if args.replace else "written"
-    line = f"Imported {total:,} thread{'' if total == 1 else 's'}: {written:,} {verb}"
+    line = f"Imported {counted(total, 'thread')}: {written:,} {verb}"
     if not args.replace:
         line += f", {kept:,} already there and kept"
     if foreign:

@@ -33,7 +33,8 @@ async def cmd_delete(history: RedisHistory, args: argparse.Namespace, out: IO[st
             question = delete_question(history.key(thread_ids[0]), counts[thread_ids[0]])
         else:
             listed = ", ".join(inert_line(history.key(thread_id)) for thread_id in thread_ids)
-            question = f"Delete {len(thread_ids)} threads ({sum(counts.values())} messages): {listed}? (y/N): "
+            threads, messages = counted(len(thread_ids), "thread"), counted(sum(counts.values()), "message")
+            question = f"Delete {threads} ({messages}): {listed}? (y/N): "
         if not await confirmed(question, out):
             return EXIT_OK
     for thread_id in thread_ids:
@@ -64,13 +65,12 @@ async def cmd_prune(history: RedisHistory, args: argparse.Namespace, out: IO[str
     if args.rebuild_index and not args.dry_run:
         added = await history.rebuild_index()
         if added:
-            out.write(f"Indexed {added:,} threads other tools wrote, dated by how long Redis saw them idle.\n")
+            out.write(f"Indexed {counted(added, 'thread')} other tools wrote, dated by how long Redis saw them idle.\n")
     total = await count_idle_threads(history, cutoff)
     if not total:
         out.write(f"No threads under '{under}' last used before {since}.\n")
         return EXIT_OK
-    plural = "" if total == 1 else "s"
-    question = f"Delete {total:,} thread{plural} under '{under}' last used before {since}? (y/N): "
+    question = f"Delete {counted(total, 'thread')} under '{under}' last used before {since}? (y/N): "
     if not args.dry_run and not args.yes and not await confirmed(question, out):
         return EXIT_OK
     progress = Progress(total, "checked" if args.dry_run else "pruned")

@@ -9,7 +9,7 @@ from typing import IO, Any
 from lab11_persistence.config import EXIT_OK
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import local_time, summary_heading
+from lab11_persistence.console.wording import counted, local_time, summary_heading
 from lab11_persistence.redis_history.history import RedisHistory, SavedThread
 from lab11_persistence.redis_history.message_json import message_text
 from lab11_persistence.redis_history.summary import read_summary
@@ -69,8 +69,7 @@ async def cmd_show(history: RedisHistory, args: argparse.Namespace, out: IO[str]
     if not messages:
         out.write(f"No readable messages in {inert_line(key)}.\n")
         return EXIT_OK
-    plural = "" if len(messages) == 1 else "s"
-    out.write(f"History of {inert_line(key)} ({len(messages)} message{plural}, oldest first):\n")
+    out.write(f"History of {inert_line(key)} ({counted(len(messages), 'message')}, oldest first):\n")
     for index, (role, text) in enumerate(messages, start=1):
         out.write(f"{index}. {inert_line(role)}: {inert(text)}\n")
     return EXIT_OK

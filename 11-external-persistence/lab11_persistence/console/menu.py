@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.terminal import Terminal, WaitingIndicator
-from lab11_persistence.console.wording import delete_question, said_yes, summary_heading
+from lab11_persistence.console.wording import counted, delete_question, said_yes, summary_heading
 from lab11_persistence.redis_history.keys import KeyLayout, new_thread_id
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -308,7 +308,7 @@ class MenuSession:
         self.term.say()
 
     def _say_catching_up(self, count: int) -> None:
-        self.term.notice(f"Summarizing {count} earlier messages of this thread before your turn…")
+        self.term.notice(f"Summarizing {counted(count, 'earlier message')} of this thread before your turn…")
 
     # -- stored text, shown inert --------------------------------------------------------------
 
@@ -321,7 +321,7 @@ class MenuSession:
         if not messages:
             self.term.say(f"No messages in {self.redis_key} yet.")
             return
-        self.term.say(f"History of {self.redis_key} ({len(messages)} messages, oldest first):")
+        self.term.say(f"History of {self.redis_key} ({counted(len(messages), 'message')}, oldest first):")
         for index, (role, text) in enumerate(messages, start=1):
             role, text = inert_line(role), inert(text)
             if self.term.colour:
@@ -332,7 +332,7 @@ class MenuSession:
 
     def print_loaded(self, count: int, state: dict[str, Any]) -> None:
         """Which thread was loaded, and its store state (as the lab shows it), credentials never among it."""
-        self.term.say(f"Loaded thread {inert_line(self.redis_key)} ({count} message{'' if count == 1 else 's'}).")
+        self.term.say(f"Loaded thread {inert_line(self.redis_key)} ({counted(count, 'message')}).")
         shown = ", ".join(f"{name}={inert_line(str(value))}" for name, value in state.items() if value is not None)
         self.term.say(self.term.paint(f"Store state: {shown}", "2"))
 
@@ -346,9 +346,8 @@ class MenuSession:
         for number, thread in enumerate(saved, start=1):
             current = "  (current)" if thread.thread_id == self.thread_id else ""
             preview = f'  "{inert_line(thread.preview)}"' if thread.preview else ""
-            plural = "" if thread.message_count == 1 else "s"
-            key = inert_line(thread.redis_key)
-            self.term.say(f"  {number}) {key}  {thread.message_count} message{plural}{preview}{current}")
+            key, messages = inert_line(thread.redis_key), counted(thread.message_count, "message")
+            self.term.say(f"  {number}) {key}  {messages}{preview}{current}")
         while True:
             answer = self.ask(f"{verb} which thread? (1-{len(saved)}, Enter to go back): ")
             if not answer:

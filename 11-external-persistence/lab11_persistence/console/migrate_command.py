@@ -41,8 +41,7 @@ def migration_line(result: Migration, dry_run: bool, delete_source: bool) -> str
             words += ", source deleted"
         elif delete_source:
             words += ", source would be deleted" if dry_run else ", source kept (it changed meanwhile: run again)"
-    plural = "" if result.messages == 1 else "s"
-    count = f" ({result.messages} message{plural})" if result.messages else ""
+    count = f" ({counted(result.messages, 'message')})" if result.messages else ""
     return f"{inert_line(result.source_key)} -> {inert_line(result.target_key)}{count}: {words}"
 
 
@@ -79,7 +78,7 @@ async def cmd_migrate(history: RedisHistory, args: argparse.Namespace, out: IO[s
     except (KeyboardInterrupt, asyncio.CancelledError):
         progress.finish()
         sys.stderr.write(
-            f"\nlab11: interrupted after {done:,} threads. Each thread is migrated whole or not at all: "
+            f"\nlab11: interrupted after {counted(done, 'thread')}. Each thread is migrated whole or not at all: "
             "run the same command again to go on.\n"
         )
         raise
@@ -90,15 +89,15 @@ async def cmd_migrate(history: RedisHistory, args: argparse.Namespace, out: IO[s
 
 def migration_summary(counts: dict[str, int], target: str, dry_run: bool, delete_source: bool) -> str:
     moved = counts["migrated"] + counts["already"]
-    plural = "" if moved == 1 else "s"
     head = "Dry run, nothing written: " if dry_run else ""
     verb = "would be migrated" if dry_run else "migrated"
+    threads, messages = counted(moved, "thread"), counted(counts["messages"], "message")
     line = (
-        f"{head}{moved:,} thread{plural} ({counted(counts['messages'], 'message')}) {verb} to '{inert_line(target)}': "
+        f"{head}{threads} ({messages}) {verb} to '{inert_line(target)}': "
         f"{counts['migrated']:,} {'to write' if dry_run else 'written'}, {counts['already']:,} already there"
     )
     if delete_source:
-        line += f"; {moved if dry_run else counts['deleted']:,} source{'s' if moved != 1 else ''} "
+        line += f"; {counted(moved if dry_run else counts['deleted'], 'source')} "
         line += "would be deleted" if dry_run else "deleted"
     problems = sum(counts[problem] for problem in MIGRATE_PROBLEMS)
     if problems:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 import time
 
+from lab11_persistence.console.wording import counted
+
 PROGRESS_AFTER_SECONDS = 1.0
 
 
@@ -28,8 +30,10 @@ class Progress:
         if now - self.started < PROGRESS_AFTER_SECONDS or now - self.last_shown < 1.0:
             return
         self.last_shown, self.shown = now, True
-        of = "" if self.total is None else f" of {self.total:,}"
-        self._write(f"{self.verb} {done:,}{of} threads")
+        if self.total is None:
+            self._write(f"{self.verb} {counted(done, 'thread')}")
+        else:
+            self._write(f"{self.verb} {done:,} of {counted(self.total, 'thread')}")
 
     def finish(self) -> None:
         if self.shown and self.tty:

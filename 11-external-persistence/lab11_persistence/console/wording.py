@@ -27,8 +27,7 @@ def local_time(timestamp: float | None) -> str:
 
 
 def delete_question(redis_key: str, message_count: int) -> str:
-    plural = "" if message_count == 1 else "s"
-    return f"Delete {inert_line(redis_key)} and its {message_count} message{plural}? (y/N): "
+    return f"Delete {inert_line(redis_key)} and its {counted(message_count, 'message')}? (y/N): "
 
 
 def said_yes(answer: str) -> bool:
@@ -39,4 +38,4 @@ def said_yes(answer: str) -> bool:
 
 
 def summary_heading(covers: int) -> str:
-    return f"Summary of the {covers} oldest messages, sent to the model in their place:"
+    return f"Summary of the {counted(covers, 'oldest message')}, sent to the model in their place:"
