@@ -9,10 +9,12 @@ exit status 2, never argparse's usage block.
 from __future__ import annotations
 
 import argparse
+import difflib
 from pathlib import Path
 from typing import Any
 
 from lab11_persistence.config import EXIT_SETUP, KEY_PREFIX, Settings, SetupError
+from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.redis_history.keys import KeyLayout
 
 COMMANDS = ("threads", "show", "export", "import", "delete", "migrate", "prune")
@@ -46,8 +48,23 @@ def key_layout(settings: Settings, args: argparse.Namespace | None = None) -> Ke
 
 
 def wants_command(argv: list[str]) -> bool:
-    """True when the arguments name a subcommand or ask for help (otherwise the app shows the menu)."""
-    return bool(argv) and (argv[0] in COMMANDS or argv[0] in ("-h", "--help"))
+    """True when the arguments name a subcommand, ask for help, or start with any other bare word (a mistyped
+    command, which ``unknown_command`` refuses); the app's own options (``--framework 1.x``) start the menu."""
+    return bool(argv) and (argv[0] in COMMANDS or argv[0] in ("-h", "--help") or not argv[0].startswith("-"))
+
+
+def unknown_command(argv: list[str]) -> str | None:
+    """One line for a first word that is no command, naming the nearest one when one is near; None otherwise.
+
+    Without it a typo (``lab11 thraeds``) would open the interactive menu, or, in a script, wait for input.
+    """
+    if not argv or argv[0] in COMMANDS or argv[0].startswith("-"):
+        return None
+    word = inert_line(argv[0][:40])
+    nearest = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+    if nearest:
+        return f"'{word}' is not a command; did you mean '{nearest[0]}'? (see lab11 --help)"
+    return f"'{word}' is not a command (commands: {', '.join(COMMANDS)}; with no command, the menu; see lab11 --help)"
 
 
 class OneLineParser(argparse.ArgumentParser):

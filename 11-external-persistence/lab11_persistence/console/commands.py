@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import IO, TYPE_CHECKING
 
 from lab11_persistence.config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, Settings, SetupError
-from lab11_persistence.console.command_line import UsageError, build_parser, key_layout, wants_command
+from lab11_persistence.console.command_line import UsageError, build_parser, key_layout, unknown_command, wants_command
 from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.server.choice import redis_for
 
@@ -66,6 +66,9 @@ def main(argv: list[str], settings: Settings) -> int:
     """Run one subcommand; returns the exit status."""
     import logging
 
+    if problem := unknown_command(argv):
+        sys.stderr.write(f"lab11: {problem}\n")
+        return EXIT_SETUP
     args = build_parser().parse_args(argv)
     if args.command is None:
         build_parser().print_help()
