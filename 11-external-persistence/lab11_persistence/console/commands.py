@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import IO, TYPE_CHECKING
 
 from lab11_persistence.config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, Settings, SetupError
+from lab11_persistence.console.closed_output import output_closed
 from lab11_persistence.console.command_line import UsageError, build_parser, key_layout, unknown_command, wants_command
 from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.server.choice import redis_for
@@ -90,8 +91,7 @@ def main(argv: list[str], settings: Settings) -> int:
         _error(settings, str(error))
         return error.exit_status
     except BrokenPipeError:  # `lab11 export --all | head`
-        sys.stderr.close()
-        return EXIT_OK
+        return output_closed()
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return 130

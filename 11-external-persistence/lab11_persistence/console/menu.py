@@ -167,7 +167,7 @@ class MenuSession:
         except (Interrupted, KeyboardInterrupt):
             self.term.say()
             self.term.error("Interrupted; back to the menu.")
-        except SetupError:
+        except (SetupError, BrokenPipeError):  # a closed output ends the program (app.main), nothing to report
             raise
         except Exception as error:
             self.report(error)
