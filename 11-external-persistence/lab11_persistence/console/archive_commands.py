@@ -19,7 +19,7 @@ from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import counted, local_time, summary_heading
+from lab11_persistence.console.wording import counted, local_time, removed_note, summary_heading
 from lab11_persistence.redis_history.archive import (
     IMPORT_KEPT,
     IMPORT_NOT_A_LIST,
@@ -44,9 +44,13 @@ IMPORT_BATCH = 200
 
 def markdown_transcript(dump: ThreadDump) -> str:
     lines = [f"## {inert_line(dump.redis_key)}", "", f"Last used: {local_time(dump.last_used)}", ""]
+    removed = 0
     if summary := Summary.parse(dump.summary):
+        removed = summary.covers - summary.in_list  # numbered as the menu and `show` do, by place in the conversation
         lines += [f"*{summary_heading(summary.covers)}* {inert(summary.text)}", ""]
-    for index, raw in enumerate(dump.entries, start=1):
+        if removed:
+            lines += [f"*{removed_note(removed)}*", ""]
+    for index, raw in enumerate(dump.entries, start=removed + 1):
         try:
             message = decode_entry(raw)
         except ValueError as error:

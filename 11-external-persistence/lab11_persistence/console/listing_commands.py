@@ -9,7 +9,7 @@ from typing import IO, Any
 from lab11_persistence.config import EXIT_OK
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import counted, local_time, summary_heading
+from lab11_persistence.console.wording import history_heading, local_time, removed_note, summary_heading
 from lab11_persistence.redis_history.history import RedisHistory, SavedThread
 from lab11_persistence.redis_history.message_json import message_text
 from lab11_persistence.redis_history.summary import read_summary
@@ -63,13 +63,16 @@ async def cmd_show(history: RedisHistory, args: argparse.Namespace, out: IO[str]
         return EXIT_OK
     messages = await history.messages(thread_id, lambda message: (message["role"], message_text(message)))
     summary = await read_summary(history, thread_id)
+    removed = summary.covers - summary.in_list if summary is not None else 0  # trimmed once the summary covered them
     if summary is not None:
         out.write(summary_heading(summary.covers) + "\n")
         out.write(f"  {inert(summary.text)}\n")
+        if removed:
+            out.write(removed_note(removed) + "\n")
     if not messages:
         out.write(f"No readable messages in {inert_line(key)}.\n")
         return EXIT_OK
-    out.write(f"History of {inert_line(key)} ({counted(len(messages), 'message')}, oldest first):\n")
-    for index, (role, text) in enumerate(messages, start=1):
+    out.write(history_heading(key, len(messages), removed) + "\n")
+    for index, (role, text) in enumerate(messages, start=removed + 1):
         out.write(f"{index}. {inert_line(role)}: {inert(text)}\n")
     return EXIT_OK

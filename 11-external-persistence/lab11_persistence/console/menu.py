@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.terminal import Terminal, WaitingIndicator
-from lab11_persistence.console.wording import counted, delete_question, said_yes, summary_heading
+from lab11_persistence.console.wording import (
+    counted,
+    delete_question,
+    history_heading,
+    removed_note,
+    said_yes,
+    summary_heading,
+)
 from lab11_persistence.redis_history.keys import KeyLayout, new_thread_id
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,15 +46,22 @@ ROLE_STYLES = {
 
 @dataclass(frozen=True)
 class Transcript:
-    """A thread as Redis holds it: its messages as (role, text), oldest first, and the summary of older ones."""
+    """A thread as Redis holds it: its messages as (role, text), oldest first, and the summary of older ones.
+
+    ``removed`` is how many of the oldest messages are no longer in Redis's list (trimmed at ``max_messages``
+    once the summary covered them): the summary's ``covers`` less its ``in_list``.
+    """
 
     messages: list[tuple[str, str]] = field(default_factory=list)
     summary: str | None = None
     summary_covers: int = 0
+    removed: int = 0
 
     @classmethod
     def of(cls, messages: list[tuple[str, str]], summary: Summary | None) -> Transcript:
-        return cls(messages) if summary is None else cls(messages, summary.text, summary.covers)
+        if summary is None:
+            return cls(messages)
+        return cls(messages, summary.text, summary.covers, summary.covers - summary.in_list)
 
 
 class Conversation(Protocol):
@@ -313,20 +327,24 @@ class MenuSession:
     # -- stored text, shown inert --------------------------------------------------------------
 
     def print_history(self, transcript: Transcript) -> None:
-        """The thread's summary, if it has one, then its messages, oldest first, numbered."""
-        messages = transcript.messages
+        """The thread's summary, if it has one, then its messages, oldest first, numbered by their place in the
+        whole conversation (after the ones trimming removed, which live on only in the summary)."""
+        messages, removed = transcript.messages, transcript.removed
         if transcript.summary is not None:
             self.term.say(self.term.paint(summary_heading(transcript.summary_covers), "1"))
             self.term.say(f"  {inert(transcript.summary)}")
+            if removed:
+                self.term.say(removed_note(removed))
         if not messages:
             self.term.say(f"No messages in {self.redis_key} yet.")
             return
-        self.term.say(f"History of {self.redis_key} ({counted(len(messages), 'message')}, oldest first):")
-        for index, (role, text) in enumerate(messages, start=1):
+        self.term.say(history_heading(self.redis_key, len(messages), removed))
+        width = max(3, len(str(removed + len(messages))))
+        for index, (role, text) in enumerate(messages, start=removed + 1):
             role, text = inert_line(role), inert(text)
             if self.term.colour:
                 label, style = ROLE_STYLES.get(role, (role, "1"))
-                self.term.say(f"{index:>3} {self.term.paint(f'{label:>9}', style)} │ {text}")
+                self.term.say(f"{index:>{width}} {self.term.paint(f'{label:>9}', style)} │ {text}")
             else:
                 self.term.say(f"{index}. {role}: {text}")
 

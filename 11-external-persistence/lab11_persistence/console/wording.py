@@ -39,3 +39,20 @@ def said_yes(answer: str) -> bool:
 
 def summary_heading(covers: int) -> str:
     return f"Summary of the {counted(covers, 'oldest message')}, sent to the model in their place:"
+
+
+def removed_note(removed: int) -> str:
+    """Said under the summary once trimming (``max_messages``) has taken messages out of Redis: the summary
+    is all that is left of them, and the screen must not suggest that the history below is all there was."""
+    if removed == 1:
+        return "The oldest message was removed from Redis: it lives on only in this summary."
+    return f"The {removed:,} oldest messages were removed from Redis: they live on only in this summary."
+
+
+def history_heading(redis_key: str, kept: int, removed: int) -> str:
+    """The line above a thread's messages; once ``removed`` were trimmed, the kept ones are numbered by their
+    place in the whole conversation, from ``removed + 1``."""
+    if not removed:
+        return f"History of {inert_line(redis_key)} ({counted(kept, 'message')}, oldest first):"
+    first, last = removed + 1, removed + kept
+    return f"History of {inert_line(redis_key)} (messages {first:,} to {last:,} of the conversation, oldest first):"
