@@ -4,56 +4,46 @@ into it directly, or by the lab's store with a small ``max_messages`` (the app's
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import redis
 from agent_framework import ChatMessage
 
 from lab11_persistence.offline_model.reasoning import summarize_messages
 from redis_chat_message_store import RedisChatMessageStore
-from tests.app.test_commands import entry, save_thread
-from tests.support.app_driver import APP, LabApp, app_env, assert_clean
+from tests.app.test_commands import client, entry, env, lab11, save_thread  # noqa: F401 (fixtures)
+from tests.support.app_driver import LabApp, assert_clean
 from tests.support.valkey import ValkeyProcess
 
 TURNS = 10  # 20 messages, of which the store keeps 6 (and the summary covers the rest)
 
 
-@pytest.fixture
-def env(tmp_path: Path, redis_server: ValkeyProcess) -> dict[str, str]:
-    return app_env(tmp_path / "home", tmp_path / "data", REDIS_URL=redis_server.url)
-
-
-@pytest.fixture
-def client(redis_server: ValkeyProcess) -> redis.Redis:
-    return redis_server.client()
-
-
-def load_first_thread(env: dict[str, str], cwd: Path) -> LabApp:
-    """The app, with the most recent saved thread loaded (option 3, thread 1) and shown."""
-    app = LabApp(env, cwd)
-    app.menu()
-    app.choose("3")
-    app.expect_exact("Enter to go back): ")
-    app.choose("1")
-    app.menu()
-    return app
-
-
-def test_the_menu_says_1_message_not_1_messages(client: redis.Redis, env: dict[str, str], tmp_path: Path) -> None:
-    save_thread(client, "thread_one", [entry("user", "Just one question.")], 1_700_000_000)
-    app = load_first_thread(env, tmp_path)
+def peek_at_the_latest_thread(environment: dict[str, str], cwd: Path) -> str:
+    """In the menu: load the most recent saved thread (option 3, thread 1), peek at it (option 2), exit;
+    what option 2 printed, lines ending in plain newlines."""
+    app = LabApp(environment, cwd)
     try:
+        app.menu()
+        app.choose("3")
+        app.expect_exact("Enter to go back): ")
+        app.choose("1")
+        app.menu()
         app.choose("2")
         app.menu()
         assert app.exit() == 0
     finally:
         app.kill()
-    assert "History of lab11:thread_one (1 message, oldest first):" in app.transcript
-    assert "1 messages" not in app.transcript
     assert_clean(app.transcript)
+    return app.transcript.split("Choose an option: 2", 1)[1].replace("\r\n", "\n")
+
+
+def test_the_menu_says_1_message_not_1_messages(client: redis.Redis, env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    save_thread(client, "thread_one", [entry("user", "Just one question.")], 1_700_000_000)
+
+    peeked = peek_at_the_latest_thread(env, tmp_path)
+
+    assert "History of lab11:thread_one (1 message, oldest first):" in peeked
+    assert "1 messages" not in peeked
 
 
 async def write_trimmed_thread(url: str, thread_id: str = "thread_long") -> int:
@@ -89,35 +79,30 @@ def numbered_as_in_the_conversation(kept: int) -> list[str]:
 
 
 async def test_after_trimming_the_menu_says_how_many_were_removed_and_numbers_by_place(
-    redis_server: ValkeyProcess, env: dict[str, str], tmp_path: Path
+    redis_server: ValkeyProcess,
+    env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     kept = await write_trimmed_thread(redis_server.url)
     removed = 2 * TURNS - kept
     assert 0 < removed < 2 * TURNS
-    app = load_first_thread(env, tmp_path)
-    try:
-        app.choose("2")
-        app.menu()
-        assert app.exit() == 0
-    finally:
-        app.kill()
-    peeked = app.transcript.split("Choose an option: 2", 1)[1].replace("\r\n", "\n")
+
+    peeked = peek_at_the_latest_thread(env, tmp_path)
+
     assert f"The {removed} oldest messages were removed from Redis: they live on only in this summary." in peeked
     assert f"History of lab11:thread_long (messages {removed + 1} to {2 * TURNS} of the conversation" in peeked
     shown = [line for line in peeked.splitlines() if line[:1].isdigit()]
     assert shown == numbered_as_in_the_conversation(kept)
-    assert_clean(app.transcript)
 
 
 async def test_after_trimming_show_says_how_many_were_removed_and_numbers_by_place(
-    redis_server: ValkeyProcess, env: dict[str, str], tmp_path: Path
+    redis_server: ValkeyProcess,
+    lab11,  # noqa: F811
 ) -> None:
     kept = await write_trimmed_thread(redis_server.url)
     removed = 2 * TURNS - kept
 
-    result = subprocess.run(
-        [sys.executable, str(APP), "show", "thread_long"], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
+    result = lab11("show", "thread_long")
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -129,18 +114,13 @@ async def test_after_trimming_show_says_how_many_were_removed_and_numbers_by_pla
 
 
 async def test_after_trimming_the_markdown_export_numbers_by_place_too(
-    redis_server: ValkeyProcess, env: dict[str, str], tmp_path: Path
+    redis_server: ValkeyProcess,
+    lab11,  # noqa: F811
 ) -> None:
     kept = await write_trimmed_thread(redis_server.url)
     removed = 2 * TURNS - kept
 
-    result = subprocess.run(
-        [sys.executable, str(APP), "export", "thread_long", "--format", "markdown"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    result = lab11("export", "thread_long", "--format", "markdown")
 
     assert result.returncode == 0, result.stderr
     note = f"*The {removed} oldest messages were removed from Redis: they live on only in this summary.*"
