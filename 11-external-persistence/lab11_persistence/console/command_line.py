@@ -9,7 +9,6 @@ exit status 2, never argparse's usage block.
 from __future__ import annotations
 
 import argparse
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +59,8 @@ def unknown_command(argv: list[str]) -> str | None:
     """
     if not argv or argv[0] in COMMANDS or argv[0].startswith("-"):
         return None
+    import difflib  # only for a refusal: the menu's start-up imports this module and need not load it
+
     word = inert_line(argv[0][:40])
     nearest = difflib.get_close_matches(argv[0], COMMANDS, n=1)
     if nearest:
