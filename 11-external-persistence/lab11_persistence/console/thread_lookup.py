@@ -1,5 +1,6 @@
-"""What every thread command starts from: the app's key layout, its threads in Redis, and THREAD as the
-user typed it (a thread id, a full key, or the number ``lab11 threads`` printed) found among them."""
+"""What every thread command starts from: the app's threads in Redis, in the command's key layout
+(``open_history``), and THREAD as the user typed it (a thread id, a full key, or the number ``lab11
+threads`` printed) found among them (``resolve_thread``)."""
 
 from __future__ import annotations
 
