@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab11_persistence.config import INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings, load_settings
 from lab11_persistence.console import commands, startup
+from lab11_persistence.console.closed_output import output_closed
 from lab11_persistence.console.menu import Conversation, MenuSession, Transcript
 from lab11_persistence.redis_history.keys import new_thread_id
 
@@ -255,7 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     if commands.wants_command(argv):
         return commands.main(argv, settings)
-    return startup.run_app(settings, open_conversation, run_menu)
+    try:
+        return startup.run_app(settings, open_conversation, run_menu)
+    except BrokenPipeError:  # `lab11 < answers | head -1`: nobody reads the rest
+        return output_closed()
 
 
 def run() -> None:

@@ -322,3 +322,26 @@ def test_menu_option_5_asks_the_same_question_as_delete(
         app.kill()
     assert client.exists("lab11:thread_a") == 0
     assert client.zscore(INDEX, "thread_a") is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        pytest.param("thraeds", "'thraeds' is not a command; did you mean 'threads'?", id="a typo"),
+        pytest.param("frobnicate", "'frobnicate' is not a command (commands: threads, show, export", id="no near one"),
+    ],
+)
+def test_a_word_that_is_not_a_command_is_one_line_and_exit_status_2_not_the_menu(
+    lab11, client: redis.Redis, typed: str, said: str
+) -> None:
+    result = lab11(typed, stdin="0\n")
+
+    assert result.returncode == 2
+    assert said in one_line(result.stderr)
+    assert result.stdout == ""  # no menu
+
+
+def test_an_option_of_the_app_still_starts_the_menu_not_a_command(lab11, client: redis.Redis) -> None:
+    result = lab11("--framework", "1.x", stdin="0\n")
+
+    assert "is not a command" not in result.stdout + result.stderr

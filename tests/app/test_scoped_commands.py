@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from lab11_persistence.console import commands
+from lab11_persistence.console import progress
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.migration import convert_entries
 from tests.app.test_commands import INDEX, client, entry, env, lab11, save_thread  # noqa: F401 (fixtures)
@@ -166,10 +166,10 @@ def test_progress_is_shown_once_a_run_takes_more_than_a_second(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clock = iter([100.0, 100.5, 101.5, 101.7, 103.0])
-    monkeypatch.setattr(commands.time, "monotonic", lambda: next(clock))
-    progress = commands.Progress(None, "migrated")
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    shown = progress.Progress(None, "migrated")
     for done in (500, 1000, 1500, 2000):
-        progress.update(done)
+        shown.update(done)
     assert capsys.readouterr().err.splitlines() == ["migrated 1,000 threads", "migrated 2,000 threads"]
 
 

@@ -125,10 +125,11 @@ def test_show_threads_export_and_import_carry_the_summary(tmp_path: Path, redis_
     env = app_env(tmp_path / "home", tmp_path / "data", REDIS_URL=redis_server.url)
 
     shown = _run(env, tmp_path, "show", "thread_s").stdout.splitlines()
-    assert shown[:3] == [
+    assert shown[:4] == [
         "Summary of the 12 oldest messages, sent to the model in their place:",
         "  The user said: My name is Ana.",
-        "History of lab11:thread_s (6 messages, oldest first):",
+        "The 10 oldest messages were removed from Redis: they live on only in this summary.",
+        "History of lab11:thread_s (messages 11 to 16 of the conversation, oldest first):",
     ]
     listed = json.loads(_run(env, tmp_path, "threads", "--json").stdout)
     assert listed[0]["summary_covers"] == 12

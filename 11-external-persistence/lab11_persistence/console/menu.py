@@ -18,6 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.terminal import Terminal, WaitingIndicator
+from lab11_persistence.console.wording import (
+    counted,
+    delete_question,
+    history_heading,
+    removed_note,
+    said_yes,
+    summary_heading,
+)
 from lab11_persistence.redis_history.keys import KeyLayout, new_thread_id
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,15 +46,22 @@ ROLE_STYLES = {
 
 @dataclass(frozen=True)
 class Transcript:
-    """A thread as Redis holds it: its messages as (role, text), oldest first, and the summary of older ones."""
+    """A thread as Redis holds it: its messages as (role, text), oldest first, and the summary of older ones.
+
+    ``removed`` is how many of the oldest messages are no longer in Redis's list (trimmed at ``max_messages``
+    once the summary covered them): the summary's ``covers`` less its ``in_list``.
+    """
 
     messages: list[tuple[str, str]] = field(default_factory=list)
     summary: str | None = None
     summary_covers: int = 0
+    removed: int = 0
 
     @classmethod
     def of(cls, messages: list[tuple[str, str]], summary: Summary | None) -> Transcript:
-        return cls(messages) if summary is None else cls(messages, summary.text, summary.covers)
+        if summary is None:
+            return cls(messages)
+        return cls(messages, summary.text, summary.covers, summary.covers - summary.in_list)
 
 
 class Conversation(Protocol):
@@ -166,7 +181,7 @@ class MenuSession:
         except (Interrupted, KeyboardInterrupt):
             self.term.say()
             self.term.error("Interrupted; back to the menu.")
-        except SetupError:
+        except (SetupError, BrokenPipeError):  # a closed output ends the program (app.main), nothing to report
             raise
         except Exception as error:
             self.report(error)
@@ -307,33 +322,35 @@ class MenuSession:
         self.term.say()
 
     def _say_catching_up(self, count: int) -> None:
-        self.term.notice(f"Summarizing {count} earlier messages of this thread before your turn…")
+        self.term.notice(f"Summarizing {counted(count, 'earlier message')} of this thread before your turn…")
 
     # -- stored text, shown inert --------------------------------------------------------------
 
     def print_history(self, transcript: Transcript) -> None:
-        """The thread's summary, if it has one, then its messages, oldest first, numbered."""
-        messages = transcript.messages
+        """The thread's summary, if it has one, then its messages, oldest first, numbered by their place in the
+        whole conversation (after the ones trimming removed, which live on only in the summary)."""
+        messages, removed = transcript.messages, transcript.removed
         if transcript.summary is not None:
-            from lab11_persistence.console.commands import summary_heading
-
             self.term.say(self.term.paint(summary_heading(transcript.summary_covers), "1"))
             self.term.say(f"  {inert(transcript.summary)}")
+            if removed:
+                self.term.say(removed_note(removed))
         if not messages:
             self.term.say(f"No messages in {self.redis_key} yet.")
             return
-        self.term.say(f"History of {self.redis_key} ({len(messages)} messages, oldest first):")
-        for index, (role, text) in enumerate(messages, start=1):
+        self.term.say(history_heading(self.redis_key, len(messages), removed))
+        width = max(3, len(str(removed + len(messages))))
+        for index, (role, text) in enumerate(messages, start=removed + 1):
             role, text = inert_line(role), inert(text)
             if self.term.colour:
                 label, style = ROLE_STYLES.get(role, (role, "1"))
-                self.term.say(f"{index:>3} {self.term.paint(f'{label:>9}', style)} │ {text}")
+                self.term.say(f"{index:>{width}} {self.term.paint(f'{label:>9}', style)} │ {text}")
             else:
                 self.term.say(f"{index}. {role}: {text}")
 
     def print_loaded(self, count: int, state: dict[str, Any]) -> None:
         """Which thread was loaded, and its store state (as the lab shows it), credentials never among it."""
-        self.term.say(f"Loaded thread {inert_line(self.redis_key)} ({count} message{'' if count == 1 else 's'}).")
+        self.term.say(f"Loaded thread {inert_line(self.redis_key)} ({counted(count, 'message')}).")
         shown = ", ".join(f"{name}={inert_line(str(value))}" for name, value in state.items() if value is not None)
         self.term.say(self.term.paint(f"Store state: {shown}", "2"))
 
@@ -347,9 +364,8 @@ class MenuSession:
         for number, thread in enumerate(saved, start=1):
             current = "  (current)" if thread.thread_id == self.thread_id else ""
             preview = f'  "{inert_line(thread.preview)}"' if thread.preview else ""
-            plural = "" if thread.message_count == 1 else "s"
-            key = inert_line(thread.redis_key)
-            self.term.say(f"  {number}) {key}  {thread.message_count} message{plural}{preview}{current}")
+            key, messages = inert_line(thread.redis_key), counted(thread.message_count, "message")
+            self.term.say(f"  {number}) {key}  {messages}{preview}{current}")
         while True:
             answer = self.ask(f"{verb} which thread? (1-{len(saved)}, Enter to go back): ")
             if not answer:
@@ -360,8 +376,6 @@ class MenuSession:
 
     def confirm_delete(self, thread: SavedThread) -> bool:
         """The same (y/N) question as ``lab11 delete``."""
-        from lab11_persistence.console.commands import delete_question, said_yes
-
         answer = self.ask(delete_question(thread.redis_key, thread.message_count))
         if answer is None:
             return False

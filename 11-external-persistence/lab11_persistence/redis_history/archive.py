@@ -1,31 +1,50 @@
 """Whole threads out of Redis and back in: the export and import behind ``lab11 export`` and ``lab11 import``.
 
 A thread leaves as it is stored (every entry byte for byte, a corrupt one included) with its score in
-the recency index and its summary record (``window``), and comes back the same way, each thread as one
-atomic unit. Everything goes
-through ``RedisHistory``'s public surface: its keys, its client and its failure policy
-(``RedisHistory.call``), so a failover or a refused password means here what it means for a turn.
-Nothing here imports the Agent Framework.
+the recency index and its summary record (``summary``), and comes back the same way, each thread as one
+atomic unit. Everything goes through ``RedisHistory``'s public surface: its keys, its client and its
+failure policy (``RedisHistory.call``), so a failover or a refused password means here what it means
+for a turn. Nothing here imports the Agent Framework.
+
+The export format (JSON Lines, one thread per line, ASCII only) is written and read here too::
+
+    {"key": "lab11:thread_…", "thread_id": "thread_…", "entries": ["<entry as stored>", …], "last_used": 1717.0,
+     "summary": "<summary record as stored>"}
+
+``entries`` are the stored strings exactly, a corrupt one included; ``last_used`` is the thread's
+score in the recency index (seconds since the epoch), or null when it has none; ``summary`` is the
+thread's summary record (``redis_history.summary``), or null (exports made before it have no such
+field). A file is read whole and checked before anything is written (``read_export``): a bad line
+(not JSON, truncated, the wrong shape) is an ``ExportFormatError`` naming the line.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lab11_persistence.redis_history.history import RedisHistory
+from lab11_persistence.redis_history.keys import key_names_thread
 
 __all__ = [
+    "EXPORT_FIELDS",
     "IMPORT_KEPT",
     "IMPORT_NOT_A_LIST",
     "IMPORT_WRITTEN",
+    "ExportFormatError",
     "ThreadDump",
     "dump_all_threads",
     "dump_thread",
     "import_thread",
     "import_threads",
+    "parse_export_line",
+    "read_export",
+    "thread_record",
 ]
 
 
@@ -39,6 +58,14 @@ class ThreadDump:
     entries: list[str]
     last_used: float | None = None
     summary: str | None = None
+
+
+#: The fields every line of an export has (``summary`` came later: an older export has none).
+EXPORT_FIELDS = ("key", "thread_id", "entries", "last_used")
+
+
+class ExportFormatError(ValueError):
+    """A file, or a line of it, that is not a lab11 export; the message says which line and why."""
 
 
 # Writes an imported thread atomically (a script runs as one unit, like MULTI/EXEC, but can decide on
@@ -112,6 +139,64 @@ async def _dump_page(history: RedisHistory, keys: Sequence[str]) -> list[ThreadD
         summary = summary if isinstance(summary, str) else None
         dumps.append(ThreadDump(history.thread_id_of(key), key, list(entries), _last_used(score), summary))
     return dumps
+
+
+def thread_record(dump: ThreadDump) -> str:
+    """One line of an export: the thread as a JSON object, ASCII only, with its newline."""
+    record = {
+        "key": dump.redis_key,
+        "thread_id": dump.thread_id,
+        "entries": dump.entries,
+        "last_used": dump.last_used,
+        "summary": dump.summary,
+    }
+    return json.dumps(record, ensure_ascii=True) + "\n"
+
+
+# -- reading an export file -------------------------------------------------------------------
+
+
+def parse_export_line(text: str, number: int) -> ThreadDump:
+    """One line of an export, fully checked; ExportFormatError naming the line otherwise."""
+    where = f"line {number}"
+    if not text.endswith("\n"):
+        raise ExportFormatError(f"{where} is truncated (no end of line): not a complete export.")
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        reason = getattr(error, "msg", str(error))  # json's own "line 1 column 5" would confuse the line number
+        raise ExportFormatError(f"{where} is not JSON ({reason}): not a lab11 export.") from None
+    if not isinstance(record, dict) or not all(field in record for field in EXPORT_FIELDS):
+        raise ExportFormatError(f"{where} is not a thread of a lab11 export (needs {', '.join(EXPORT_FIELDS)}).")
+    key, thread_id, entries, last_used = (record[field] for field in EXPORT_FIELDS)
+    if not isinstance(thread_id, str) or not thread_id:
+        raise ExportFormatError(f"{where}: thread_id is not a non-empty string.")
+    if not isinstance(key, str) or not key_names_thread(key, thread_id):
+        raise ExportFormatError(f"{where}: key is not a key of the thread_id (lab11:THREAD, or a scoped key).")
+    if not isinstance(entries, list) or not entries or not all(isinstance(entry, str) for entry in entries):
+        raise ExportFormatError(f"{where}: entries is not a non-empty list of strings.")
+    if last_used is not None and (
+        isinstance(last_used, bool) or not isinstance(last_used, (int, float)) or not math.isfinite(last_used)
+    ):
+        raise ExportFormatError(f"{where}: last_used is not a number or null.")
+    summary = record.get("summary")
+    if summary is not None and not isinstance(summary, str):
+        raise ExportFormatError(f"{where}: summary is not a string or null.")
+    last_used = None if last_used is None else float(last_used)
+    return ThreadDump(thread_id, key, entries, last_used, summary)
+
+
+def read_export(path: Path) -> Iterator[ThreadDump]:
+    """Each thread of an export file, checked, one line at a time (blank lines are skipped)."""
+    try:
+        with path.open("r", encoding="utf-8", newline="\n") as source:
+            for number, text in enumerate(source, start=1):
+                if text.strip():
+                    yield parse_export_line(text, number)
+    except UnicodeDecodeError as error:
+        raise ExportFormatError(f"{path} is not UTF-8 text (at byte {error.start}): not a lab11 export.") from None
+    except OSError as error:
+        raise ExportFormatError(f"Cannot read {path}: {error.strerror or error}.") from None
 
 
 # -- import -----------------------------------------------------------------------------------
