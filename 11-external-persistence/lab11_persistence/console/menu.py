@@ -8,6 +8,7 @@ waiting indicator, one clear line for any failure, and printing stored text iner
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lab11_persistence.redis_history.summary import Summary
     from lab11_persistence.server.embedded_server import EmbeddedServer
 
+log = logging.getLogger(__name__)
 
 ROLE_STYLES = {
     "user": ("you", "1;36"),
@@ -210,8 +212,12 @@ class MenuSession:
 
     # -- failures, in one line -----------------------------------------------------------------
 
-    def report(self, error: BaseException, *, during_turn: bool = False) -> None:
-        """One clear line for a failure, with no secret in it."""
+    def report(self, error: BaseException, *, during_turn: bool = False, restarted: bool | None = None) -> None:
+        """One clear line for a failure, with no secret in it.
+
+        ``restarted``: whether the embedded server was already restarted for this failure (a turn does that
+        off the event loop before it reports); None restarts it here, outside any running loop.
+        """
         from redis.exceptions import RedisError
 
         from lab11_persistence.redis_history.connection import RedisPasswordRefusedError, RedisUnavailableError
@@ -223,7 +229,8 @@ class MenuSession:
         elif isinstance(error, RedisPasswordRefusedError):
             self.term.error(f"{detail}. Fix REDIS_URL and start the app again.")
         elif isinstance(error, RedisUnavailableError):
-            restarted = self._restart_embedded_server()
+            if restarted is None:
+                restarted = self._restart_embedded_server()
             tail = " The embedded server has been restarted: try again." if restarted else " Try again in a moment."
             self.term.error(f"Redis is unavailable: {detail}.{tail}")
         elif isinstance(error, RedisError):
@@ -248,11 +255,17 @@ class MenuSession:
         return inert_line(re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", detail))  # classes named by repr
 
     def _restart_embedded_server(self) -> bool:
+        """Start the embedded server again if it went away; False (and one log line) if that failed.
+
+        Blocking (a file lock, a subprocess, up to 10 s of waiting for the socket): a coroutine calls it
+        through ``asyncio.to_thread``.
+        """
         if self.server is None:
             return False
         try:
             self.server.ensure_running()
-        except Exception:
+        except Exception as error:
+            log.warning("Could not restart the embedded Valkey server: %s", self._one_line(error))
             return False
         return True
 
@@ -267,6 +280,8 @@ class MenuSession:
             self.term.error("Stopped. Nothing from this turn was saved; you can send it again.")
 
     async def _stream_reply(self, prompt: str) -> None:
+        import asyncio
+
         from redis.exceptions import RedisError
 
         from lab11_persistence.redis_history.connection import RedisUnavailableError
@@ -298,7 +313,10 @@ class MenuSession:
             if isinstance(failure, (RedisUnavailableError, RedisError)):
                 if started:
                     self.term.error("The reply above could not be saved, so this turn is not in the history.")
-                self.report(failure)
+                restarted = None
+                if isinstance(failure, RedisUnavailableError):  # off the loop: the fold and spinner go on
+                    restarted = await asyncio.to_thread(self._restart_embedded_server)
+                self.report(failure, restarted=restarted)
             else:
                 self.report(failure, during_turn=True)
             return
