@@ -145,8 +145,8 @@ def test_azure_https_endpoint_uses_the_deployment_route() -> None:
 def test_a_half_configured_model_is_named_instead_of_falling_back_to_offline(
     env: dict[str, str], expected: str
 ) -> None:
-    problem = config.load_settings(env, read_dotenv=False).half_configured_model
-    assert problem is not None and problem.startswith(expected)
+    (problem,) = config.load_settings(env, read_dotenv=False).problems
+    assert problem.startswith(expected)
 
 
 @pytest.mark.parametrize(
@@ -159,4 +159,4 @@ def test_a_half_configured_model_is_named_instead_of_falling_back_to_offline(
     ],
 )
 def test_complete_model_settings_raise_no_complaint(env: dict[str, str]) -> None:
-    assert config.load_settings(env, read_dotenv=False).half_configured_model is None
+    assert config.load_settings(env, read_dotenv=False).problems == ()

@@ -16,8 +16,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
-from lab11_persistence.config import EXIT_OK, Settings, SetupError, describe_model, home_relative
+from lab11_persistence.config import DEFAULT_OPENAI_MODEL, EXIT_OK, Settings, SetupError
 from lab11_persistence.console.menu import Conversation, MenuSession
 from lab11_persistence.console.terminal import Terminal, configure_logging
 from lab11_persistence.redis_history.urls import describe_redis_url  # standard library only
@@ -171,6 +172,42 @@ class ConversationOpener:
 # -- the frame around the menu ------------------------------------------------------------
 
 
+def url_host(url: str | None) -> str:
+    """``scheme://host[:port]`` of a URL: enough to say where a service is, nothing secret."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an unparsable URL"
+    return f"{parts.scheme}://{host}{port}" if parts.scheme else host
+
+
+def home_relative(path: Path) -> str:
+    """``~/...`` for paths under the home directory, else the path as it is."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
+def describe_model(settings: Settings) -> str:
+    """Which model, and what of a thread it is sent."""
+    kind = settings.model_kind
+    if kind == "azure":
+        model = f"Azure OpenAI deployment {settings.aoai_deployment!r} at {url_host(settings.aoai_endpoint)}"
+    elif kind == "openai":
+        where = f" at {url_host(settings.openai_base_url)}" if settings.openai_base_url else ""
+        model = f"OpenAI model {settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL!r}{where}"
+    else:
+        model = "the offline model"
+    if settings.context_messages is None:
+        return model
+    return f"{model}, sent the newest {settings.context_messages} messages and a summary of older ones"
+
+
 def startup_line(settings: Settings, server: EmbeddedServer | None) -> str:
     """Which Redis and which model, in one line, and what to set to use your own."""
     if server is not None:
@@ -201,8 +238,7 @@ def run_app(settings: Settings, open_conversation: OpenConversation, run_menu: C
             signal.signal(getattr(signal, name), _raise_system_exit)
     try:
         generation = framework_generation()
-        if problem := settings.half_configured_model or settings.context_messages_problem or settings.key_scope_problem:
-            raise SetupError(problem)
+        settings.check()
         redis_url, server = redis_for(settings)
         opener = ConversationOpener(settings, redis_url, generation, open_conversation)
         session = MenuSession(settings, term, opener, server)
@@ -212,7 +248,8 @@ def run_app(settings: Settings, open_conversation: OpenConversation, run_menu: C
             term.say("On Agent Framework 1.x: the same threads, through RedisHistoryProvider.")
         return run_menu(session)
     except SetupError as error:
-        term.error(settings.redact(str(error)))
+        for line in error.lines:
+            term.error(settings.redact(line))
         return error.exit_status
     except KeyboardInterrupt:
         term.say()

@@ -12,9 +12,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def redis_for(settings: Settings) -> tuple[str, EmbeddedServer | None]:
-    """The URL to use, and the embedded server when one was started for it (release it when done)."""
-    if problem := settings.redis_sign_in_problem:
-        raise SetupError(problem)
+    """The URL to use, and the embedded server when one was started for it (release it when done).
+
+    ``settings`` are checked already (``Settings.check``): here only whether Redis answers.
+    """
     if settings.redis_url:
         from lab11_persistence.server import entra_id  # light: azure.identity only when REDIS_ENTRA_ID=1
         from lab11_persistence.server.probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
