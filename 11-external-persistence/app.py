@@ -250,12 +250,13 @@ def run_menu(session: MenuSession) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The lab's CLI, or with a subcommand (``threads``, ``show``, ...) that command; the exit status."""
+    """The lab's CLI (``--framework 1.x``: on Agent Framework 1.x, or one line saying how to get it), or with a
+    subcommand (``threads``, ``show``, ...) that command; the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     settings = load_settings()
     if commands.wants_command(argv):
         return commands.main(argv, settings)
-    return startup.run_app(settings, open_conversation, run_menu)
+    return startup.run_app(settings, open_conversation, run_menu, argv)
 
 
 def run() -> None:

@@ -9,18 +9,30 @@ waits (``ConversationOpener``). ``app.py`` hands in what it builds once they are
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from lab11_persistence.config import DEFAULT_OPENAI_MODEL, EXIT_OK, Settings, SetupError
+from lab11_persistence.console.commands import COMMANDS, counted
+from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.console.menu import Conversation, MenuSession
 from lab11_persistence.console.terminal import Terminal, configure_logging
+from lab11_persistence.frameworks import (
+    CHECKOUT,
+    GENERATIONS,
+    LAB,
+    REQUIRED_FRAMEWORK,
+    V1,
+    V1_REQUIREMENTS,
+    in_checkout,
+    installed_generation,
+    installed_releases,
+)
 from lab11_persistence.redis_history.urls import describe_redis_url  # standard library only
 from lab11_persistence.server.choice import redis_for
 
@@ -29,10 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from lab11_persistence.server.embedded_server import EmbeddedServer
 
-REQUIRED_FRAMEWORK = "1.0.0b260130"
 INSTALL_HINT = f"pip install agent-framework-core=={REQUIRED_FRAMEWORK}"
 V1_HINT = "or agent-framework-core 1.x: python3 dev.py app --framework 1.x"
-LAB, V1 = "lab", "1.x"
 
 #: What ``app.py`` builds once the framework is in: (settings, redis_url, thread_id, generation) -> Conversation.
 OpenConversation = Callable[[Settings, str, str, str], Conversation]
@@ -44,41 +54,76 @@ def framework_generation() -> str:
     Looks at the installed distribution's folder name rather than importing anything, so it
     costs a directory listing. The background import double-checks the API.
     """
-    from importlib.util import find_spec
-
-    spec = find_spec("agent_framework")
-    if spec is None or not spec.submodule_search_locations:
+    releases = installed_releases()
+    if releases is None:
+        if in_checkout():  # a Python without the project's packages, e.g. `python3 app.py` in the lab's folder
+            activate, dev = _checkout_path(".venv", "bin", "activate"), _checkout_path("dev.py")
+            raise SetupError(
+                f"The Agent Framework is not installed for this Python. Use the project's .venv: "
+                f"source {activate} (then python app.py), or run: python3 {dev} app"
+            )
         raise SetupError(f"The Agent Framework is not installed. Run: {INSTALL_HINT} ({V1_HINT}).")
-    site = Path(next(iter(spec.submodule_search_locations))).parent
-    found = sorted(
-        (
-            entry.name[len("agent_framework_core-") : -len(".dist-info")]
-            for entry in site.glob("agent_framework_core-*.dist-info")
-        ),
-        key=_version_order,
-    )
-    if not found or REQUIRED_FRAMEWORK in found:
-        return LAB
-    if generation := generation_of(found[-1]):
+    if generation := installed_generation(releases):
         return generation
     raise SetupError(
-        f"This lab needs agent-framework-core {REQUIRED_FRAMEWORK} (found {found[-1]}). "
+        f"This lab needs agent-framework-core {REQUIRED_FRAMEWORK} (found {releases[-1]}). "
         f"Run: {INSTALL_HINT} ({V1_HINT})."
     )
 
 
-def generation_of(version: str) -> str | None:
-    """``lab`` for the lab's release, ``1.x`` from 1.0.0 on; None for the other 1.0.0 pre-releases (neither API)."""
-    if version == REQUIRED_FRAMEWORK:
-        return LAB
-    if re.fullmatch(r"1\.0\.0(a|b|rc)\d+", version):
-        return None
-    return V1
+def framework_asked(arguments: Sequence[str]) -> str | None:
+    """The generation ``--framework 1.x`` (or ``--framework=1.x``; ``lab``) asks for, None without it.
+
+    The app's one option; anything else is one line (SetupError), never ignored.
+    """
+    asked: str | None = None
+    items = iter(arguments)
+    for argument in items:
+        if argument == "--framework":
+            value = next(items, "")
+        elif argument.startswith("--framework="):
+            value = argument.split("=", 1)[1]
+        else:
+            raise SetupError(
+                f"Unknown argument {inert_line(repr(argument[:40]))}: the app takes --framework 1.x or "
+                f"--framework lab; its commands are {', '.join(COMMANDS)} (see --help)."
+            )
+        if value not in GENERATIONS:
+            raise SetupError(
+                f"Unknown --framework {inert_line(repr(value[:40]))}: use 1.x (Agent Framework 1.x) "
+                f"or lab (the lab's {REQUIRED_FRAMEWORK})."
+            )
+        asked = GENERATIONS[value]
+    return asked
 
 
-def _version_order(version: str) -> list[int | str]:
-    """1.10.0 after 1.9.0 (a plain string sort puts it before)."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", version)]
+def check_framework_asked(asked: str | None, installed: str) -> None:
+    """SetupError saying how to get the Agent Framework ``--framework`` names, when another one is installed."""
+    if asked is None or asked == installed:
+        return
+    if asked == V1:
+        where = (
+            f"Run: python3 {_checkout_path('dev.py')} app --framework 1.x (or install {V1_REQUIREMENTS} "
+            "into an environment of its own)"
+            if in_checkout()
+            else f"Install the project's {V1_REQUIREMENTS} into an environment of its own"
+        )
+        raise SetupError(
+            f"--framework 1.x: Agent Framework 1.x is not installed for this Python (it has the lab's release, "
+            f"agent-framework-core {REQUIRED_FRAMEWORK}). {where}."
+        )
+    where = f"Run: python3 {_checkout_path('dev.py')} app" if in_checkout() else f"Run: {INSTALL_HINT}"
+    raise SetupError(
+        f"--framework lab: this Python has Agent Framework 1.x, not the lab's release "
+        f"(agent-framework-core {REQUIRED_FRAMEWORK}). {where} (in an environment of its own)."
+    )
+
+
+def _checkout_path(*parts: str) -> str:
+    """A path in the project's folder as the user would type it here (``../dev.py`` in the lab's folder)."""
+    path = CHECKOUT.joinpath(*parts)
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith(os.path.join("..", "..")) else str(path)
 
 
 # -- background loading of the heavy modules ------------------------------------------
@@ -205,7 +250,7 @@ def describe_model(settings: Settings) -> str:
         model = "the offline model"
     if settings.context_messages is None:
         return model
-    return f"{model}, sent the newest {settings.context_messages} messages and a summary of older ones"
+    return f"{model}, sent the newest {counted(settings.context_messages, 'message')} and a summary of older ones"
 
 
 def startup_line(settings: Settings, server: EmbeddedServer | None) -> str:
@@ -227,8 +272,16 @@ def _raise_system_exit(signum: int, _frame: Any) -> NoReturn:
     raise SystemExit(128 + signum)
 
 
-def run_app(settings: Settings, open_conversation: OpenConversation, run_menu: Callable[[MenuSession], int]) -> int:
-    """Set up the terminal and Redis, run the menu, and close everything; returns the exit status."""
+def run_app(
+    settings: Settings,
+    open_conversation: OpenConversation,
+    run_menu: Callable[[MenuSession], int],
+    arguments: Sequence[str] = (),
+) -> int:
+    """Set up the terminal and Redis, run the menu, and close everything; returns the exit status.
+
+    ``arguments``: the app's own (``--framework 1.x``), never ignored.
+    """
     term = Terminal(settings)
     configure_logging(settings, term)
     server: EmbeddedServer | None = None
@@ -237,7 +290,9 @@ def run_app(settings: Settings, open_conversation: OpenConversation, run_menu: C
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _raise_system_exit)
     try:
+        asked = framework_asked(arguments)
         generation = framework_generation()
+        check_framework_asked(asked, generation)
         settings.check()
         redis_url, server = redis_for(settings)
         opener = ConversationOpener(settings, redis_url, generation, open_conversation)
