@@ -1,7 +1,7 @@
-"""``--framework 1.x`` is never ignored: where 1.x is not installed (this environment has the lab's release),
-the real program says in one line how to get it and exits 2. (Where it is installed, tests/v1 shows the
-app starting on it.) Also: what a Python without the project's packages is told, and the 1.x adapter's
-import error."""
+"""Start-up as a newcomer meets it. ``--framework 1.x`` is never ignored: where 1.x is not installed (this
+environment has the lab's release), the real program says in one line how to get it and exits 2. (Where it
+is installed, tests/v1 shows the app starting on it.) Also: what a Python without the project's packages is
+told, the 1.x adapter's import error, and the start-up line's wording."""
 
 from __future__ import annotations
 
@@ -78,3 +78,10 @@ def test_importing_the_1x_adapter_on_the_labs_release_says_what_to_install(tmp_p
     assert error.startswith("ImportError: lab11_persistence.v1 needs Agent Framework 1.x")
     assert "agent-framework-core 1.0.0b260130" in error
     assert "pip install -r requirements-v1.txt" in error and "HistoryProvider" not in error
+
+
+def test_the_start_up_line_says_the_newest_1_message(start_app: Callable[..., LabApp]) -> None:
+    app = start_app({"LAB11_CONTEXT_MESSAGES": "1"})
+    app.menu()
+    assert "the offline model, sent the newest 1 message and a summary of older ones" in app.transcript
+    assert app.exit() == 0
