@@ -149,20 +149,14 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str, genera
         from lab11_persistence.v1.agent import open_conversation as open_on_v1
 
         return open_on_v1(settings, redis_url, thread_id)
+    from lab11_persistence.agent_wiring import history_options
     from lab11_persistence.lab_release.agent import build_chat_client, summarizer_for
-    from lab11_persistence.offline_model.reasoning import summarize_messages
     from lab11_persistence.server.entra_id import store_connection
 
     chat_client = build_chat_client(settings)
+    connection = store_connection(settings, redis_url)
     agent = build_agent(
-        redis_url,
-        chat_client,
-        ssl_ca_certs=settings.redis_ca_cert,
-        cluster=settings.redis_is_cluster,
-        connection=store_connection(settings, redis_url),
-        context_messages=settings.context_messages,
-        summarizer=summarize_messages if settings.model_kind == "offline" else summarizer_for(chat_client),
-        **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
+        redis_url, chat_client, connection=connection, **history_options(settings, chat_client, summarizer_for)
     )
     return LabConversation(agent, thread_id)
 

@@ -13,11 +13,10 @@ import agent_framework
 from agent_framework import ChatMessage
 
 from lab11_persistence import config
+from lab11_persistence.agent_wiring import azure_openai_client
 from lab11_persistence.config import Settings
 from lab11_persistence.redis_history.window import Summarizer
 from lab11_persistence.summaries import ModelSummarizer
-
-AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
 class ChatAgent(agent_framework.ChatAgent):  # type: ignore[misc]
@@ -47,32 +46,9 @@ def build_chat_client(settings: Settings) -> Any:
     if kind == "azure":
         from agent_framework.azure import AzureOpenAIChatClient
 
-        auth: dict[str, Any] = {"api_key": settings.aoai_api_key}
-        if not settings.aoai_api_key:
-            # az login, managed identity, environment...; tokens are fetched (and refreshed) per request.
-            from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-
-            auth = {"ad_token_provider": get_bearer_token_provider(DefaultAzureCredential(), AZURE_TOKEN_SCOPE)}
-        endpoint = settings.aoai_endpoint or ""
-        if endpoint.startswith("http://"):
-            # AzureOpenAISettings accepts only https endpoints; a local emulator (or the tests'
-            # loopback server) speaks http, so hand the framework an SDK client built for it.
-            from agent_framework.azure._shared import DEFAULT_AZURE_API_VERSION
-            from openai import AsyncAzureOpenAI
-
-            sdk_auth = (
-                {"api_key": auth["api_key"]}
-                if "api_key" in auth
-                else {"azure_ad_token_provider": auth["ad_token_provider"]}
-            )
-            sdk_client = AsyncAzureOpenAI(
-                azure_endpoint=endpoint,
-                azure_deployment=settings.aoai_deployment,
-                api_version=DEFAULT_AZURE_API_VERSION,
-                **sdk_auth,
-            )
-            return AzureOpenAIChatClient(deployment_name=settings.aoai_deployment, async_client=sdk_client)
-        return AzureOpenAIChatClient(endpoint=endpoint, deployment_name=settings.aoai_deployment, **auth)
+        return AzureOpenAIChatClient(
+            deployment_name=settings.aoai_deployment, async_client=azure_openai_client(settings)
+        )
     if kind == "openai":
         from agent_framework.openai import OpenAIChatClient
 

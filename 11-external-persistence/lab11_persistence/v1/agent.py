@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from lab11_persistence.agent_wiring import azure_openai_client, history_options
 from lab11_persistence.config import DEFAULT_OPENAI_MODEL, INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings
 from lab11_persistence.console.menu import Transcript
 
@@ -38,21 +39,7 @@ def build_chat_client(settings: Settings) -> Any:
     from agent_framework.openai import OpenAIChatCompletionClient
 
     if settings.model_kind == "azure":
-        from openai import AsyncAzureOpenAI
-
-        auth: dict[str, Any] = {"api_key": settings.aoai_api_key}
-        if not settings.aoai_api_key:
-            from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-
-            scope = "https://cognitiveservices.azure.com/.default"
-            auth = {"azure_ad_token_provider": get_bearer_token_provider(DefaultAzureCredential(), scope)}
-        sdk_client = AsyncAzureOpenAI(
-            azure_endpoint=settings.aoai_endpoint or "",
-            azure_deployment=settings.aoai_deployment,
-            api_version="2024-10-21",
-            **auth,
-        )
-        return OpenAIChatCompletionClient(model=settings.aoai_deployment, async_client=sdk_client)
+        return OpenAIChatCompletionClient(model=settings.aoai_deployment, async_client=azure_openai_client(settings))
     return OpenAIChatCompletionClient(
         model=settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL,
         api_key=settings.openai_api_key,
@@ -68,7 +55,6 @@ def build_agent(provider: RedisHistoryProvider, chat_client: Any) -> Agent:
 
 
 def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> ConversationV1:
-    from lab11_persistence.offline_model.reasoning import summarize_messages
     from lab11_persistence.server.entra_id import store_connection
     from lab11_persistence.v1.history_provider import RedisHistoryProvider, summarizer_for
 
@@ -77,11 +63,7 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> Con
         **store_connection(settings, redis_url),
         key_prefix=KEY_PREFIX,
         max_messages=MAX_MESSAGES,
-        ssl_ca_certs=settings.redis_ca_cert,
-        cluster=settings.redis_is_cluster,
-        context_messages=settings.context_messages,
-        summarizer=summarize_messages if settings.model_kind == "offline" else summarizer_for(chat_client),
-        **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
+        **history_options(settings, chat_client, summarizer_for),
     )
     return ConversationV1(build_agent(provider, chat_client), provider, thread_id)
 
