@@ -47,7 +47,7 @@ def test_framework_lab_where_the_labs_release_is_installed_starts_the_menu(start
 
 
 @pytest.mark.parametrize(
-    ("option", "says"), [("--framework=2", "Unknown --framework '2'"), ("--frob", "Unknown argument")]
+    ("option", "says"), [("--framework=2", "Unknown --framework '2'"), ("--frob", "Unknown option")]
 )
 def test_an_unknown_option_is_one_line_and_status_2(start_app: Callable[..., LabApp], option: str, says: str) -> None:
     app = start_app(argv=[sys.executable, str(APP), option])

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from lab11_persistence.config import DEFAULT_OPENAI_MODEL, EXIT_OK, Settings, SetupError
-from lab11_persistence.console.commands import COMMANDS, counted
+from lab11_persistence.console.commands import counted
 from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.console.menu import Conversation, MenuSession
 from lab11_persistence.console.terminal import Terminal, configure_logging
@@ -85,8 +85,8 @@ def framework_asked(arguments: Sequence[str]) -> str | None:
             value = argument.split("=", 1)[1]
         else:
             raise SetupError(
-                f"Unknown argument {inert_line(repr(argument[:40]))}: the app takes --framework 1.x or "
-                f"--framework lab; its commands are {', '.join(COMMANDS)} (see --help)."
+                f"Unknown option {inert_line(repr(argument[:40]))}: the app takes --framework 1.x or "
+                "--framework lab (--help lists its commands)."
             )
         if value not in GENERATIONS:
             raise SetupError(
