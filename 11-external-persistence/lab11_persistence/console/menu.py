@@ -13,19 +13,18 @@ import re
 import signal
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.terminal import Terminal, WaitingIndicator
 from lab11_persistence.redis_history.keys import KeyLayout, new_thread_id
+from lab11_persistence.transcript import Transcript
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
 
     from lab11_persistence.redis_history.history import SavedThread
-    from lab11_persistence.redis_history.summary import Summary
     from lab11_persistence.server.embedded_server import EmbeddedServer
 
 log = logging.getLogger(__name__)
@@ -36,19 +35,6 @@ ROLE_STYLES = {
     "system": ("system", "2"),
     "tool": ("tool", "33"),
 }
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """A thread as Redis holds it: its messages as (role, text), oldest first, and the summary of older ones."""
-
-    messages: list[tuple[str, str]] = field(default_factory=list)
-    summary: str | None = None
-    summary_covers: int = 0
-
-    @classmethod
-    def of(cls, messages: list[tuple[str, str]], summary: Summary | None) -> Transcript:
-        return cls(messages) if summary is None else cls(messages, summary.text, summary.covers)
 
 
 class Conversation(Protocol):

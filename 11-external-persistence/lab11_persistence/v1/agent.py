@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab11_persistence.agent_wiring import azure_openai_client, history_options
 from lab11_persistence.config import DEFAULT_OPENAI_MODEL, INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings
-from lab11_persistence.console.menu import Transcript
+from lab11_persistence.transcript import Transcript
 
 if TYPE_CHECKING:  # pragma: no cover
     from agent_framework import Agent, Message
