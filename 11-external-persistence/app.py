@@ -27,6 +27,8 @@ from lab11_persistence.config import INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Set
 from lab11_persistence.console import commands, startup
 from lab11_persistence.console.menu import Conversation, MenuSession, Transcript
 from lab11_persistence.redis_history.keys import new_thread_id
+from lab11_persistence.redis_history.message_json import shown
+from lab11_persistence.server.entra_id import store_connection  # costs nothing: its sign-in imports are lazy
 
 if TYPE_CHECKING:  # pragma: no cover - imported in the background while the first menu is read
     from collections.abc import AsyncIterator
@@ -97,8 +99,6 @@ def create_thread(agent: ChatAgent, thread_id: str | None = None) -> tuple[Agent
 
 def _message_text(message: ChatMessage) -> tuple[str, str]:
     """(role, text) of a message: ``ChatMessage.contents`` unwrapped, tool calls and results as short notes."""
-    from lab11_persistence.redis_history.message_json import shown
-
     return shown(message.to_dict())
 
 
@@ -151,7 +151,6 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str, genera
         return open_on_v1(settings, redis_url, thread_id)
     from lab11_persistence.agent_wiring import history_options
     from lab11_persistence.lab_release.agent import build_chat_client, summarizer_for
-    from lab11_persistence.server.entra_id import store_connection
 
     chat_client = build_chat_client(settings)
     connection = store_connection(settings, redis_url)
