@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.app_driver import APP, LabApp, app_env, assert_clean
+from tests.support.app_driver import APP, LabApp, app_env, assert_clean, run_with_app_modules
 
 LAB_FOLDER = APP.parent
 LAB11_COMMAND = Path(sys.executable).parent / "lab11"
@@ -69,10 +69,9 @@ def test_app_py_in_the_labs_folder_without_the_framework_says_how_to_use_the_pro
     assert "pip install" not in result.stdout
 
 
-def test_importing_the_1x_adapter_on_the_labs_release_says_what_to_install(tmp_path: Path) -> None:
+def test_importing_the_1x_adapter_on_the_labs_release_says_what_to_install() -> None:
     """The README's 1.x import, where ``pip install .`` put the lab's release (this environment)."""
-    script = "from lab11_persistence.v1 import RedisHistoryProvider"
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = run_with_app_modules("from lab11_persistence.v1 import RedisHistoryProvider")
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("ImportError: lab11_persistence.v1 needs Agent Framework 1.x")
