@@ -28,6 +28,8 @@ from lab11_persistence.console import commands, startup
 from lab11_persistence.console.closed_output import output_closed
 from lab11_persistence.console.menu import Conversation, MenuSession, Transcript
 from lab11_persistence.redis_history.keys import new_thread_id
+from lab11_persistence.redis_history.message_json import shown
+from lab11_persistence.server.entra_id import store_connection  # costs nothing: its sign-in imports are lazy
 
 if TYPE_CHECKING:  # pragma: no cover - imported in the background while the first menu is read
     from collections.abc import AsyncIterator
@@ -98,8 +100,6 @@ def create_thread(agent: ChatAgent, thread_id: str | None = None) -> tuple[Agent
 
 def _message_text(message: ChatMessage) -> tuple[str, str]:
     """(role, text) of a message: ``ChatMessage.contents`` unwrapped, tool calls and results as short notes."""
-    from lab11_persistence.redis_history.message_json import shown
-
     return shown(message.to_dict())
 
 
@@ -150,20 +150,13 @@ def open_conversation(settings: Settings, redis_url: str, thread_id: str, genera
         from lab11_persistence.v1.agent import open_conversation as open_on_v1
 
         return open_on_v1(settings, redis_url, thread_id)
+    from lab11_persistence.agent_wiring import history_options
     from lab11_persistence.lab_release.agent import build_chat_client, summarizer_for
-    from lab11_persistence.offline_model.reasoning import summarize_messages
-    from lab11_persistence.server.entra_id import store_connection
 
     chat_client = build_chat_client(settings)
+    connection = store_connection(settings, redis_url)
     agent = build_agent(
-        redis_url,
-        chat_client,
-        ssl_ca_certs=settings.redis_ca_cert,
-        cluster=settings.redis_is_cluster,
-        connection=store_connection(settings, redis_url),
-        context_messages=settings.context_messages,
-        summarizer=summarize_messages if settings.model_kind == "offline" else summarizer_for(chat_client),
-        **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
+        redis_url, chat_client, connection=connection, **history_options(settings, chat_client, summarizer_for)
     )
     return LabConversation(agent, thread_id)
 
@@ -251,13 +244,14 @@ def run_menu(session: MenuSession) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The lab's CLI, or with a subcommand (``threads``, ``show``, ...) that command; the exit status."""
+    """The lab's CLI (``--framework 1.x``: on Agent Framework 1.x, or one line saying how to get it), or with a
+    subcommand (``threads``, ``show``, ...) that command; the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     settings = load_settings()
     if commands.wants_command(argv):
         return commands.main(argv, settings)
     try:
-        return startup.run_app(settings, open_conversation, run_menu)
+        return startup.run_app(settings, open_conversation, run_menu, argv)
     except BrokenPipeError:  # `lab11 < answers | head -1`: nobody reads the rest
         return output_closed()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,11 +38,15 @@ INSTRUCTIONS = (
 
 
 class SetupError(Exception):
-    """Something the user must fix before the app can run; the message is one line."""
+    """Something the user must fix before the app can run; the message is one line (``lines``: each one)."""
 
     def __init__(self, message: str, exit_status: int = EXIT_SETUP) -> None:
         super().__init__(message)
         self.exit_status = exit_status
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return (str(self),)
 
 
 VARIABLES = (
@@ -92,14 +96,16 @@ def _secret_parts_of_url(url: str | None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    """The lab's configuration. Secrets are kept out of ``repr``."""
+    """The lab's configuration, each setting parsed once into a typed value. Secrets are kept out of ``repr``.
+
+    ``problems`` lists, one line each, every setting that could not be used as given (``check()`` raises
+    them); the other fields then hold defaults, never a guess at what was meant.
+    """
 
     redis_url: str | None = field(default=None, repr=False)  # may carry a password
     redis_ca_cert: str | None = None
     redis_cluster: bool = False  # REDIS_URL is a Redis Cluster: the store uses redis-py's cluster client
-    # REDIS_ENTRA_ID as given: 1 signs in to REDIS_URL with a Microsoft Entra ID token (entra_id.py)
-    # instead of a password. Kept as text so that a value that is neither on nor off can be named.
-    redis_entra_id: str | None = None
+    uses_entra_id: bool = False  # REDIS_ENTRA_ID=1: sign in to REDIS_URL with a Microsoft Entra ID token
     data_dir: Path | None = None  # None: platformdirs' user data dir, decided by embedded_server
     # Microsoft's scoped keys (lab11|v2|tenant|application|agent|source|session); all unset: lab11:{thread}
     application_id: str | None = None
@@ -112,29 +118,14 @@ class Settings:
     openai_base_url: str | None = None
     openai_chat_model_id: str | None = None
     no_color: bool = False
-    # LAB11_CONTEXT_MESSAGES as given (None: unset); see ``context_messages``.
-    context_messages_setting: str | None = None
+    # How many recent messages the model is sent, older ones as a summary; None: every message (the lab's way).
+    context_messages: int | None = DEFAULT_CONTEXT_MESSAGES
+    problems: tuple[str, ...] = ()
 
-    @property
-    def context_messages(self) -> int | None:
-        """How many recent messages the model is sent, older ones as a summary; None: every message (the lab's way)."""
-        value = (self.context_messages_setting or "").strip().lower()
-        if not value:
-            return DEFAULT_CONTEXT_MESSAGES
-        if value in EVERY_MESSAGE_WORDS:
-            return None
-        return int(value) if value.isdigit() else DEFAULT_CONTEXT_MESSAGES
-
-    @property
-    def context_messages_problem(self) -> str | None:
-        """One line when LAB11_CONTEXT_MESSAGES is neither a number of messages nor ``all``, else None."""
-        value = (self.context_messages_setting or "").strip().lower()
-        if not value or value in EVERY_MESSAGE_WORDS or value.isdigit():
-            return None
-        return (
-            f"LAB11_CONTEXT_MESSAGES must be how many recent messages the model sees (e.g. 40), or 0 / all "
-            f"for every message, not {self.context_messages_setting!r}."
-        )
+    def check(self) -> None:
+        """Raise SettingsError naming every problem, or return if there is none."""
+        if self.problems:
+            raise SettingsError(self.problems)
 
     @property
     def model_kind(self) -> str:
@@ -146,28 +137,6 @@ class Settings:
         return "offline"
 
     @property
-    def half_configured_model(self) -> str | None:
-        """One line when the model settings show an intent they do not complete, else None.
-
-        Without this, AOAI_ENDPOINT alone (say) would quietly give the offline model.
-        """
-        azure = {"AOAI_ENDPOINT": self.aoai_endpoint, "AOAI_DEPLOYMENT": self.aoai_deployment}
-        missing = [name for name, value in azure.items() if not value]
-        if missing and (self.aoai_api_key or len(missing) < len(azure)):
-            given = [name for name, value in (*azure.items(), ("AOAI_API_KEY", self.aoai_api_key)) if value]
-            return (
-                f"{_are_set(given)} set but {_are_set(missing)} not: "
-                "Azure OpenAI needs both AOAI_ENDPOINT and AOAI_DEPLOYMENT."
-            )
-        if self.model_kind == "offline" and (self.openai_base_url or self.openai_chat_model_id):
-            given = [name for name in ("OPENAI_BASE_URL", "OPENAI_CHAT_MODEL_ID") if getattr(self, name.lower())]
-            return (
-                f"{_are_set(given)} set but OPENAI_API_KEY is not: "
-                "set a key (any value for a local server such as Ollama)."
-            )
-        return None
-
-    @property
     def uses_embedded_redis(self) -> bool:
         return not self.redis_url
 
@@ -177,68 +146,10 @@ class Settings:
         return self.redis_cluster and not self.uses_embedded_redis
 
     @property
-    def uses_entra_id(self) -> bool:
-        """REDIS_ENTRA_ID is on: the app signs in to REDIS_URL with Microsoft Entra ID."""
-        return _is_true(self.redis_entra_id)
-
-    @property
-    def redis_sign_in_problem(self) -> str | None:
-        """One line when REDIS_ENTRA_ID is misused, else None.
-
-        Entra ID sign-in replaces the password, so REDIS_URL must not carry one (which of the two
-        would be meant?), and the token is a bearer credential, so it never travels unencrypted
-        beyond this machine.
-        """
-        value = (self.redis_entra_id or "").lower()
-        if value and value not in TRUE_WORDS + FALSE_WORDS:
-            return f"REDIS_ENTRA_ID must be 1 (sign in with Microsoft Entra ID) or 0, not {self.redis_entra_id!r}."
-        if not self.uses_entra_id:
-            return None
-        if not self.redis_url:
-            return (
-                "REDIS_ENTRA_ID=1 needs REDIS_URL: the cache's address without a password, "
-                "e.g. rediss://<name>.<region>.redis.azure.net:10000/0."
-            )
-        try:
-            parts = urlsplit(self.redis_url)
-            has_password, has_username, host = parts.password is not None, bool(parts.username), parts.hostname
-        except ValueError:
-            return None  # the start-up check names an unparsable URL
-        if has_password:
-            return (
-                "REDIS_URL has a password, but REDIS_ENTRA_ID=1 signs in with a Microsoft Entra ID token instead: "
-                "remove the password from REDIS_URL, or unset REDIS_ENTRA_ID to use it."
-            )
-        if has_username:
-            return (
-                "REDIS_URL names a user, but with REDIS_ENTRA_ID=1 the user is the identity you sign in as: "
-                "remove the user name from REDIS_URL."
-            )
-        if parts.scheme == "unix":
-            return "REDIS_ENTRA_ID=1 signs in to a server on the network (rediss://host:port/0), not a unix socket."
-        if parts.scheme == "redis" and not _is_loopback(host):
-            return (
-                "REDIS_URL starts with redis:// (no TLS), which would send your Microsoft Entra ID token "
-                "unencrypted: use rediss:// (REDIS_ENTRA_ID=1 allows redis:// only to this machine)."
-            )
-        return None
-
-    @property
     def key_scope(self) -> dict[str, str]:
         """The scope arguments of the store and the provider (``tenant_id``, ...): only those set."""
         scope = {"tenant_id": self.tenant_id, "application_id": self.application_id, "agent_id": self.agent_id}
         return {name: value for name, value in scope.items() if value is not None}
-
-    @property
-    def key_scope_problem(self) -> str | None:
-        """One line when a scope is set without the application it belongs to, else None."""
-        if self.application_id is None and (self.tenant_id is not None or self.agent_id is not None):
-            given = [name for name in ("LAB11_TENANT_ID", "LAB11_AGENT_ID") if getattr(self, name[6:].lower())]
-            return (
-                f"{_are_set(given)} set but LAB11_APPLICATION_ID is not: "
-                "Microsoft's scoped keys need an application id (or unset both for the lab's lab11:{thread} keys)."
-            )
-        return None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -258,7 +169,7 @@ class Settings:
             for name in (
                 "redis_ca_cert",
                 "redis_cluster",
-                "redis_entra_id",
+                "uses_entra_id",
                 "data_dir",
                 "application_id",
                 "tenant_id",
@@ -266,7 +177,8 @@ class Settings:
                 "aoai_endpoint",
                 "aoai_deployment",
                 "openai_base_url",
-                "context_messages_setting",
+                "openai_chat_model_id",
+                "context_messages",
             )
         )
         flags = (
@@ -274,19 +186,26 @@ class Settings:
             f"aoai_api_key={'set' if self.aoai_api_key else None!r}, "
             f"openai_api_key={'set' if self.openai_api_key else None!r}"
         )
-        return f"Settings({flags}, {shown}, openai_chat_model_id={self.openai_chat_model_id!r})"
+        return f"Settings({flags}, {shown}, problems={len(self.problems)})"
 
     __str__ = __repr__
+
+
+class SettingsError(SetupError):
+    """Settings the app cannot run with: every problem, one line each (exit status 2)."""
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        super().__init__("\n".join(problems), EXIT_SETUP)
+        self.problems = problems
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return self.problems
 
 
 def _are_set(names: list[str]) -> str:
     """``A is`` or ``A and B are``."""
     return " and ".join(names) + (" is" if len(names) == 1 else " are")
-
-
-def _is_true(value: str | None) -> bool:
-    """``1``, ``true``, ``yes`` or ``on`` (any case); anything else, or unset, is false."""
-    return (value or "").lower() in TRUE_WORDS
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -299,8 +218,113 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+# -- parsing: each setting once, every problem kept ----------------------------------------------
+
+
+def _switch(name: str, value: str | None, problems: list[str], meaning: str) -> bool:
+    """An on/off setting: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` (any case); unset is off."""
+    word = (value or "").lower()
+    if word and word not in TRUE_WORDS + FALSE_WORDS:
+        problems.append(f"{name} must be 1 ({meaning}) or 0, not {value!r}.")
+        return False
+    return word in TRUE_WORDS
+
+
+def _context_messages(value: str | None, problems: list[str]) -> int | None:
+    """LAB11_CONTEXT_MESSAGES: a number of recent messages, or ``0``/``all`` for every one; unset is the default."""
+    word = (value or "").lower()
+    if not word:
+        return DEFAULT_CONTEXT_MESSAGES
+    if word in EVERY_MESSAGE_WORDS:
+        return None
+    if word.isdigit():
+        return int(word)
+    problems.append(
+        "LAB11_CONTEXT_MESSAGES must be how many recent messages the model sees (e.g. 40), or 0 / all "
+        f"for every message, not {value!r}."
+    )
+    return DEFAULT_CONTEXT_MESSAGES
+
+
+def _half_configured_model(settings: Settings) -> str | None:
+    """One line when the model settings show an intent they do not complete, else None.
+
+    Without this, AOAI_ENDPOINT alone (say) would quietly give the offline model.
+    """
+    azure = {"AOAI_ENDPOINT": settings.aoai_endpoint, "AOAI_DEPLOYMENT": settings.aoai_deployment}
+    missing = [name for name, value in azure.items() if not value]
+    if missing and (settings.aoai_api_key or len(missing) < len(azure)):
+        given = [name for name, value in (*azure.items(), ("AOAI_API_KEY", settings.aoai_api_key)) if value]
+        return (
+            f"{_are_set(given)} set but {_are_set(missing)} not: "
+            "Azure OpenAI needs both AOAI_ENDPOINT and AOAI_DEPLOYMENT."
+        )
+    if settings.model_kind == "offline" and (settings.openai_base_url or settings.openai_chat_model_id):
+        given = [name for name in ("OPENAI_BASE_URL", "OPENAI_CHAT_MODEL_ID") if getattr(settings, name.lower())]
+        return (
+            f"{_are_set(given)} set but OPENAI_API_KEY is not: set a key (any value for a local server such as Ollama)."
+        )
+    return None
+
+
+def _entra_id_misuse(settings: Settings) -> str | None:
+    """One line when REDIS_ENTRA_ID=1 cannot work with REDIS_URL as it is, else None.
+
+    Entra ID sign-in replaces the password, so REDIS_URL must not carry one (which of the two would be
+    meant?), and the token is a bearer credential, so it never travels unencrypted beyond this machine.
+    """
+    if not settings.uses_entra_id:
+        return None
+    if not settings.redis_url:
+        return (
+            "REDIS_ENTRA_ID=1 needs REDIS_URL: the cache's address without a password, "
+            "e.g. rediss://<name>.<region>.redis.azure.net:10000/0."
+        )
+    try:
+        parts = urlsplit(settings.redis_url)
+        has_password, has_username, host = parts.password is not None, bool(parts.username), parts.hostname
+    except ValueError:
+        return None  # the start-up check names an unparsable URL
+    if has_password:
+        return (
+            "REDIS_URL has a password, but REDIS_ENTRA_ID=1 signs in with a Microsoft Entra ID token instead: "
+            "remove the password from REDIS_URL, or unset REDIS_ENTRA_ID to use it."
+        )
+    if has_username:
+        return (
+            "REDIS_URL names a user, but with REDIS_ENTRA_ID=1 the user is the identity you sign in as: "
+            "remove the user name from REDIS_URL."
+        )
+    if parts.scheme == "unix":
+        return "REDIS_ENTRA_ID=1 signs in to a server on the network (rediss://host:port/0), not a unix socket."
+    if parts.scheme == "redis" and not _is_loopback(host):
+        return (
+            "REDIS_URL starts with redis:// (no TLS), which would send your Microsoft Entra ID token "
+            "unencrypted: use rediss:// (REDIS_ENTRA_ID=1 allows redis:// only to this machine)."
+        )
+    return None
+
+
+def _scope_without_application(settings: Settings) -> str | None:
+    """One line when a scope is set without the application it belongs to, else None."""
+    if settings.application_id is None and (settings.tenant_id is not None or settings.agent_id is not None):
+        given = [name for name in ("LAB11_TENANT_ID", "LAB11_AGENT_ID") if getattr(settings, name[6:].lower())]
+        return (
+            f"{_are_set(given)} set but LAB11_APPLICATION_ID is not: "
+            "Microsoft's scoped keys need an application id (or unset both for the lab's lab11:{thread} keys)."
+        )
+    return None
+
+
+#: Problems that only show once the settings are read together.
+_COMBINED_CHECKS = (_half_configured_model, _entra_id_misuse, _scope_without_application)
+
+
 def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
-    """Read the settings: environment first, then ``.env``, then defaults. Blank values count as unset."""
+    """Read the settings: environment first, then ``.env``, then defaults. Blank values count as unset.
+
+    Never raises for a bad value: it is named in ``problems`` (see ``Settings.check``).
+    """
     env = dict(os.environ if environ is None else environ)
     file_values = _dotenv_values(env.get("LAB11_ENV_FILE")) if read_dotenv else {}
 
@@ -311,12 +335,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         value = value.strip() if value else None
         return value or None
 
+    problems: list[str] = []
     data_dir = get("LAB11_DATA_DIR")
-    return Settings(
+    settings = Settings(
         redis_url=get("REDIS_URL"),
         redis_ca_cert=get("REDIS_CA_CERT"),
-        redis_cluster=_is_true(get("REDIS_CLUSTER")),
-        redis_entra_id=get("REDIS_ENTRA_ID"),
+        redis_cluster=_switch("REDIS_CLUSTER", get("REDIS_CLUSTER"), problems, "REDIS_URL is a Redis Cluster"),
+        uses_entra_id=_switch("REDIS_ENTRA_ID", get("REDIS_ENTRA_ID"), problems, "sign in with Microsoft Entra ID"),
         data_dir=Path(data_dir).expanduser() if data_dir else None,
         application_id=get("LAB11_APPLICATION_ID"),
         tenant_id=get("LAB11_TENANT_ID"),
@@ -328,44 +353,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         openai_base_url=get("OPENAI_BASE_URL"),
         openai_chat_model_id=get("OPENAI_CHAT_MODEL_ID"),
         no_color=bool(get("NO_COLOR")),
-        context_messages_setting=get("LAB11_CONTEXT_MESSAGES"),
+        context_messages=_context_messages(get("LAB11_CONTEXT_MESSAGES"), problems),
     )
-
-
-def url_host(url: str | None) -> str:
-    """``scheme://host[:port]`` of a URL: enough to say where a service is, nothing secret."""
-    if not url:
-        return ""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "an unparsable URL"
-    return f"{parts.scheme}://{host}{port}" if parts.scheme else host
-
-
-def home_relative(path: Path) -> str:
-    """``~/...`` for paths under the home directory, else the path as it is."""
-    try:
-        return "~/" + str(path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)
-
-
-def describe_model(settings: Settings) -> str:
-    """Which model, and what of a thread it is sent."""
-    kind = settings.model_kind
-    if kind == "azure":
-        model = f"Azure OpenAI deployment {settings.aoai_deployment!r} at {url_host(settings.aoai_endpoint)}"
-    elif kind == "openai":
-        where = f" at {url_host(settings.openai_base_url)}" if settings.openai_base_url else ""
-        model = f"OpenAI model {settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL!r}{where}"
-    else:
-        model = "the offline model"
-    if settings.context_messages is None:
-        return model
-    return f"{model}, sent the newest {settings.context_messages} messages and a summary of older ones"
-
-
-# -- start-up checks that cost (almost) nothing ----------------------------------------
+    problems.extend(problem for check in _COMBINED_CHECKS if (problem := check(settings)))
+    return replace(settings, problems=tuple(problems))

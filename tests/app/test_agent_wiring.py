@@ -145,8 +145,8 @@ def test_azure_https_endpoint_uses_the_deployment_route() -> None:
 def test_a_half_configured_model_is_named_instead_of_falling_back_to_offline(
     env: dict[str, str], expected: str
 ) -> None:
-    problem = config.load_settings(env, read_dotenv=False).half_configured_model
-    assert problem is not None and problem.startswith(expected)
+    (problem,) = config.load_settings(env, read_dotenv=False).problems
+    assert problem.startswith(expected)
 
 
 @pytest.mark.parametrize(
@@ -159,4 +159,30 @@ def test_a_half_configured_model_is_named_instead_of_falling_back_to_offline(
     ],
 )
 def test_complete_model_settings_raise_no_complaint(env: dict[str, str]) -> None:
-    assert config.load_settings(env, read_dotenv=False).half_configured_model is None
+    assert config.load_settings(env, read_dotenv=False).problems == ()
+
+
+def test_the_azure_client_is_built_in_one_place_with_one_api_version() -> None:
+    """Both generations' adapters hand their chat client the SDK client ``agent_wiring`` builds."""
+    from lab11_persistence.agent_wiring import AZURE_OPENAI_API_VERSION, azure_openai_client
+
+    settings = config.load_settings(
+        {"AOAI_ENDPOINT": "http://127.0.0.1:9/", "AOAI_DEPLOYMENT": "gpt", "AOAI_API_KEY": "k"}, read_dotenv=False
+    )
+    sdk_client = build_chat_client(settings).client
+    assert sdk_client._api_version == azure_openai_client(settings)._api_version == AZURE_OPENAI_API_VERSION
+    assert str(sdk_client.base_url) == "http://127.0.0.1:9/openai/deployments/gpt/"
+
+
+def test_the_window_is_summarized_by_the_offline_model_or_else_by_the_agents_own_model() -> None:
+    from lab11_persistence.agent_wiring import history_options
+    from lab11_persistence.lab_release.agent import summarizer_for
+    from lab11_persistence.offline_model.reasoning import summarize_messages
+    from lab11_persistence.summaries import ModelSummarizer
+
+    offline = config.load_settings({}, read_dotenv=False)
+    assert history_options(offline, object(), summarizer_for)["summarizer"] is summarize_messages
+    openai = config.load_settings({"OPENAI_API_KEY": "k", "LAB11_CONTEXT_MESSAGES": "8"}, read_dotenv=False)
+    options = history_options(openai, client := object(), summarizer_for)
+    assert isinstance(options["summarizer"], ModelSummarizer) and options["summarizer"].chat_client is client
+    assert options["context_messages"] == 8

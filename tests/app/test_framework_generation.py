@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab11_persistence.console.startup import LAB, V1, generation_of
+from lab11_persistence.frameworks import LAB, V1, generation_of
 
 
 @pytest.mark.parametrize("version", ["1.0.0", "1.0.1", "1.8.0", "1.16.0", "1.23.0", "2.0.0"])

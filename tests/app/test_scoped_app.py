@@ -65,6 +65,7 @@ def test_the_settings_are_read_from_the_environment() -> None:
 
     settings = load_settings({"LAB11_APPLICATION_ID": " app ", "LAB11_AGENT_ID": "a"}, read_dotenv=False)
     assert settings.key_scope == {"application_id": "app", "agent_id": "a"}
-    assert settings.key_scope_problem is None
+    assert settings.problems == ()
     assert load_settings({}, read_dotenv=False).key_scope == {}
-    assert "LAB11_AGENT_ID" in (load_settings({"LAB11_AGENT_ID": "a"}, read_dotenv=False).key_scope_problem or "")
+    (problem,) = load_settings({"LAB11_AGENT_ID": "a"}, read_dotenv=False).problems
+    assert "LAB11_AGENT_ID" in problem

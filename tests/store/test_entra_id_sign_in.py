@@ -273,7 +273,7 @@ async def test_the_store_as_the_app_builds_it_signs_in_with_default_azure_creden
     monkeypatch.setattr(entra_id, "_shared_provider", None)
     url = f"redis://127.0.0.1:{redis_server.port}/0"
     settings = config.load_settings({"REDIS_URL": url, "REDIS_ENTRA_ID": "1"}, read_dotenv=False)
-    assert settings.redis_sign_in_problem is None
+    assert settings.problems == ()
     store = RedisChatMessageStore(thread_id="thread_a", key_prefix="lab11", **entra_id.store_connection(settings, url))
     await store.add_messages(TURN[:1])
     entra.rotate()

@@ -39,5 +39,5 @@ def test_the_window_setting() -> None:
     assert window(None) == DEFAULT_CONTEXT_MESSAGES
     assert window("12") == 12
     assert [window(word) for word in ("0", "all", "ALL", "off")] == [None] * 4
-    problem = load_settings({"LAB11_CONTEXT_MESSAGES": "-3"}, read_dotenv=False).context_messages_problem
-    assert problem is not None and "'-3'" in problem
+    (problem,) = load_settings({"LAB11_CONTEXT_MESSAGES": "-3"}, read_dotenv=False).problems
+    assert "LAB11_CONTEXT_MESSAGES" in problem and "'-3'" in problem

@@ -77,6 +77,7 @@ def main(argv: list[str], settings: Settings) -> int:
     logging.basicConfig(level=logging.WARNING, format="lab11: %(message)s", stream=sys.stderr)
     server = None
     try:
+        settings.check()  # every settings problem, one line each, before any connection
         layout = key_layout(settings, args)  # a bad scope stops here, before any connection
         if args.command == "migrate" and not layout.scoped:
             raise UsageError(
@@ -88,7 +89,8 @@ def main(argv: list[str], settings: Settings) -> int:
 
         return asyncio.run(_run(settings, redis_url, args, layout))
     except SetupError as error:
-        _error(settings, str(error))
+        for line in error.lines:
+            _error(settings, line)
         return error.exit_status
     except BrokenPipeError:  # `lab11 export --all | head`
         return output_closed()

@@ -8,11 +8,11 @@ waiting indicator, one clear line for any failure, and printing stored text iner
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
@@ -27,14 +27,15 @@ from lab11_persistence.console.wording import (
     summary_heading,
 )
 from lab11_persistence.redis_history.keys import KeyLayout, new_thread_id
+from lab11_persistence.transcript import Transcript
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncio
 
     from lab11_persistence.redis_history.history import SavedThread
-    from lab11_persistence.redis_history.summary import Summary
     from lab11_persistence.server.embedded_server import EmbeddedServer
 
+log = logging.getLogger(__name__)
 
 ROLE_STYLES = {
     "user": ("you", "1;36"),
@@ -42,26 +43,6 @@ ROLE_STYLES = {
     "system": ("system", "2"),
     "tool": ("tool", "33"),
 }
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """A thread as Redis holds it: its messages as (role, text), oldest first, and the summary of older ones.
-
-    ``removed`` is how many of the oldest messages are no longer in Redis's list (trimmed at ``max_messages``
-    once the summary covered them): the summary's ``covers`` less its ``in_list``.
-    """
-
-    messages: list[tuple[str, str]] = field(default_factory=list)
-    summary: str | None = None
-    summary_covers: int = 0
-    removed: int = 0
-
-    @classmethod
-    def of(cls, messages: list[tuple[str, str]], summary: Summary | None) -> Transcript:
-        if summary is None:
-            return cls(messages)
-        return cls(messages, summary.text, summary.covers, summary.covers - summary.in_list)
 
 
 class Conversation(Protocol):
@@ -225,8 +206,12 @@ class MenuSession:
 
     # -- failures, in one line -----------------------------------------------------------------
 
-    def report(self, error: BaseException, *, during_turn: bool = False) -> None:
-        """One clear line for a failure, with no secret in it."""
+    def report(self, error: BaseException, *, during_turn: bool = False, restarted: bool | None = None) -> None:
+        """One clear line for a failure, with no secret in it.
+
+        ``restarted``: whether the embedded server was already restarted for this failure (a turn does that
+        off the event loop before it reports); None restarts it here, outside any running loop.
+        """
         from redis.exceptions import RedisError
 
         from lab11_persistence.redis_history.connection import RedisPasswordRefusedError, RedisUnavailableError
@@ -238,7 +223,8 @@ class MenuSession:
         elif isinstance(error, RedisPasswordRefusedError):
             self.term.error(f"{detail}. Fix REDIS_URL and start the app again.")
         elif isinstance(error, RedisUnavailableError):
-            restarted = self._restart_embedded_server()
+            if restarted is None:
+                restarted = self._restart_embedded_server()
             tail = " The embedded server has been restarted: try again." if restarted else " Try again in a moment."
             self.term.error(f"Redis is unavailable: {detail}.{tail}")
         elif isinstance(error, RedisError):
@@ -263,11 +249,17 @@ class MenuSession:
         return inert_line(re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", detail))  # classes named by repr
 
     def _restart_embedded_server(self) -> bool:
+        """Start the embedded server again if it went away; False (and one log line) if that failed.
+
+        Blocking (a file lock, a subprocess, up to 10 s of waiting for the socket): a coroutine calls it
+        through ``asyncio.to_thread``.
+        """
         if self.server is None:
             return False
         try:
             self.server.ensure_running()
-        except Exception:
+        except Exception as error:
+            log.warning("Could not restart the embedded Valkey server: %s", self._one_line(error))
             return False
         return True
 
@@ -282,6 +274,8 @@ class MenuSession:
             self.term.error("Stopped. Nothing from this turn was saved; you can send it again.")
 
     async def _stream_reply(self, prompt: str) -> None:
+        import asyncio
+
         from redis.exceptions import RedisError
 
         from lab11_persistence.redis_history.connection import RedisUnavailableError
@@ -313,7 +307,10 @@ class MenuSession:
             if isinstance(failure, (RedisUnavailableError, RedisError)):
                 if started:
                     self.term.error("The reply above could not be saved, so this turn is not in the history.")
-                self.report(failure)
+                restarted = None
+                if isinstance(failure, RedisUnavailableError):  # off the loop: the fold and spinner go on
+                    restarted = await asyncio.to_thread(self._restart_embedded_server)
+                self.report(failure, restarted=restarted)
             else:
                 self.report(failure, during_turn=True)
             return

@@ -1,5 +1,6 @@
-"""Start-up of the lab's app: which Agent Framework generation is installed, the background imports,
-the Redis to use, and the frame around the menu (signals, one-line set-up errors, clean exit).
+"""Start-up of the lab's app: the background imports, the Redis to use, the start-up line, and the frame
+around the menu (signals, one-line set-up errors, clean exit). Which Agent Framework it starts on is
+``framework_choice``.
 
 The menu is printed before the Agent Framework, the model SDK and the Redis client are imported:
 they load in a background thread while the user reads it, and the first action that needs them
@@ -9,17 +10,25 @@ waits (``ConversationOpener``). ``app.py`` hands in what it builds once they are
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
-from lab11_persistence.config import EXIT_OK, Settings, SetupError, describe_model, home_relative
+from lab11_persistence.config import DEFAULT_OPENAI_MODEL, EXIT_OK, Settings, SetupError
+from lab11_persistence.console.framework_choice import (
+    INSTALL_HINT,
+    check_framework_asked,
+    framework_asked,
+    framework_generation,
+)
 from lab11_persistence.console.menu import Conversation, MenuSession
 from lab11_persistence.console.terminal import Terminal, configure_logging
+from lab11_persistence.console.wording import counted
+from lab11_persistence.frameworks import LAB, REQUIRED_FRAMEWORK, V1
 from lab11_persistence.redis_history.urls import describe_redis_url  # standard library only
 from lab11_persistence.server.choice import redis_for
 
@@ -28,56 +37,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from lab11_persistence.server.embedded_server import EmbeddedServer
 
-REQUIRED_FRAMEWORK = "1.0.0b260130"
-INSTALL_HINT = f"pip install agent-framework-core=={REQUIRED_FRAMEWORK}"
-V1_HINT = "or agent-framework-core 1.x: python3 dev.py app --framework 1.x"
-LAB, V1 = "lab", "1.x"
-
 #: What ``app.py`` builds once the framework is in: (settings, redis_url, thread_id, generation) -> Conversation.
 OpenConversation = Callable[[Settings, str, str, str], Conversation]
-
-
-def framework_generation() -> str:
-    """``lab`` on the lab's release, ``1.x`` on Agent Framework 1.x; one line for anything else.
-
-    Looks at the installed distribution's folder name rather than importing anything, so it
-    costs a directory listing. The background import double-checks the API.
-    """
-    from importlib.util import find_spec
-
-    spec = find_spec("agent_framework")
-    if spec is None or not spec.submodule_search_locations:
-        raise SetupError(f"The Agent Framework is not installed. Run: {INSTALL_HINT} ({V1_HINT}).")
-    site = Path(next(iter(spec.submodule_search_locations))).parent
-    found = sorted(
-        (
-            entry.name[len("agent_framework_core-") : -len(".dist-info")]
-            for entry in site.glob("agent_framework_core-*.dist-info")
-        ),
-        key=_version_order,
-    )
-    if not found or REQUIRED_FRAMEWORK in found:
-        return LAB
-    if generation := generation_of(found[-1]):
-        return generation
-    raise SetupError(
-        f"This lab needs agent-framework-core {REQUIRED_FRAMEWORK} (found {found[-1]}). "
-        f"Run: {INSTALL_HINT} ({V1_HINT})."
-    )
-
-
-def generation_of(version: str) -> str | None:
-    """``lab`` for the lab's release, ``1.x`` from 1.0.0 on; None for the other 1.0.0 pre-releases (neither API)."""
-    if version == REQUIRED_FRAMEWORK:
-        return LAB
-    if re.fullmatch(r"1\.0\.0(a|b|rc)\d+", version):
-        return None
-    return V1
-
-
-def _version_order(version: str) -> list[int | str]:
-    """1.10.0 after 1.9.0 (a plain string sort puts it before)."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", version)]
 
 
 # -- background loading of the heavy modules ------------------------------------------
@@ -171,6 +132,42 @@ class ConversationOpener:
 # -- the frame around the menu ------------------------------------------------------------
 
 
+def url_host(url: str | None) -> str:
+    """``scheme://host[:port]`` of a URL: enough to say where a service is, nothing secret."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an unparsable URL"
+    return f"{parts.scheme}://{host}{port}" if parts.scheme else host
+
+
+def home_relative(path: Path) -> str:
+    """``~/...`` for paths under the home directory, else the path as it is."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
+def describe_model(settings: Settings) -> str:
+    """Which model, and what of a thread it is sent."""
+    kind = settings.model_kind
+    if kind == "azure":
+        model = f"Azure OpenAI deployment {settings.aoai_deployment!r} at {url_host(settings.aoai_endpoint)}"
+    elif kind == "openai":
+        where = f" at {url_host(settings.openai_base_url)}" if settings.openai_base_url else ""
+        model = f"OpenAI model {settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL!r}{where}"
+    else:
+        model = "the offline model"
+    if settings.context_messages is None:
+        return model
+    return f"{model}, sent the newest {counted(settings.context_messages, 'message')} and a summary of older ones"
+
+
 def startup_line(settings: Settings, server: EmbeddedServer | None) -> str:
     """Which Redis and which model, in one line, and what to set to use your own."""
     if server is not None:
@@ -190,8 +187,16 @@ def _raise_system_exit(signum: int, _frame: Any) -> NoReturn:
     raise SystemExit(128 + signum)
 
 
-def run_app(settings: Settings, open_conversation: OpenConversation, run_menu: Callable[[MenuSession], int]) -> int:
-    """Set up the terminal and Redis, run the menu, and close everything; returns the exit status."""
+def run_app(
+    settings: Settings,
+    open_conversation: OpenConversation,
+    run_menu: Callable[[MenuSession], int],
+    arguments: Sequence[str] = (),
+) -> int:
+    """Set up the terminal and Redis, run the menu, and close everything; returns the exit status.
+
+    ``arguments``: the app's own (``--framework 1.x``), never ignored.
+    """
     term = Terminal(settings)
     configure_logging(settings, term)
     server: EmbeddedServer | None = None
@@ -200,9 +205,10 @@ def run_app(settings: Settings, open_conversation: OpenConversation, run_menu: C
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _raise_system_exit)
     try:
+        asked = framework_asked(arguments)
         generation = framework_generation()
-        if problem := settings.half_configured_model or settings.context_messages_problem or settings.key_scope_problem:
-            raise SetupError(problem)
+        check_framework_asked(asked, generation)
+        settings.check()
         redis_url, server = redis_for(settings)
         opener = ConversationOpener(settings, redis_url, generation, open_conversation)
         session = MenuSession(settings, term, opener, server)
@@ -212,7 +218,8 @@ def run_app(settings: Settings, open_conversation: OpenConversation, run_menu: C
             term.say("On Agent Framework 1.x: the same threads, through RedisHistoryProvider.")
         return run_menu(session)
     except SetupError as error:
-        term.error(settings.redact(str(error)))
+        for line in error.lines:
+            term.error(settings.redact(line))
         return error.exit_status
     except KeyboardInterrupt:
         term.say()

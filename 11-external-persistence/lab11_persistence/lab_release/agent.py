@@ -2,7 +2,8 @@
 a turn in one ``add_messages`` call, the chat client the settings ask for, and the summarizer of what
 falls out of the model's window.
 
-Imported in the background while the first menu is read (``console.startup``), never before.
+Imported in the background while the first menu is read (``console.startup``), never before; so it
+imports at the top what every turn needs, and only the chat client's module by the settings.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any
 import agent_framework
 from agent_framework import ChatMessage
 
-from lab11_persistence import config
-from lab11_persistence.config import Settings
+import redis_chat_message_store  # noqa: F401  (loaded here, in the background, for app.py: redis.asyncio, pydantic)
+from lab11_persistence.agent_wiring import azure_openai_client
+from lab11_persistence.config import DEFAULT_OPENAI_MODEL, Settings
+from lab11_persistence.offline_model.lab_client import OfflineChatClient
 from lab11_persistence.redis_history.window import Summarizer
 from lab11_persistence.summaries import ModelSummarizer
-
-AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
 class ChatAgent(agent_framework.ChatAgent):  # type: ignore[misc]
@@ -41,64 +42,41 @@ class ChatAgent(agent_framework.ChatAgent):  # type: ignore[misc]
             await thread.context_provider.invoked(input_messages, response_messages, **kwargs)
 
 
-def build_chat_client(settings: Settings) -> Any:
-    """Azure OpenAI, OpenAI (or any OpenAI-compatible server), or the offline model."""
-    kind = settings.model_kind
-    if kind == "azure":
+def chat_client_class(settings: Settings) -> type:
+    """The chat client class the settings ask for, its module imported now and only that one.
+
+    The one place this module imports lazily: ``agent_framework.openai`` alone takes about a second, and an
+    offline or Azure app never needs it (``preload`` calls this in the background while the menu is read).
+    """
+    if settings.model_kind == "azure":
         from agent_framework.azure import AzureOpenAIChatClient
 
-        auth: dict[str, Any] = {"api_key": settings.aoai_api_key}
-        if not settings.aoai_api_key:
-            # az login, managed identity, environment...; tokens are fetched (and refreshed) per request.
-            from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-
-            auth = {"ad_token_provider": get_bearer_token_provider(DefaultAzureCredential(), AZURE_TOKEN_SCOPE)}
-        endpoint = settings.aoai_endpoint or ""
-        if endpoint.startswith("http://"):
-            # AzureOpenAISettings accepts only https endpoints; a local emulator (or the tests'
-            # loopback server) speaks http, so hand the framework an SDK client built for it.
-            from agent_framework.azure._shared import DEFAULT_AZURE_API_VERSION
-            from openai import AsyncAzureOpenAI
-
-            sdk_auth = (
-                {"api_key": auth["api_key"]}
-                if "api_key" in auth
-                else {"azure_ad_token_provider": auth["ad_token_provider"]}
-            )
-            sdk_client = AsyncAzureOpenAI(
-                azure_endpoint=endpoint,
-                azure_deployment=settings.aoai_deployment,
-                api_version=DEFAULT_AZURE_API_VERSION,
-                **sdk_auth,
-            )
-            return AzureOpenAIChatClient(deployment_name=settings.aoai_deployment, async_client=sdk_client)
-        return AzureOpenAIChatClient(endpoint=endpoint, deployment_name=settings.aoai_deployment, **auth)
-    if kind == "openai":
+        return AzureOpenAIChatClient
+    if settings.model_kind == "openai":
         from agent_framework.openai import OpenAIChatClient
 
-        return OpenAIChatClient(
-            model_id=settings.openai_chat_model_id or config.DEFAULT_OPENAI_MODEL,
+        return OpenAIChatClient
+    return OfflineChatClient
+
+
+def build_chat_client(settings: Settings) -> Any:
+    """Azure OpenAI, OpenAI (or any OpenAI-compatible server), or the offline model."""
+    client_class = chat_client_class(settings)
+    if settings.model_kind == "azure":
+        return client_class(deployment_name=settings.aoai_deployment, async_client=azure_openai_client(settings))
+    if settings.model_kind == "openai":
+        return client_class(
+            model_id=settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL,
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
         )
-    from lab11_persistence.offline_model.lab_client import OfflineChatClient
-
-    return OfflineChatClient()
+    return client_class()
 
 
 def preload(settings: Settings) -> None:
-    """Import what the first turn needs (run in the background while the menu is read)."""
-    import redis_chat_message_store  # noqa: F401  (the lab's store, by its public name: redis.asyncio, pydantic)
-
-    if settings.model_kind == "azure":
-        import agent_framework.azure
-
-        if not settings.aoai_api_key:
-            import azure.identity  # noqa: F401
-    elif settings.model_kind == "openai":
-        import agent_framework.openai  # noqa: F401
-    else:
-        import lab11_persistence.offline_model.lab_client  # noqa: F401
+    """Import what the first turn needs (run in the background while the menu is read): this module and
+    the lab's store are in by now, the chat client's module follows."""
+    chat_client_class(settings)
 
 
 def summarizer_for(chat_client: Any) -> Summarizer:

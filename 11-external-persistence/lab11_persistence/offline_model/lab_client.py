@@ -7,7 +7,7 @@ makes the lab's "verify the assistant still remembers" step visible offline: aft
 a restart and a resumed thread, the reply can only mention those facts if the
 Redis history really was sent to the model.
 
-The reasoning (which facts a message states, what a question asks) lives in ``offline_reasoning``,
+The reasoning (which facts a message states, what a question asks) lives in ``reasoning``,
 free of any framework type; this module is only the chat client around it.
 """
 

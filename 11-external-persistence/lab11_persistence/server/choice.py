@@ -6,17 +6,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lab11_persistence.config import EXIT_REDIS, Settings, SetupError
+from lab11_persistence.server import entra_id  # light: azure.identity only when REDIS_ENTRA_ID=1
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab11_persistence.server.embedded_server import EmbeddedServer
 
 
 def redis_for(settings: Settings) -> tuple[str, EmbeddedServer | None]:
-    """The URL to use, and the embedded server when one was started for it (release it when done)."""
-    if problem := settings.redis_sign_in_problem:
-        raise SetupError(problem)
+    """The URL to use, and the embedded server when one was started for it (release it when done).
+
+    ``settings`` are checked already (``Settings.check``): here only whether Redis answers.
+    """
     if settings.redis_url:
-        from lab11_persistence.server import entra_id  # light: azure.identity only when REDIS_ENTRA_ID=1
+        # Imported by the branch that needs it, so that the other's cost never reaches the first menu:
         from lab11_persistence.server.probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
 
         try:

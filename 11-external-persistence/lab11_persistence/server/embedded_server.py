@@ -33,6 +33,7 @@ REDIS_URL set the app never touches them; on Windows there is no embedded server
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -46,6 +47,8 @@ import time
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
+
+from platformdirs import user_data_dir
 
 START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -69,8 +72,6 @@ class EmbeddedServerError(RuntimeError):
 
 def default_data_dir() -> Path:
     """The user's data directory for the lab (``~/.local/share/lab11`` on Linux)."""
-    from platformdirs import user_data_dir
-
     return Path(user_data_dir("lab11", appauthor=False))
 
 
@@ -185,8 +186,6 @@ class EmbeddedServer:
         if len(str(inside)) <= MAX_SOCKET_PATH:
             return inside
         # Too long for a unix socket: a short, stable name per data directory in the temp dir.
-        import hashlib
-
         digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"lab11-{digest}.sock"
 

@@ -4,6 +4,9 @@
 session whose id is the lab's thread id (``agent.create_session(session_id=thread_id)``), so the
 provider reads and writes the lab's key ``lab11:{thread_id}``: a thread started on the lab's release
 goes on here, and back. The menu drives it through the same ``Conversation`` calls as ``app.py``'s.
+
+Imported in the background while the first menu is read (``console.startup``), never before; so it
+imports at the top what every turn needs, and only the chat client's module by the settings.
 """
 
 from __future__ import annotations
@@ -11,49 +14,46 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from agent_framework import Agent, Message
+
+from lab11_persistence.agent_wiring import azure_openai_client, history_options
 from lab11_persistence.config import DEFAULT_OPENAI_MODEL, INSTRUCTIONS, KEY_PREFIX, MAX_MESSAGES, Settings
-from lab11_persistence.console.menu import Transcript
+from lab11_persistence.offline_model.v1_client import OfflineChatClientV1
+from lab11_persistence.redis_history.message_json import shown
+from lab11_persistence.server.entra_id import store_connection
+from lab11_persistence.transcript import Transcript
+from lab11_persistence.v1.history_provider import RedisHistoryProvider, summarizer_for
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agent_framework import Agent, Message
-
     from lab11_persistence.redis_history.history import SavedThread
-    from lab11_persistence.v1.history_provider import RedisHistoryProvider
+
+
+def openai_client_class() -> type:
+    """1.x's OpenAI chat client, imported only when a model other than the offline one is configured.
+
+    The one place this module imports lazily: ``agent_framework.openai`` takes about a second (``preload``
+    calls this in the background while the menu is read).
+    """
+    from agent_framework.openai import OpenAIChatCompletionClient
+
+    return OpenAIChatCompletionClient
 
 
 def preload(settings: Settings) -> None:
-    """Import what the first turn needs (run in the background while the menu is read)."""
-    import lab11_persistence.v1.history_provider  # noqa: F401
-
+    """Import what the first turn needs (run in the background while the menu is read): this module and the
+    provider are in by now, the chat client's module follows."""
     if settings.model_kind != "offline":
-        import agent_framework.openai  # noqa: F401
+        openai_client_class()
 
 
 def build_chat_client(settings: Settings) -> Any:
-    """OpenAI (or any OpenAI-compatible server, Azure OpenAI's v1 endpoint included), or the offline model."""
+    """OpenAI (or any OpenAI-compatible server, Azure OpenAI's deployment route included), or the offline model."""
     if settings.model_kind == "offline":
-        from lab11_persistence.offline_model.v1_client import OfflineChatClientV1
-
         return OfflineChatClientV1()
-    from agent_framework.openai import OpenAIChatCompletionClient
-
+    client_class = openai_client_class()
     if settings.model_kind == "azure":
-        from openai import AsyncAzureOpenAI
-
-        auth: dict[str, Any] = {"api_key": settings.aoai_api_key}
-        if not settings.aoai_api_key:
-            from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-
-            scope = "https://cognitiveservices.azure.com/.default"
-            auth = {"azure_ad_token_provider": get_bearer_token_provider(DefaultAzureCredential(), scope)}
-        sdk_client = AsyncAzureOpenAI(
-            azure_endpoint=settings.aoai_endpoint or "",
-            azure_deployment=settings.aoai_deployment,
-            api_version="2024-10-21",
-            **auth,
-        )
-        return OpenAIChatCompletionClient(model=settings.aoai_deployment, async_client=sdk_client)
-    return OpenAIChatCompletionClient(
+        return client_class(model=settings.aoai_deployment, async_client=azure_openai_client(settings))
+    return client_class(
         model=settings.openai_chat_model_id or DEFAULT_OPENAI_MODEL,
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url,
@@ -62,34 +62,22 @@ def build_chat_client(settings: Settings) -> Any:
 
 def build_agent(provider: RedisHistoryProvider, chat_client: Any) -> Agent:
     """The travel planner on 1.x: the provider loads the thread before each run and saves the turn after it."""
-    from agent_framework import Agent
-
     return Agent(chat_client, INSTRUCTIONS, name="TravelPlanner", context_providers=[provider])
 
 
 def open_conversation(settings: Settings, redis_url: str, thread_id: str) -> ConversationV1:
-    from lab11_persistence.offline_model.reasoning import summarize_messages
-    from lab11_persistence.server.entra_id import store_connection
-    from lab11_persistence.v1.history_provider import RedisHistoryProvider, summarizer_for
-
     chat_client = build_chat_client(settings)
     provider = RedisHistoryProvider(
         **store_connection(settings, redis_url),
         key_prefix=KEY_PREFIX,
         max_messages=MAX_MESSAGES,
-        ssl_ca_certs=settings.redis_ca_cert,
-        cluster=settings.redis_is_cluster,
-        context_messages=settings.context_messages,
-        summarizer=summarize_messages if settings.model_kind == "offline" else summarizer_for(chat_client),
-        **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
+        **history_options(settings, chat_client, summarizer_for),
     )
     return ConversationV1(build_agent(provider, chat_client), provider, thread_id)
 
 
 def shown_message(message: Message) -> tuple[str, str]:
     """(role, text) of a 1.x Message, as the menu shows it (the same rendering as the lab's)."""
-    from lab11_persistence.redis_history.message_json import shown
-
     return shown(message.to_dict())
 
 
