@@ -4,9 +4,12 @@
     python3 dev.py app       set up .venv (first time only) and start the lab's CLI
     python3 dev.py app --framework 1.x
                              the same CLI on Agent Framework 1.x, from .venv-v1 (requirements-v1.txt)
-    python3 dev.py test      set up .venv with the test tools, run ruff (lint and format) and the tests,
-                             then tests/v1 in .venv-v1 (as root on Debian it also installs redis-server
-                             for the TLS tests); test paths under tests/v1 run in .venv-v1 only
+    python3 dev.py test      set up .venv and .venv-v1 with the test tools, run ruff (lint and format) and
+                             the tests, then tests/v1 in .venv-v1 (as root on Debian it also installs
+                             redis-server for the TLS tests); test paths under tests/v1 run in .venv-v1 only
+    python3 dev.py test --fast
+                             set up .venv with the test tools, run ruff and the fast layer (pytest -m fast:
+                             fakeredis and the offline model, no server, no terminal); no .venv-v1
     python3 dev.py bench     set up .venv with the test tools and .venv-v1 (for the 1.x save_messages
                              rows), run the benchmarks
     python3 dev.py pythons   on every other CPython 3.10-3.14 found here: a fresh environment,
@@ -45,6 +48,7 @@ STORE_TESTS = [
     "--ignore=tests/store/test_closed_as_microsofts_tests_close_it.py",
 ]
 APP_SESSION = "1\nMy name is Ana\n2\n0\n"
+FAST = "--fast"  # `dev.py test --fast`: the fast layer only (fakeredis and the offline model)
 
 
 class Environment:
@@ -391,28 +395,64 @@ def _is_v1_path(path: Path) -> bool:
     return path == v1 or v1 in path.parents
 
 
-def run_tests(arguments: list[str]) -> int:
-    """ruff, the main suite in .venv, tests/v1 in .venv-v1; the first failing status, or 0."""
-    paths = [argument for argument in arguments if _test_path(argument) is not None]
-    options = [argument for argument in arguments if argument not in paths]
-    v1_paths = [argument for argument in paths if _is_v1_path(_test_path(argument) or ROOT)]
-    lab_paths = [argument for argument in paths if argument not in v1_paths]
-    run_lab = not paths or bool(lab_paths)
-    run_v1 = not paths or bool(v1_paths)
+class TestRun:
+    """What ``dev.py test ARGUMENTS`` runs: pytest's options, and the paths for each environment."""
 
+    def __init__(self, arguments: list[str]) -> None:
+        self.fast = FAST in arguments  # the fast layer only: `pytest -m fast` in .venv
+        arguments = [argument for argument in arguments if argument != FAST]
+        paths = [argument for argument in arguments if _test_path(argument) is not None]
+        self.options = [argument for argument in arguments if argument not in paths]
+        self.v1_paths = [argument for argument in paths if _is_v1_path(_test_path(argument) or ROOT)]
+        self.lab_paths = [argument for argument in paths if argument not in self.v1_paths]
+        self.run_lab = not paths or bool(self.lab_paths)
+        self.run_v1 = not self.fast and (not paths or bool(self.v1_paths))
+        if self.fast and self.v1_paths:
+            sys.exit("--fast runs the fast layer in .venv; tests/v1 runs in .venv-v1: leave out --fast for it.")
+
+    def environments(self, v1_exists: bool) -> list[Environment]:
+        """Every environment the run uses, all with the test tools. The main suite uses .venv-v1 too when
+        it exists (the benchmark's smoke test runs Microsoft's 1.x provider there), so it is completed first."""
+        wanted = [LAB] if self.run_lab else []
+        if self.run_v1 or (self.run_lab and not self.fast and v1_exists):
+            wanted.append(V1)
+        return wanted
+
+
+def environments_for(command: str, arguments: list[str], v1_exists: bool) -> list[tuple[Environment, bool]]:
+    """The environments a command uses, each with whether it needs the test tools: all are made complete
+    before the command starts, so none is used half-built, whatever command built it before."""
+    if command == "app":
+        return [(_split_framework(arguments)[0], False)]
+    if command == "test":
+        return [(environment, True) for environment in TestRun(arguments).environments(v1_exists)]
+    if command == "bench":
+        return [(LAB, True), (V1, True)]
+    return []
+
+
+def run_tests(arguments: list[str]) -> int:
+    """ruff, the main suite in .venv, tests/v1 in .venv-v1 (with --fast: ruff and the fast layer); the
+    first failing status, or 0."""
+    run = TestRun(arguments)
+    for environment, with_dev_tools in environments_for("test", arguments, V1.python.exists()):
+        ensure_environment(environment, with_dev_tools=with_dev_tools, command="test")
     statuses: list[tuple[str, int]] = []
-    if run_lab:
-        ensure_environment(LAB, with_dev_tools=True, command="test")
-        _ensure_tls_test_server()
+    if run.run_lab:
+        if not run.fast:
+            _ensure_tls_test_server()
         header("ruff: lint and format check")
         ruff = [str(LAB.python), "-m", "ruff"]
         statuses.append(("ruff", _run([*ruff, "check", "."]) or _run([*ruff, "format", "--check", "."])))
-        header(f"tests in .venv/ ({LAB.label}, Python {_version_text(sys.version_info[:3])})")
-        statuses.append(("tests in .venv", _run([str(LAB.python), "-m", "pytest", *options, *lab_paths])))
-    if run_v1:
-        ensure_environment(V1, with_dev_tools=True, command="test")
+        layer = ["-m", "fast"] if run.fast else []
+        which = "the fast layer" if run.fast else "tests"
+        header(f"{which} in .venv/ ({LAB.label}, Python {_version_text(sys.version_info[:3])})")
+        statuses.append(
+            (f"{which} in .venv", _run([str(LAB.python), "-m", "pytest", *layer, *run.options, *run.lab_paths]))
+        )
+    if run.run_v1:
         header(f"tests/v1 in .venv-v1/ ({V1.label})")
-        v1_tests = [str(V1.python), "-m", "pytest", *options, *(v1_paths or ["tests/v1"])]
+        v1_tests = [str(V1.python), "-m", "pytest", *run.options, *(run.v1_paths or ["tests/v1"])]
         statuses.append(("tests/v1 in .venv-v1", _run(v1_tests)))
     return _combine(statuses)
 
