@@ -19,11 +19,6 @@ from typing import Any
 
 from lab11_persistence.config import Settings
 
-try:
-    import termios
-except ImportError:  # Windows: the console reads whole lines itself
-    termios = None  # type: ignore[assignment]
-
 # How soon a Ctrl-C is noticed when it did not interrupt the read itself (see StdinLines).
 CTRL_C_POLL_SECONDS = 0.2
 
@@ -148,6 +143,8 @@ def keys_one_by_one(fd: int, editor: LineEditor) -> Iterator[bool]:
     if saved is None:
         yield False
         return
+    import termios
+
     keys = list(saved)
     keys[3] = saved[3] & ~(termios.ICANON | termios.ECHO)  # Ctrl-C, Ctrl-Z, Ctrl-\\ stay signals (ISIG)
     keys[6] = list(saved[6])
@@ -187,6 +184,7 @@ def _waiting_bytes(fd: int) -> int:
     """How many bytes the terminal holds for the next read."""
     try:
         import fcntl
+        import termios
 
         answer = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
     except (ImportError, OSError, AttributeError):
@@ -195,8 +193,14 @@ def _waiting_bytes(fd: int) -> int:
 
 
 def _terminal_settings(fd: int) -> list[Any] | None:
-    """The settings of the terminal on ``fd``, or None: not a terminal (a pipe, a file), or Windows."""
-    if termios is None or fd < 0:
+    """The settings of the terminal on ``fd``, or None: not a terminal (a pipe, a file), or Windows.
+
+    termios is imported here, at the first prompt, not at start-up (Windows has none)."""
+    if fd < 0 or not os.isatty(fd):
+        return None
+    try:
+        import termios
+    except ImportError:
         return None
     try:
         return termios.tcgetattr(fd)
