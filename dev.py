@@ -293,6 +293,66 @@ def pip_install(python: Path, arguments: list[str], log_path: Path) -> None:
         raise subprocess.CalledProcessError(status, command)
 
 
+# uv, from PyPI like everything else, installs a pinned set in seconds where pip takes minutes (measured:
+# requirements-dev.txt into a fresh venv, empty caches, 119 s with pip, 4 s to get uv and 5 s with it).
+UV = "uv==0.13.9"
+UV_SUMMARY = re.compile(r"^(Resolved|Prepared|Installed|Uninstalled|Audited) \d+ packages?")
+
+
+def install(python: Path, arguments: list[str], log_path: Path) -> None:
+    """Requirements into the environment of ``python``: with uv where it installs (pip fetches it from
+    the same registry), else with pip; either way, pip's index settings are the ones used."""
+    uv = _uv_for(python, log_path)
+    if uv is not None:
+        if uv_install(uv, python, arguments, log_path):
+            return
+        print("  uv could not install them (its output is in the log above); pip instead", flush=True)
+    pip_install(python, arguments, log_path)
+
+
+def _uv_for(python: Path, log_path: Path) -> Path | None:
+    """uv inside the environment (installed there by pip the first time), or None where pip cannot get it."""
+    uv = python.parent / ("uv.exe" if WINDOWS else "uv")
+    if not uv.exists():
+        command = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", UV]
+        with open(log_path, "w", encoding="utf-8") as log:
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+    return uv if uv.exists() else None
+
+
+def _pip_index_options(python: Path) -> list[str]:
+    """The package index pip is set to use here (PIP_INDEX_URL, pip.conf), for uv, which reads neither."""
+    index = os.environ.get("PIP_INDEX_URL")
+    if not index:
+        asked = [str(python), "-m", "pip", "config", "get", "global.index-url"]
+        answer = subprocess.run(asked, capture_output=True, text=True, check=False)
+        index = answer.stdout.strip() if answer.returncode == 0 else ""
+    return ["--index-url", index] if index else []
+
+
+def uv_install(uv: Path, python: Path, arguments: list[str], log_path: Path) -> bool:
+    """``uv pip install`` with uv's summary lines as progress; whether it succeeded (its output is logged)."""
+    started = time.monotonic()
+    command = [str(uv), "pip", "install", "--python", str(python), "--compile-bytecode"]
+    command += [*_pip_index_options(python), *arguments]
+    with open(log_path, "a", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace"
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            if UV_SUMMARY.match(line):
+                print(f"  {line.strip().lower()}", flush=True)
+        status = process.wait()
+    if status == 0:
+        print(f"  installed with uv in {time.monotonic() - started:.0f} s", flush=True)
+        return True
+    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    print("\n".join(lines[-20:]), file=sys.stderr)
+    return False
+
+
 def ensure_environment(environment: Environment, with_dev_tools: bool, command: str) -> None:
     """Create or refresh the environment so that it matches its pinned requirements."""
     wanted = environment.dev_requirements if with_dev_tools else environment.requirements
@@ -310,8 +370,8 @@ def ensure_environment(environment: Environment, with_dev_tools: bool, command: 
         import venv
 
         venv.EnvBuilder(with_pip=True).create(environment.directory)
-        print(f"Installing {wanted} into {name}/ for {environment.label} (first run only; 1-2 minutes) ...")
-    pip_install(environment.python, ["-r", str(ROOT / wanted)], environment.directory / "pip-install.log")
+        print(f"Installing {wanted} into {name}/ for {environment.label} (first run only; under a minute) ...")
+    install(environment.python, ["-r", str(ROOT / wanted)], environment.directory / "pip-install.log")
     if environment.editable:
         print("  installing this checkout (editable: the lab11 command)", flush=True)
         editable = ["-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", str(ROOT)]
@@ -539,7 +599,7 @@ def _check_one_python(version: tuple[int, int, int], executable: str) -> bool:
         python = environment / ("Scripts/python.exe" if WINDOWS else "bin/python")
         print("  installing requirements.txt + requirements-test.txt into a fresh environment", flush=True)
         try:
-            pip_install(
+            install(
                 python,
                 ["-r", str(ROOT / "requirements.txt"), "-r", str(ROOT / "requirements-test.txt")],
                 scratch / "pip.log",

@@ -186,12 +186,14 @@ FAKE_PYTHON = '#!/bin/sh\necho "$0 $*" >> "$DEV_LOG"\n'
 @pytest.fixture
 def built_by_app_then_test(checkout: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A checkout where `dev.py app` made .venv with the test tools and `dev.py app --framework 1.x` made
-    .venv-v1 without them; each python only logs how it was called. A redis-server on PATH."""
+    .venv-v1 without them; each python and uv only logs how it was called. A redis-server on PATH."""
     for environment, requirements in ((dev.LAB, dev.LAB.dev_requirements), (dev.V1, dev.V1.requirements)):
-        python = checkout / environment.directory.name / "bin" / "python"
-        python.parent.mkdir(parents=True)
-        python.write_text(FAKE_PYTHON)
-        python.chmod(0o755)
+        bin_dir = checkout / environment.directory.name / "bin"
+        bin_dir.mkdir(parents=True)
+        for program in ("python", "uv"):
+            (bin_dir / program).write_text(FAKE_PYTHON)
+            (bin_dir / program).chmod(0o755)
+        python = bin_dir / "python"
         (python.parent.parent / f".installed-{dev._fingerprint(requirements)}").write_text(requirements)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -213,9 +215,9 @@ def test_after_the_app_on_1x_the_tests_complete_venv_v1_before_the_main_suite_ru
     result = _dev_py(checkout, environment, "", "test")
     assert result.returncode == 0, result.stdout + result.stderr
     calls = _calls(log, checkout)
-    completed = next(n for n, call in enumerate(calls) if call.startswith(".venv-v1/bin/python -m pip install"))
+    completed = next(n for n, call in enumerate(calls) if call.endswith("-r requirements-v1-dev.txt"))
     main_suite = next(n for n, call in enumerate(calls) if call.startswith(".venv/bin/python -m pytest"))
-    assert calls[completed].endswith("requirements-v1-dev.txt")
+    assert calls[completed].startswith(".venv-v1/bin/uv pip install --python .venv-v1/bin/python")
     assert completed < main_suite
     assert calls[-1] == ".venv-v1/bin/python -m pytest tests/v1"
 
@@ -233,3 +235,18 @@ def test_fast_runs_only_the_fast_layer_in_venv_and_installs_no_server(
         ".venv/bin/python -m pytest -m fast -q",
     ]
     assert "redis-server" not in result.stdout + result.stderr
+
+
+def test_without_uv_the_requirements_are_installed_with_pip(
+    checkout: Path, built_by_app_then_test: tuple[Path, dict[str, str]]
+) -> None:
+    """Where pip cannot get uv (here the fake pip installs nothing), pip installs the set itself."""
+    log, environment = built_by_app_then_test
+    (checkout / ".venv-v1" / "bin" / "uv").unlink()
+    result = _dev_py(checkout, environment, "", "test", "tests/v1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    installs = [call for call in _calls(log, checkout) if " install " in call]
+    assert installs == [
+        f".venv-v1/bin/python -m pip install -q --disable-pip-version-check {dev.UV}",
+        ".venv-v1/bin/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-v1-dev.txt",
+    ]
