@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from lab11_persistence.config import load_settings
-from lab11_persistence.console.terminal import LineEditor, Terminal
+from lab11_persistence.console.line_editing import LineEditor
+from lab11_persistence.console.terminal import Terminal
 from tests.support.app_driver import run_with_app_modules
 
 # SIGINT raised on a helper thread: Python's handler is flagged, but the main thread's read is
