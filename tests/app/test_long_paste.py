@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.support.app_driver import LabApp, assert_clean, embedded_redis, saved_turns
+
+pytestmark = pytest.mark.app  # the real program in a pseudo-terminal
 
 BACKSPACE, CTRL_U, CTRL_W = "\x7f", "\x15", "\x17"
 

@@ -149,6 +149,7 @@ runpy.run_path(app, run_name="__main__")
 """
 
 
+@pytest.mark.app
 def test_stopped_by_ctrl_c_every_thread_is_whole_and_the_next_run_finishes(
     client: redis.Redis,  # noqa: F811
     env: dict[str, str],  # noqa: F811

@@ -86,12 +86,14 @@ def test_end_of_input_at_the_prompt_raises_eof(typed: Callable[[bytes], Terminal
 # -- the line editing the prompt does itself on a terminal (LineEditor) ---------------------------
 
 
+@pytest.mark.fast
 def test_the_editor_keeps_a_line_of_any_length_whole() -> None:
     editor = LineEditor()
     lines, _, ended = editor.feed(b"x" * 100_000 + b"\n")
     assert (len(lines), ended) == (100_001, False)
 
 
+@pytest.mark.fast
 def test_backspace_erases_a_whole_character_and_wipes_it_off_the_screen() -> None:
     editor = LineEditor()
     lines, echo, _ = editor.feed("café\x7f\x7fe\n".encode())
@@ -99,12 +101,14 @@ def test_backspace_erases_a_whole_character_and_wipes_it_off_the_screen() -> Non
     assert echo == "café".encode() + b"\b \b\b \be\r\n"
 
 
+@pytest.mark.fast
 def test_ctrl_u_erases_the_line_and_ctrl_w_the_last_word() -> None:
     editor = LineEditor()
     lines, _, _ = editor.feed(b"gone\x15keep this  word  \x17\n")
     assert lines == b"keep this  \n"
 
 
+@pytest.mark.fast
 def test_ctrl_d_ends_the_input_only_on_an_empty_line_and_the_keys_after_it_wait() -> None:
     editor = LineEditor()
     assert editor.feed(b"half\x04") == (b"", b"half", False)
@@ -112,11 +116,13 @@ def test_ctrl_d_ends_the_input_only_on_an_empty_line_and_the_keys_after_it_wait(
     assert editor.feed(b"") == (b"after\n", b"after\r\n", False)
 
 
+@pytest.mark.fast
 def test_control_characters_are_echoed_as_caret_letters_never_obeyed() -> None:
     _, echo, _ = LineEditor().feed(b"\x1b[2J\x07")
     assert echo == b"^[[2J^G"
 
 
+@pytest.mark.fast
 def test_keys_the_terminal_echoed_before_the_switch_are_not_echoed_twice() -> None:
     editor = LineEditor()
     editor.echoed = 3
