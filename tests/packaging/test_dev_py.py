@@ -151,6 +151,11 @@ def test_the_exit_status_combines_every_part(statuses: list[int], combined: int)
     assert dev._combine([(f"part {index}", status) for index, status in enumerate(statuses)]) == combined
 
 
+def test_a_run_that_selected_no_test_fails_even_when_ruff_passed() -> None:
+    """`dev.py test --fast` where no test is in the fast layer: ruff's 0 does not make the run a pass."""
+    assert dev._combine([("ruff", 0), ("the fast layer in .venv", 5)]) == 5
+
+
 # -- every environment complete for every command that uses it (issue 21 point 7) ------------------
 
 
