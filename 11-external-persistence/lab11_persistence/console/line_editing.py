@@ -136,7 +136,7 @@ def keys_one_by_one(fd: int, editor: LineEditor) -> Iterator[bool]:
     not a terminal and nothing changes (False). Its settings are restored on the way out, and a
     Ctrl-C discards the line being edited, as the terminal would."""
     saved = _terminal_settings(fd)
-    if saved is None:
+    if saved is None or not _in_foreground(fd):  # in the background the terminal is not the app's to set
         yield False
         return
     import termios
@@ -148,7 +148,7 @@ def keys_one_by_one(fd: int, editor: LineEditor) -> Iterator[bool]:
     keys[6][termios.VTIME] = 0
 
     def switch(*_: object) -> None:
-        if os.tcgetpgrp(fd) != os.getpgrp():  # resumed in the background (`bg`): the terminal is not ours
+        if not _in_foreground(fd):  # resumed in the background (`bg`)
             return
         termios.tcsetattr(fd, termios.TCSANOW, keys)
         editor.echoed = _waiting_bytes(fd)  # typed before the switch: the terminal has echoed them already
@@ -174,6 +174,14 @@ def _on_signal(number: int | None, handler: Callable[..., None]) -> Callable[[],
         return lambda: None
     previous = signal.signal(number, handler)
     return lambda: signal.signal(number, signal.SIG_DFL if previous is None else previous)
+
+
+def _in_foreground(fd: int) -> bool:
+    """Whether this process is in the terminal's foreground process group (it may read and set it)."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
 
 
 def _waiting_bytes(fd: int) -> int:
