@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from lab11_persistence.config import load_settings
+from lab11_persistence.console.line_editing import LineEditor
 from lab11_persistence.console.terminal import Terminal
 from tests.support.app_driver import run_with_app_modules
 
@@ -80,3 +81,49 @@ def test_the_last_line_without_a_newline_is_read_then_end_of_input(typed: Callab
 def test_end_of_input_at_the_prompt_raises_eof(typed: Callable[[bytes], Terminal]) -> None:
     with pytest.raises(EOFError):
         typed(b"").ask("> ")
+
+
+# -- the line editing the prompt does itself on a terminal (LineEditor) ---------------------------
+
+
+@pytest.mark.fast
+def test_the_editor_keeps_a_line_of_any_length_whole() -> None:
+    editor = LineEditor()
+    lines, _, ended = editor.feed(b"x" * 100_000 + b"\n")
+    assert (len(lines), ended) == (100_001, False)
+
+
+@pytest.mark.fast
+def test_backspace_erases_a_whole_character_and_wipes_it_off_the_screen() -> None:
+    editor = LineEditor()
+    lines, echo, _ = editor.feed("café\x7f\x7fe\n".encode())
+    assert lines == b"cae\n"
+    assert echo == "café".encode() + b"\b \b\b \be\r\n"
+
+
+@pytest.mark.fast
+def test_ctrl_u_erases_the_line_and_ctrl_w_the_last_word() -> None:
+    editor = LineEditor()
+    lines, _, _ = editor.feed(b"gone\x15keep this  word  \x17\n")
+    assert lines == b"keep this  \n"
+
+
+@pytest.mark.fast
+def test_ctrl_d_ends_the_input_only_on_an_empty_line_and_the_keys_after_it_wait() -> None:
+    editor = LineEditor()
+    assert editor.feed(b"half\x04") == (b"", b"half", False)
+    assert editor.feed(b"\n\x04after\n") == (b"half\n", b"\r\n", True)
+    assert editor.feed(b"") == (b"after\n", b"after\r\n", False)
+
+
+@pytest.mark.fast
+def test_control_characters_are_echoed_as_caret_letters_never_obeyed() -> None:
+    _, echo, _ = LineEditor().feed(b"\x1b[2J\x07")
+    assert echo == b"^[[2J^G"
+
+
+@pytest.mark.fast
+def test_keys_the_terminal_echoed_before_the_switch_are_not_echoed_twice() -> None:
+    editor = LineEditor()
+    editor.echoed = 3
+    assert editor.feed(b"abcd") == (b"", b"d", False)
