@@ -23,6 +23,8 @@ from lab11_persistence.redis_history import history as redis_history
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
 
+pytestmark = pytest.mark.cluster
+
 EARLIER_TURNS = ("Hi, my name is Ada and I want to go to Lisbon.", "I love seafood.", "My budget is 1500 euros.")
 AFTER_FAILOVER = "What is my name and where do I want to go?"
 

@@ -22,6 +22,8 @@ from tests.reliability.settings import record_figure
 from tests.reliability.workers import DONE_KEY, GO_KEY, READY_KEY, turn_texts
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.faults
+
 WRITERS = 8
 TURNS = 250
 LIMIT = 200

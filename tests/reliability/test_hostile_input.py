@@ -15,9 +15,12 @@ import sys
 from pathlib import Path
 
 import pexpect
+import pytest
 
 from tests.reliability.settings import record_figure, scaled
 from tests.support.app_driver import APP, LabApp, app_env, has_traceback, stop_embedded_server
+
+pytestmark = pytest.mark.faults
 
 SEED = 20261125
 LINES = scaled(1000, 5000)

@@ -22,6 +22,8 @@ from tests.reliability.settings import record_figure, scaled
 from tests.support.app_driver import LabApp, app_env, has_traceback
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.faults
+
 RESTART_CYCLES = scaled(10, 100)
 
 

@@ -19,6 +19,8 @@ from tests.support.app_driver import wait_for
 from tests.support.valkey import ValkeyProcess
 from tests.support.window_workers import SEPARATOR, turn_texts
 
+pytestmark = pytest.mark.faults
+
 ROOT = Path(__file__).resolve().parents[2]
 TURNS = 30
 WINDOW = 6

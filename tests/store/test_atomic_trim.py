@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis.asyncio as redis
 from agent_framework import ChatMessage
 from redis.crc import key_slot
@@ -11,6 +12,8 @@ from redis.crc import key_slot
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.round_trips import CountingConnection, counting_client
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = pytest.mark.server
 
 
 def _turn(number: int) -> list[ChatMessage]:

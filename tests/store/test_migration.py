@@ -32,6 +32,8 @@ from redis_chat_message_store import RedisChatMessageStore
 from tests.support import message_fixtures as fx
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.server
+
 SCOPE = {"tenant_id": "acme", "application_id": "travel-app"}
 
 

@@ -21,6 +21,8 @@ from redis_chat_message_store import RedisChatMessageStore
 from tests.support.round_trips import ServerMonitor
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.server
+
 DAY = 86400.0
 NOW = time.time()
 

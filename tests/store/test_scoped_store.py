@@ -26,6 +26,7 @@ def _store(client: fakeredis.FakeAsyncRedis, thread_id: str = "thread_1", **scop
     return RedisChatMessageStore(redis_client=client, thread_id=thread_id, key_prefix="lab11", **(scope or SCOPE))
 
 
+@pytest.mark.fast
 async def test_a_scoped_store_writes_1x_json_at_microsofts_key(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = _store(fake_redis)
     await store.add_messages([ChatMessage(role="user", text="hello"), ChatMessage(role="assistant", text="hi")])
@@ -37,6 +38,7 @@ async def test_a_scoped_store_writes_1x_json_at_microsofts_key(fake_redis: faker
     assert await fake_redis.exists("lab11:thread_1", "lab11.recent-threads") == 0
 
 
+@pytest.mark.fast
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(written=messages)
 async def test_every_message_comes_back_the_same_through_the_1x_json(
@@ -49,6 +51,7 @@ async def test_every_message_comes_back_the_same_through_the_1x_json(
     assert read.to_dict() == written.to_dict()
 
 
+@pytest.mark.fast
 def test_without_a_scope_nothing_changes() -> None:
     store = RedisChatMessageStore(redis_url="redis://127.0.0.1:6379/0", thread_id="thread_1", key_prefix="lab11")
     assert store.redis_key == "lab11:thread_1"
@@ -58,6 +61,7 @@ def test_without_a_scope_nothing_changes() -> None:
     assert store.history.index_key == "lab11.recent-threads"
 
 
+@pytest.mark.fast
 def test_microsofts_checks_apply_to_the_store() -> None:
     with pytest.raises(ValueError, match="application_id must be a non-empty string"):
         RedisChatMessageStore(redis_url="redis://h:1/0", tenant_id="acme")
@@ -67,6 +71,7 @@ def test_microsofts_checks_apply_to_the_store() -> None:
         RedisChatMessageStore(redis_url="redis://h:1/0", application_id="app", key_format="legacy")
 
 
+@pytest.mark.server
 async def test_a_snapshot_resumes_on_the_same_scoped_key(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_1", key_prefix="lab11", **SCOPE)
     await store.add_messages([ChatMessage(role="user", text="remember me")])
@@ -85,6 +90,7 @@ async def test_a_snapshot_resumes_on_the_same_scoped_key(redis_server: ValkeyPro
         await opened.aclose()
 
 
+@pytest.mark.fast
 async def test_each_scope_lists_only_its_own_threads(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     acme = _store(fake_redis, "thread_a")
     globex = _store(fake_redis, "thread_g", tenant_id="globex", application_id="travel-app")
@@ -99,6 +105,7 @@ async def test_each_scope_lists_only_its_own_threads(fake_redis: fakeredis.FakeA
     assert [thread.thread_id for thread in await lab.list_saved_threads()] == ["thread_l"]
 
 
+@pytest.mark.fast
 async def test_threads_microsofts_provider_wrote_are_listed_once_indexed(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     """Microsoft's provider keeps no index: the first listing finds its sessions by SCAN of the scope alone."""
     entry = json.dumps({"type": "message", "role": "user", "contents": [{"type": "text", "text": "hi"}]})
@@ -110,6 +117,7 @@ async def test_threads_microsofts_provider_wrote_are_listed_once_indexed(fake_re
     assert [thread.thread_id for thread in listed] == ["session-1"]  # a key no session id gives is passed over
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("other", [{"tenant_id": "globex"}, {"agent_id": "concierge"}], ids=["tenant", "agent"])
 async def test_the_same_session_id_in_another_tenant_or_agent_is_another_history(
     redis_server: ValkeyProcess, other: dict[str, str]

@@ -11,6 +11,8 @@ from agent_framework import ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore, RedisStoreState
 
+pytestmark = pytest.mark.fast
+
 
 def _texts(messages: list[ChatMessage]) -> list[str]:
     return [message.text for message in messages]

@@ -27,6 +27,8 @@ from redis_chat_message_store import RedisChatMessageStore
 from tests.support.model_server import ModelServer, RecordedRequest
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.server
+
 FIRST = "My name is Ana and I'm planning a trip to Lisbon."
 WINDOW = DEFAULT_CONTEXT_MESSAGES
 TEN_WINDOWS_OF_TURNS = 10 * WINDOW // 2

@@ -24,6 +24,8 @@ from lab11_persistence.v1.history_provider import RedisHistoryProvider
 from tests.support import message_fixtures as fx
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.v1
+
 LAB_TURNS = [
     '{"type":"chat_message","role":{"type":"role","value":"user"},"contents":[{"type":"text",'
     '"text":"My name is Ana and I\'m planning a trip to Lisbon.","additional_properties":{}}],'

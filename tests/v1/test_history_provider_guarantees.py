@@ -35,6 +35,8 @@ from tests.support.entra import OBJECT_ID, EntraSignIn, wait_until
 from tests.support.round_trips import ServerMonitor
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.v1
+
 PREFIX = "lab11"
 # What one save sends, in order: the whole transaction is one socket write and one reply.
 ONE_SAVE = ["MULTI", "RPUSH", "LTRIM", "EXPIRE", "SET", "ZADD", "EXEC"]
