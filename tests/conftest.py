@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import fakeredis
 import pytest
 
+from tests.support.backends import FAKEREDIS, VALKEY, RedisBackend
 from tests.support.cluster import FIGURES, ValkeyCluster
 from tests.support.layers import LAYERS, forbid_outside_work, layers_of, unlayered
 from tests.support.model_server import ModelServer
@@ -88,6 +89,30 @@ def redis_server(tmp_path: Path) -> Iterator[ValkeyProcess]:
     server = ValkeyProcess(tmp_path / "valkey").start()
     yield server
     server.kill()
+
+
+@pytest.fixture(scope="session")
+def shared_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyProcess]:
+    """One valkey-server for the run (one per xdist worker), without an append-only file: for tests that
+    need the real engine but no server of their own (``redis_backend`` empties it before each test)."""
+    server = ValkeyProcess(tmp_path_factory.mktemp("shared-valkey"), persistent=False).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(FAKEREDIS, marks=pytest.mark.fast),
+        pytest.param(VALKEY, marks=pytest.mark.server),
+    ]
+)
+async def redis_backend(request: pytest.FixtureRequest) -> AsyncIterator[RedisBackend]:
+    """An engine-agnostic test runs twice: on fakeredis (fast layer) and on the shared real server (server layer)."""
+    server = request.getfixturevalue("shared_redis_server") if request.param == VALKEY else None
+    backend = RedisBackend(request.param, server)
+    backend.flush()
+    yield backend
+    await backend.aclose()
 
 
 @pytest.fixture(scope="session")
