@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lab11_persistence.server.embedded_server import MAX_SOCKET_PATH, EmbeddedServer
-from tests.support.app_driver import LabApp, assert_clean, wait_until_gone
+from tests.support.app_driver import TIMEOUT_SECONDS, LabApp, assert_clean, wait_until_gone
 
 
 def _server_pids(data_dir: Path) -> list[int]:
@@ -103,7 +103,7 @@ def test_no_server_process_is_left_after_the_last_app_exits(start_app: Callable[
     app.say("Hello")
     pids = _server_pids(data_dir)
     assert app.exit() == 0
-    assert wait_until_gone(pids, timeout=5)
+    assert wait_until_gone(pids, timeout=TIMEOUT_SECONDS)
 
 
 @pytest.mark.app
@@ -113,7 +113,7 @@ def test_server_of_a_killed_app_is_stopped_by_the_watchdog(start_app: Callable[.
     app.menu()
     pids = _server_pids(data_dir)
     app.kill()
-    assert wait_until_gone(pids, timeout=10)
+    assert wait_until_gone(pids, timeout=TIMEOUT_SECONDS)
 
 
 @pytest.mark.app
@@ -126,7 +126,7 @@ def test_next_start_reuses_a_server_left_by_a_killed_app(start_app: Callable[...
     second.menu()
     _load_the_saved_thread_and_see_ada(second)
     assert second.exit() == 0
-    assert wait_until_gone([pids[0]], timeout=5), "the last app out did not stop the reused server"
+    assert wait_until_gone([pids[0]], timeout=TIMEOUT_SECONDS), "the last app out did not stop the reused server"
 
 
 @pytest.mark.app

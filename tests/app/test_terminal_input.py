@@ -27,8 +27,8 @@ CTRL_C_ON_ANOTHER_THREAD = textwrap.dedent(
 
     read_end, _write_end = os.pipe()  # nothing is ever typed
     sys.stdin = os.fdopen(read_end)
-    threading.Thread(target=lambda: (time.sleep(0.3), signal.raise_signal(signal.SIGINT)), daemon=True).start()
-    try:
+    try:  # the signal can only land inside the try, however slow the machine
+        threading.Thread(target=lambda: (time.sleep(0.3), signal.raise_signal(signal.SIGINT)), daemon=True).start()
         Terminal(load_settings()).ask("Choose an option: ")
     except KeyboardInterrupt:
         print("interrupted")
