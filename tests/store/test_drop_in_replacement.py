@@ -13,15 +13,12 @@ import pytest
 from agent_framework import ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore, RedisStoreState
+from tests.support.messages import texts_of
 from tests.support.valkey import ValkeyProcess
 
 
 def _message(text: str, role: str = "user") -> ChatMessage:
     return ChatMessage(role=role, text=text)
-
-
-def _texts(messages: list[ChatMessage]) -> list[str]:
-    return [message.text for message in messages]
 
 
 @pytest.fixture
@@ -50,7 +47,7 @@ async def test_deserialize_state_points_another_store_at_that_thread(
     other = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_b", key_prefix="other", max_messages=5)
     await other.deserialize_state(await store.serialize_state())
     assert (other.thread_id, other.key_prefix, other.max_messages) == ("thread_a", "lab11", None)
-    assert _texts(await other.list_messages()) == ["kept"]
+    assert texts_of(await other.list_messages()) == ["kept"]
     await other.aclose()
 
 
@@ -67,7 +64,7 @@ async def test_deserialize_state_keeps_the_stores_own_password_for_the_same_serv
     assert "s3cret-pw" not in str(state)
     reader = RedisChatMessageStore(redis_url=url, thread_id="thread_b", key_prefix="lab11")
     await reader.deserialize_state(state)
-    assert _texts(await reader.list_messages()) == ["behind a password"]
+    assert texts_of(await reader.list_messages()) == ["behind a password"]
     await writer.aclose()
     await reader.aclose()
 
@@ -109,7 +106,7 @@ async def test_host_port_and_ssl_connect_as_microsofts_store_does(redis_server: 
         thread_id="thread_a",
     )
     await store.add_messages([_message("by host")])
-    assert _texts(await store.list_messages()) == ["by host"]
+    assert texts_of(await store.list_messages()) == ["by host"]
     assert store.location == f"127.0.0.1:{redis_server.port}/0"
     await store.aclose()
 
@@ -117,7 +114,7 @@ async def test_host_port_and_ssl_connect_as_microsofts_store_does(redis_server: 
 @pytest.mark.server
 async def test_initial_messages_are_written_into_an_empty_thread(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="t", messages=[_message("seed")])
-    assert _texts(await store.list_messages()) == ["seed"]
+    assert texts_of(await store.list_messages()) == ["seed"]
     await store.aclose()
 
 
@@ -129,7 +126,7 @@ async def test_initial_messages_leave_a_thread_with_history_alone(
     seeded = RedisChatMessageStore(
         redis_url=redis_server.url, thread_id="thread_a", key_prefix="lab11", messages=[_message("seed")]
     )
-    assert _texts(await seeded.list_messages()) == ["already here"]
+    assert texts_of(await seeded.list_messages()) == ["already here"]
     await seeded.aclose()
 
 
@@ -141,7 +138,7 @@ async def test_stores_starting_together_with_the_same_messages_seed_the_thread_o
     seed = [_message("You are a travel planner.", role="system"), _message("Hello!", role="assistant")]
     stores = [RedisChatMessageStore(redis_url=redis_server.url, thread_id="shared", messages=seed) for _ in range(12)]
     counts = await asyncio.gather(*(store.count() for store in stores))
-    assert _texts(await stores[0].list_messages()) == ["You are a travel planner.", "Hello!"]
+    assert texts_of(await stores[0].list_messages()) == ["You are a travel planner.", "Hello!"]
     assert set(counts) == {2}
     for store in stores:
         await store.aclose()
@@ -180,7 +177,7 @@ async def test_getitem_past_the_end_is_an_index_error(store: RedisChatMessageSto
 async def test_setitem_replaces_one_message_in_place(store: RedisChatMessageStore) -> None:
     await store.extend([_message("one"), _message("two")])
     await store.setitem(1, _message("deux"))
-    assert _texts(await store.list_messages()) == ["one", "deux"]
+    assert texts_of(await store.list_messages()) == ["one", "deux"]
 
 
 @pytest.mark.server
@@ -194,7 +191,7 @@ async def test_setitem_past_the_end_is_an_index_error(store: RedisChatMessageSto
 async def test_append_and_extend_add_at_the_end(store: RedisChatMessageStore) -> None:
     await store.append(_message("one"))
     await store.extend([_message("two"), _message("three")])
-    assert _texts(await store.list_messages()) == ["one", "two", "three"]
+    assert texts_of(await store.list_messages()) == ["one", "two", "three"]
 
 
 @pytest.mark.server
@@ -214,7 +211,7 @@ async def test_index_of_a_missing_message_is_a_value_error(store: RedisChatMessa
 async def test_remove_takes_out_the_first_equal_message(store: RedisChatMessageStore) -> None:
     await store.extend([_message("one"), _message("two"), _message("one")])
     await store.remove(_message("one"))
-    assert _texts(await store.list_messages()) == ["two", "one"]
+    assert texts_of(await store.list_messages()) == ["two", "one"]
 
 
 @pytest.mark.server

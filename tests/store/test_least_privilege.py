@@ -19,6 +19,7 @@ from redis_chat_message_store import RedisChatMessageStore
 from tests.support import acl
 from tests.support.app_driver import LabApp, assert_clean
 from tests.support.entra import EntraSignIn
+from tests.support.lab_release import lab_store
 from tests.support.valkey import ValkeyProcess
 
 TURN = [
@@ -31,10 +32,6 @@ TURN = [
 def app_user(redis_server: ValkeyProcess) -> Iterator[acl.AclUser]:
     password = secrets.token_urlsafe(24)
     yield acl.make_user(redis_server, acl.acl_setuser_arguments(password), acl.USER, password)
-
-
-def _store(url: str, thread_id: str, **options: object) -> RedisChatMessageStore:
-    return RedisChatMessageStore(redis_url=url, thread_id=thread_id, key_prefix=acl.KEY_PREFIX, **options)  # type: ignore[arg-type]
 
 
 @pytest.mark.server
@@ -50,8 +47,8 @@ def test_the_server_accepts_the_acl_line(app_user: acl.AclUser) -> None:
 
 @pytest.mark.server
 async def test_the_stores_whole_surface_runs_under_the_app_user(app_user: acl.AclUser) -> None:
-    store = _store(app_user.url, "thread_a", max_messages=10, ttl_seconds=600)
-    other = _store(app_user.url, "thread_b")
+    store = lab_store("thread_a", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX, max_messages=10, ttl_seconds=600)
+    other = lab_store("thread_b", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
     await store.add_messages(TURN)
     await other.add_messages(TURN)
     assert len(await store.list_messages()) == 2
@@ -103,8 +100,8 @@ async def test_listing_drops_a_vanished_thread_and_rebuilds_a_lost_index_under_t
     app_user: acl.AclUser,
 ) -> None:
     """The rarer paths of menu 3: a thread whose key expired, and an index someone deleted."""
-    store = _store(app_user.url, "thread_a")
-    gone = _store(app_user.url, "thread_gone")
+    store = lab_store("thread_a", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
+    gone = lab_store("thread_gone", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
     await store.add_messages(TURN)
     await gone.add_messages(TURN)
     with app_user.server.client() as admin:
@@ -121,7 +118,7 @@ async def test_listing_drops_a_vanished_thread_and_rebuilds_a_lost_index_under_t
 @pytest.mark.server
 async def test_the_write_token_is_readable_for_the_lost_reply_check(app_user: acl.AclUser) -> None:
     """After a lost reply the store reads its write token (GET) to learn whether the turn went in."""
-    store = _store(app_user.url, "thread_a")
+    store = lab_store("thread_a", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
     await store.add_messages(TURN)
     with app_user.client() as client:
         assert client.get(store.history.write_token_key(store.thread_id))
@@ -147,7 +144,7 @@ def test_the_app_user_reaches_nothing_else(app_user: acl.AclUser) -> None:
 
 @pytest.mark.server
 async def test_microsofts_list_api_runs_under_the_app_user(app_user: acl.AclUser) -> None:
-    store = _store(app_user.url, "thread_ms", messages=TURN)
+    store = lab_store("thread_ms", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX, messages=TURN)
     assert await store.count() == 2
     assert await store.__len__() == 2
     first = await store.getitem(0)
@@ -157,7 +154,7 @@ async def test_microsofts_list_api_runs_under_the_app_user(app_user: acl.AclUser
     assert await store.index(first) == 0
     await store.remove(first)
     state = await store.serialize_state()
-    other = _store(app_user.url, "thread_other")
+    other = lab_store("thread_other", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
     await other.deserialize_state(state)
     assert await other.count() == 4
     for opened in (store, other):

@@ -28,7 +28,7 @@ def turn_texts(numbers: Iterable[int], user: str = "u{}", assistant: str = "a{}"
     return [text for number in numbers for text in (user.format(number), assistant.format(number))]
 
 
-def texts(messages: Iterable[Any]) -> list[str]:
+def texts_of(messages: Iterable[Any]) -> list[str]:
     """The text of each message (any release's message class: each has ``.text``)."""
     return [message.text for message in messages]
 
@@ -36,3 +36,8 @@ def texts(messages: Iterable[Any]) -> list[str]:
 def entry_texts(entries: Iterable[str]) -> list[str]:
     """The text of each stored entry (the first content of each)."""
     return [json.loads(entry)["contents"][0]["text"] for entry in entries]
+
+
+def roles_and_texts(messages: Iterable[Any]) -> list[tuple[str, str]]:
+    """(role, text) of each message of the lab's release."""
+    return [(str(message.role.value), message.text or "") for message in messages]
