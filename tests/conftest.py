@@ -84,8 +84,18 @@ async def fake_redis() -> AsyncIterator[fakeredis.FakeAsyncRedis]:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[ValkeyProcess]:
-    """A real valkey-server of its own on a free loopback port, stopped after the test."""
+def redis_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ValkeyProcess]:
+    """A real valkey-server of its own on a free loopback port (append-only, fsync always), stopped after the test.
+
+    A test marked ``shares_a_server`` (it changes no setting of the server, and neither stops nor kills it)
+    gets the run's shared server instead, emptied first: no process of its own to start.
+    """
+    if request.node.get_closest_marker("shares_a_server"):
+        shared = request.getfixturevalue("shared_redis_server")
+        with shared.client() as admin:
+            admin.flushall()
+        yield shared
+        return
     server = ValkeyProcess(tmp_path / "valkey").start()
     yield server
     server.kill()

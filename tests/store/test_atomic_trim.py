@@ -15,7 +15,7 @@ from tests.support.lab_release import chat_turn
 from tests.support.round_trips import CountingConnection, counting_client
 from tests.support.valkey import ValkeyProcess
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.shares_a_server]
 
 
 _turn = partial(chat_turn, user="q{}")

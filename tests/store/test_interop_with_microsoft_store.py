@@ -9,7 +9,7 @@ from agent_framework_redis import RedisChatMessageStore as MicrosoftStore
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.shares_a_server]
 
 TURN = [
     ChatMessage(role="user", text="Two nights in Porto, please 🍷", message_id="u1"),

@@ -66,6 +66,7 @@ def _python(script: str, redis_url: str, stdin: str = "") -> str:
 
 
 @pytest.mark.server
+@pytest.mark.shares_a_server
 async def test_thread_serialize_keeps_the_store_metadata(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_1", key_prefix="lab11")
     snapshot = await AgentThread(message_store=store).serialize()
@@ -74,6 +75,7 @@ async def test_thread_serialize_keeps_the_store_metadata(redis_server: ValkeyPro
 
 
 @pytest.mark.server
+@pytest.mark.shares_a_server
 async def test_resume_thread_after_a_json_round_trip_has_the_whole_history(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, key_prefix="lab11")
     await store.add_messages([ChatMessage(role="user", text="one"), ChatMessage(role="assistant", text="two")])
@@ -88,6 +90,7 @@ async def test_resume_thread_after_a_json_round_trip_has_the_whole_history(redis
 
 
 @pytest.mark.server
+@pytest.mark.shares_a_server
 def test_resume_thread_in_another_process_has_the_whole_history(redis_server: ValkeyProcess) -> None:
     snapshot = _python(WRITER, redis_server.url)
     assert "Lisbon" not in snapshot  # the snapshot carries no transcript: Redis holds it

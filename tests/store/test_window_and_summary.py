@@ -29,7 +29,7 @@ from tests.support.messages import entry_texts
 from tests.support.model_server import ModelServer, RecordedRequest
 from tests.support.valkey import ValkeyProcess
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.shares_a_server]
 
 FIRST = "My name is Ana and I'm planning a trip to Lisbon."
 WINDOW = DEFAULT_CONTEXT_MESSAGES
