@@ -87,8 +87,8 @@ async def fake_redis() -> AsyncIterator[fakeredis.FakeAsyncRedis]:
 def redis_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ValkeyProcess]:
     """A real valkey-server of its own on a free loopback port (append-only, fsync always), stopped after the test.
 
-    A test marked ``shares_a_server`` (it changes no setting of the server, and neither stops nor kills it)
-    gets the run's shared server instead, emptied first: no process of its own to start.
+    A test marked ``shares_a_server`` (it changes no setting of the server, neither stops nor kills it, nor
+    counts its clients) gets the run's shared server instead, emptied first: no process of its own to start.
     """
     if request.node.get_closest_marker("shares_a_server"):
         shared = request.getfixturevalue("shared_redis_server")
