@@ -32,3 +32,41 @@ def test_a_test_without_a_layer_fails_the_collection_naming_itself(tmp_path: Pat
         stray.unlink()
     assert run.returncode != 0
     assert f"{stray.name}::test_with_no_marker: no layer marker" in run.stdout + run.stderr
+
+
+FAST_TESTS_THAT_REACH_OUT = """
+import socket
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.fast
+
+
+def test_starts_a_process():
+    subprocess.run(["true"], check=False)
+
+
+def test_connects_to_loopback():
+    socket.create_connection(("127.0.0.1", 9), timeout=1)
+
+
+def test_hides_the_refusal():
+    try:
+        subprocess.run(["true"], check=False)
+    except Exception:
+        pass
+"""
+
+
+def test_a_fast_test_that_starts_a_process_or_connects_fails_even_when_it_hides_the_refusal(tmp_path: Path) -> None:
+    stray = ROOT / "tests" / "store" / f"test_reaching_out_{tmp_path.name}.py"
+    stray.write_text(FAST_TESTS_THAT_REACH_OUT)
+    try:
+        run = _python("-m", "pytest", "-q", "-p", "no:cacheprovider", str(stray))
+    finally:
+        stray.unlink()
+    output = run.stdout + run.stderr
+    assert "a fast test tried to start a process" in output
+    assert "a fast test tried to connect to the network" in output
+    assert "2 failed, 1 passed, 3 errors" in output  # each refusal also fails the test's teardown

@@ -9,7 +9,6 @@ no layer or more than one (a test added without a marker fails the collection, n
 from __future__ import annotations
 
 import os
-import pty
 import socket
 import subprocess
 from collections.abc import Iterable
@@ -91,7 +90,11 @@ def forbid_outside_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse("start a process"))
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(pty, "fork", refuse("open a pseudo-terminal"))
-    monkeypatch.setattr(os, "forkpty", refuse("open a pseudo-terminal"))
-    monkeypatch.setattr(os, "fork", refuse("fork a process"))
+    for name, what in (("forkpty", "open a pseudo-terminal"), ("fork", "fork a process")):
+        if hasattr(os, name):  # neither exists on Windows, nor does the pty module
+            monkeypatch.setattr(os, name, refuse(what))
+    if os.name == "posix":
+        import pty
+
+        monkeypatch.setattr(pty, "fork", refuse("open a pseudo-terminal"))
     return attempts
