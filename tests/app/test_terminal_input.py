@@ -28,8 +28,8 @@ CTRL_C_ON_ANOTHER_THREAD = textwrap.dedent(
 
     read_end, _write_end = os.pipe()  # nothing is ever typed
     sys.stdin = os.fdopen(read_end)
-    threading.Thread(target=lambda: (time.sleep(0.3), signal.raise_signal(signal.SIGINT)), daemon=True).start()
-    try:
+    try:  # the signal can only land inside the try, however slow the machine
+        threading.Thread(target=lambda: (time.sleep(0.3), signal.raise_signal(signal.SIGINT)), daemon=True).start()
         Terminal(load_settings()).ask("Choose an option: ")
     except KeyboardInterrupt:
         print("interrupted")
@@ -37,6 +37,7 @@ CTRL_C_ON_ANOTHER_THREAD = textwrap.dedent(
 )
 
 
+@pytest.mark.app
 def test_ctrl_c_received_by_another_thread_still_interrupts_the_prompt() -> None:
     result = run_with_app_modules(CTRL_C_ON_ANOTHER_THREAD)
     assert result.stdout.endswith("interrupted\n"), result.stderr
@@ -61,16 +62,19 @@ def typed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bytes], Termina
         stdin.close()  # type: ignore[attr-defined]
 
 
+@pytest.mark.fast
 def test_lines_typed_ahead_are_answered_one_per_question(typed: Callable[[bytes], Terminal]) -> None:
     term = typed(b"1\nMy name is Ana\n0\n")
     assert [term.ask("> ") for _ in range(3)] == ["1", "My name is Ana", "0"]
 
 
+@pytest.mark.fast
 def test_bytes_that_are_not_text_arrive_as_replacement_characters(typed: Callable[[bytes], Terminal]) -> None:
     term = typed(b"caf\xc3\xa9 \xff\xfe ok\n")
     assert term.ask("You: ") == "café \ufffd\ufffd ok"
 
 
+@pytest.mark.fast
 def test_the_last_line_without_a_newline_is_read_then_end_of_input(typed: Callable[[bytes], Terminal]) -> None:
     term = typed(b"0")
     assert term.ask("> ") == "0"
@@ -78,6 +82,7 @@ def test_the_last_line_without_a_newline_is_read_then_end_of_input(typed: Callab
         term.ask("> ")
 
 
+@pytest.mark.fast
 def test_end_of_input_at_the_prompt_raises_eof(typed: Callable[[bytes], Terminal]) -> None:
     with pytest.raises(EOFError):
         typed(b"").ask("> ")

@@ -6,9 +6,13 @@ import re
 import time
 from collections.abc import Callable
 
+import pytest
+
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.app_driver import LabApp, assert_clean
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
+
+pytestmark = pytest.mark.cluster
 
 FIRST = "Hi, my name is Ada and I want to go to Lisbon."
 SECOND = "I love seafood and my budget is 1500 euros."

@@ -22,6 +22,9 @@ from lab11_persistence.offline_model.reasoning import summarize_messages
 from lab11_persistence.redis_history import history as redis_history
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
+from tests.support.messages import roles_and_texts
+
+pytestmark = pytest.mark.cluster
 
 EARLIER_TURNS = ("Hi, my name is Ada and I want to go to Lisbon.", "I love seafood.", "My budget is 1500 euros.")
 AFTER_FAILOVER = "What is my name and where do I want to go?"
@@ -51,10 +54,6 @@ async def _chat(agent: ChatAgent, thread: AgentThread, prompts: tuple[str, ...])
     return said
 
 
-def _texts(messages: list[ChatMessage]) -> list[tuple[str, str]]:
-    return [(str(message.role.value), message.text or "") for message in messages]
-
-
 def _expected(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [pair for prompt, reply in turns for pair in (("user", prompt), ("assistant", reply))]
 
@@ -68,7 +67,7 @@ async def _saved_on_the_cluster(cluster: ValkeyCluster, store: RedisChatMessageS
         redis_url=cluster.url, thread_id=store.thread_id, key_prefix=store.key_prefix, cluster=True
     )
     try:
-        return _texts(await fresh.list_messages())
+        return roles_and_texts(await fresh.list_messages())
     finally:
         await fresh.aclose()
 

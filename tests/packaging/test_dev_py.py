@@ -11,6 +11,8 @@ import pytest
 
 import dev
 
+pytestmark = pytest.mark.packaging
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

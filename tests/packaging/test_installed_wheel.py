@@ -18,6 +18,8 @@ import pytest
 
 from tests.support.app_driver import APP, app_env, assert_clean, stop_embedded_server
 
+pytestmark = pytest.mark.packaging
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB_FOLDER = ROOT / "11-external-persistence"
 INSTALLED_TOP_LEVEL = ["lab11_persistence", "redis_chat_message_store"]

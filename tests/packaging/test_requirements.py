@@ -17,6 +17,8 @@ import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
+pytestmark = pytest.mark.packaging
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 # (sys_platform, platform_machine) of the machines people run the lab on.
