@@ -172,6 +172,7 @@ def test_complete_model_settings_raise_no_complaint(env: dict[str, str]) -> None
     assert config.load_settings(env, read_dotenv=False).problems == ()
 
 
+@pytest.mark.fast
 def test_the_azure_client_is_built_in_one_place_with_one_api_version() -> None:
     """Both generations' adapters hand their chat client the SDK client ``agent_wiring`` builds."""
     from lab11_persistence.agent_wiring import AZURE_OPENAI_API_VERSION, azure_openai_client
@@ -184,6 +185,7 @@ def test_the_azure_client_is_built_in_one_place_with_one_api_version() -> None:
     assert str(sdk_client.base_url) == "http://127.0.0.1:9/openai/deployments/gpt/"
 
 
+@pytest.mark.fast
 def test_the_window_is_summarized_by_the_offline_model_or_else_by_the_agents_own_model() -> None:
     from lab11_persistence.agent_wiring import history_options
     from lab11_persistence.lab_release.agent import summarizer_for

@@ -12,22 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from lab11_persistence.console.commands import (
-    UsageError,
-    export_line,
-    markdown_transcript,
-    parse_export_line,
-    read_export,
-)
+from lab11_persistence.console.archive_commands import markdown_transcript
 from lab11_persistence.redis_history.archive import (
     IMPORT_KEPT,
     IMPORT_NOT_A_LIST,
     IMPORT_WRITTEN,
+    ExportFormatError,
     ThreadDump,
     dump_all_threads,
     dump_thread,
     import_thread,
     import_threads,
+    parse_export_line,
+    read_export,
+    thread_record,
 )
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.summary import Summary
@@ -126,7 +124,7 @@ async def test_an_export_imported_elsewhere_is_the_same_thread(
     redis_backend.admin.set(history.summary_key("thread_a"), SUMMARY)
     dump = await dump_thread(history, "thread_a")
     assert dump is not None
-    line = export_line(dump)
+    line = thread_record(dump)
     redis_backend.admin.flushall()
     await import_threads(history, [parse_export_line(line, 1)])
     assert await dump_thread(history, "thread_a") == dump
@@ -142,7 +140,7 @@ def _line(**fields: object) -> str:
 
 @pytest.mark.fast
 def test_an_export_line_is_one_line_of_ascii_json() -> None:
-    line = export_line(ThreadDump("t", "lab11:t", [lab_entry("user", "São Paulo\nnext line")], None, None))
+    line = thread_record(ThreadDump("t", "lab11:t", [lab_entry("user", "São Paulo\nnext line")], None, None))
     assert line.endswith("\n") and line.count("\n") == 1 and line.isascii()
     assert json.loads(line) == {
         "key": "lab11:t",
@@ -182,14 +180,14 @@ def test_an_export_line_is_one_line_of_ascii_json() -> None:
     ],
 )
 def test_a_damaged_export_line_is_refused_in_one_line_naming_it(text: str, wording: str) -> None:
-    with pytest.raises(UsageError) as refused:
+    with pytest.raises(ExportFormatError) as refused:
         parse_export_line(text, 3)
     assert str(refused.value) == wording
 
 
 @pytest.mark.fast
 def test_an_infinite_last_used_is_refused() -> None:
-    with pytest.raises(UsageError, match="last_used is not a number or null"):
+    with pytest.raises(ExportFormatError, match="last_used is not a number or null"):
         parse_export_line('{"key": "lab11:t", "thread_id": "t", "entries": ["{}"], "last_used": Infinity}\n', 1)
 
 
@@ -204,14 +202,14 @@ def test_an_export_file_is_read_line_by_line_skipping_blank_lines(tmp_path: Path
 def test_an_export_file_that_is_not_utf8_or_missing_is_one_line(tmp_path: Path) -> None:
     binary = tmp_path / "binary.jsonl"
     binary.write_bytes(b"\xff\xfe\n")
-    with pytest.raises(UsageError, match=r"binary.jsonl is not UTF-8 text \(at byte 0\): not a lab11 export."):
+    with pytest.raises(ExportFormatError, match=r"binary.jsonl is not UTF-8 text \(at byte 0\): not a lab11 export."):
         list(read_export(binary))
-    with pytest.raises(UsageError, match=r"^Cannot read .*missing.jsonl: No such file or directory.$"):
+    with pytest.raises(ExportFormatError, match=r"^Cannot read .*missing.jsonl: No such file or directory.$"):
         list(read_export(tmp_path / "missing.jsonl"))
 
 
 @pytest.mark.fast
-def test_a_markdown_transcript_numbers_each_message_and_shows_the_summary_first() -> None:
+def test_a_markdown_transcript_shows_the_summary_first_and_numbers_each_message_by_its_place() -> None:
     dump = ThreadDump("t", "lab11:t", [*turn_entries(0), "{broken"], None, SUMMARY)
     assert markdown_transcript(dump).split("\n") == [
         "## lab11:t",
@@ -220,9 +218,12 @@ def test_a_markdown_transcript_numbers_each_message_and_shows_the_summary_first(
         "",
         "*Summary of the 4 oldest messages, sent to the model in their place:* Ana wants Lisbon.",
         "",
-        "1. **user**: u0",
-        "2. **assistant**: a0",
-        "3. *(unreadable entry: not JSON (JSONDecodeError))*",
+        # the summary covers 4 messages of which none is still in the list: they were removed (issue 21)
+        "*The 4 oldest messages were removed from Redis: they live on only in this summary.*",
+        "",
+        "5. **user**: u0",
+        "6. **assistant**: a0",
+        "7. *(unreadable entry: not JSON (JSONDecodeError))*",
         "",
         "",
     ]

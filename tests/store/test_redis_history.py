@@ -15,7 +15,8 @@ from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from lab11_persistence.redis_history.connection import RedisPasswordRefusedError, RedisUnavailableError
-from lab11_persistence.redis_history.history import OLD_INDEX_SUFFIX, RedisHistory, SavedThread
+from lab11_persistence.redis_history.history import RedisHistory, SavedThread
+from lab11_persistence.redis_history.recency import OLD_INDEX_SUFFIX
 from tests.support.backends import RedisBackend
 from tests.support.messages import entry_texts, lab_entry, turn_entries, turn_texts
 

@@ -25,11 +25,13 @@ LAYERS: dict[str, str] = {
     "packaging": "the wheel, dev.py, the requirement files and the docs, checked as a user meets them",
     "bench": "the benchmarks' smoke tests",
     "v1": "Agent Framework 1.x (run in .venv-v1)",
+    "sentinel": "a Sentinel deployment on loopback: a primary, a replica and three sentinels (failover, WAIT)",
 }
 
 # Fixtures that start a process or open a socket: a fast test that asks for one is in the wrong layer.
 NOT_FAST_FIXTURES = frozenset(
     {"redis_server", "redis_cluster", "start_app", "model_server", "tls_server", "whole_cluster_afterwards"}
+    | {"sentinel_deployment", "sentinel", "primary"}
 )
 
 
