@@ -67,6 +67,7 @@ async def test_the_app_keeps_its_thread_when_the_threads_primary_dies(
     app.say(SECOND)
     owner = redis_cluster.primary_for_key(key)
 
+    owner.wait_until_replicated()
     owner.kill()
     whole_cluster_afterwards.append(owner)
     killed_at = time.monotonic()

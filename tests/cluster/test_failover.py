@@ -85,6 +85,7 @@ async def test_the_turn_after_the_threads_primary_dies_is_saved_and_nothing_is_l
     slot = redis_cluster.slot_of(store.redis_key)
     owner = redis_cluster.primary_for_slot(slot)
 
+    owner.wait_until_replicated()
     owner.kill()
     killed_at = time.monotonic()
     whole_cluster_afterwards.append(owner)
@@ -121,6 +122,7 @@ async def test_with_a_window_the_turn_after_the_threads_primary_dies_keeps_every
     thread, store = app.create_thread(agent)
     before = await _chat(agent, thread, EARLIER_TURNS)
     owner = redis_cluster.primary_for_key(store.redis_key)
+    owner.wait_until_replicated()
     owner.kill()
     whole_cluster_afterwards.append(owner)
     after = await _chat(agent, thread, (AFTER_FAILOVER,))
@@ -149,6 +151,7 @@ async def test_a_turn_whose_primary_dies_while_the_model_answers_is_saved_and_no
     killed_at: list[float] = []
 
     def kill_owner() -> None:
+        owner.wait_until_replicated()
         owner.kill()
         killed_at.append(time.monotonic())
 
