@@ -49,6 +49,7 @@ STORE_TESTS = [
 ]
 APP_SESSION = "1\nMy name is Ana\n2\n0\n"
 FAST = "--fast"  # `dev.py test --fast`: the fast layer only (fakeredis and the offline model)
+MAX_WORKERS = 4  # pytest-xdist workers at most: each may start a six-node cluster of its own
 
 
 class Environment:
@@ -470,6 +471,16 @@ class TestRun:
         if self.fast and self.v1_paths:
             sys.exit("--fast runs the fast layer in .venv; tests/v1 runs in .venv-v1: leave out --fast for it.")
 
+    def parallel(self, cores: int | None) -> list[str]:
+        """pytest-xdist's options for this run: the whole suite runs on up to four workers, one test file per
+        worker at a time (``loadfile``: a module's shared server or deployment starts once). The fast layer
+        is quicker on one, and a run that says ``-n`` or ``-p no:xdist`` itself keeps its own choice."""
+        workers = min(cores or 1, MAX_WORKERS)
+        chosen = any(option == "-n" or option.startswith(("-n", "--numprocesses")) for option in self.options)
+        if self.fast or workers < 2 or chosen or "no:xdist" in self.options:
+            return []
+        return ["-n", str(workers), "--dist", "loadfile"]
+
     def environments(self, v1_exists: bool) -> list[Environment]:
         """Every environment the run uses, all with the test tools. The main suite uses .venv-v1 too when
         it exists (the benchmark's smoke test runs Microsoft's 1.x provider there), so it is completed first."""
@@ -507,12 +518,12 @@ def run_tests(arguments: list[str]) -> int:
         layer = ["-m", "fast"] if run.fast else []
         which = "the fast layer" if run.fast else "tests"
         header(f"{which} in .venv/ ({LAB.label}, Python {_version_text(sys.version_info[:3])})")
-        statuses.append(
-            (f"{which} in .venv", _run([str(LAB.python), "-m", "pytest", *layer, *run.options, *run.lab_paths]))
-        )
+        pytest = [str(LAB.python), "-m", "pytest", *layer, *run.parallel(os.cpu_count()), *run.options]
+        statuses.append((f"{which} in .venv", _run([*pytest, *run.lab_paths])))
     if run.run_v1:
         header(f"tests/v1 in .venv-v1/ ({V1.label})")
-        v1_tests = [str(V1.python), "-m", "pytest", *run.options, *(run.v1_paths or ["tests/v1"])]
+        v1_tests = [str(V1.python), "-m", "pytest", *run.parallel(os.cpu_count()), *run.options]
+        v1_tests += run.v1_paths or ["tests/v1"]
         statuses.append(("tests/v1 in .venv-v1", _run(v1_tests)))
     return _combine(statuses)
 
@@ -609,7 +620,8 @@ def _check_one_python(version: tuple[int, int, int], executable: str) -> bool:
             print("  pip failed (its output is above)")
             return False
         print(f"  {' '.join(STORE_TESTS)}", flush=True)
-        tests = _run([str(python), "-m", "pytest", *STORE_TESTS, "-q", "-p", "no:cacheprovider"])
+        parallel = TestRun([]).parallel(os.cpu_count())
+        tests = _run([str(python), "-m", "pytest", *STORE_TESTS, *parallel, "-q", "-p", "no:cacheprovider"])
         session_ok, lines = _app_session(python, scratch)
         print("  scripted app session (1, My name is Ana, 2, 0): " + ("ok" if session_ok else "FAILED"))
         for line in lines:

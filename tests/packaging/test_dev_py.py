@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -153,6 +154,25 @@ def test_the_exit_status_combines_every_part(statuses: list[int], combined: int)
     assert dev._combine([(f"part {index}", status) for index, status in enumerate(statuses)]) == combined
 
 
+@pytest.mark.parametrize(
+    ("arguments", "cores", "parallel"),
+    [
+        ([], 2, ["-n", "2", "--dist", "loadfile"]),
+        ([], 16, ["-n", "4", "--dist", "loadfile"]),
+        ([], 1, []),
+        (["--fast"], 2, []),
+        (["-n", "3"], 2, []),
+        (["-n3"], 2, []),
+        (["-p", "no:xdist"], 2, []),
+        (["tests/store", "-q"], 2, ["-n", "2", "--dist", "loadfile"]),
+    ],
+)
+def test_the_suite_runs_on_the_machines_cores_unless_told_otherwise(
+    arguments: list[str], cores: int, parallel: list[str]
+) -> None:
+    assert dev.TestRun(arguments).parallel(cores) == parallel
+
+
 def test_a_run_that_selected_no_test_fails_even_when_ruff_passed() -> None:
     """`dev.py test --fast` where no test is in the fast layer: ruff's 0 does not make the run a pass."""
     assert dev._combine([("ruff", 0), ("the fast layer in .venv", 5)]) == 5
@@ -226,7 +246,8 @@ def test_after_the_app_on_1x_the_tests_complete_venv_v1_before_the_main_suite_ru
     main_suite = next(n for n, call in enumerate(calls) if call.startswith(".venv/bin/python -m pytest"))
     assert calls[completed].startswith(".venv-v1/bin/uv pip install --python .venv-v1/bin/python")
     assert completed < main_suite
-    assert calls[-1] == ".venv-v1/bin/python -m pytest tests/v1"
+    parallel = dev.TestRun([]).parallel(os.cpu_count())  # the same machine runs dev.py
+    assert calls[-1] == " ".join([".venv-v1/bin/python -m pytest", *parallel, "tests/v1"])
 
 
 def test_fast_runs_only_the_fast_layer_in_venv_and_installs_no_server(
