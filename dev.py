@@ -303,11 +303,12 @@ UV_SUMMARY = re.compile(r"^(Resolved|Prepared|Installed|Uninstalled|Audited) \d+
 def install(python: Path, arguments: list[str], log_path: Path) -> None:
     """Requirements into the environment of ``python``: with uv where it installs (pip fetches it from
     the same registry), else with pip; either way, pip's index settings are the ones used."""
-    uv = _uv_for(python, log_path)
+    uv_log = log_path.with_name("uv-install.log")
+    uv = _uv_for(python, uv_log)
     if uv is not None:
-        if uv_install(uv, python, arguments, log_path):
+        if uv_install(uv, python, arguments, uv_log):
             return
-        print("  uv could not install them (its output is in the log above); pip instead", flush=True)
+        print(f"  uv could not install them (its output is in {_shorter(str(uv_log))}); pip instead", flush=True)
     pip_install(python, arguments, log_path)
 
 
@@ -321,21 +322,25 @@ def _uv_for(python: Path, log_path: Path) -> Path | None:
     return uv if uv.exists() else None
 
 
-def _pip_index_options(python: Path) -> list[str]:
-    """The package index pip is set to use here (PIP_INDEX_URL, pip.conf), for uv, which reads neither."""
-    index = os.environ.get("PIP_INDEX_URL")
-    if not index:
-        asked = [str(python), "-m", "pip", "config", "get", "global.index-url"]
-        answer = subprocess.run(asked, capture_output=True, text=True, check=False)
-        index = answer.stdout.strip() if answer.returncode == 0 else ""
-    return ["--index-url", index] if index else []
+def _pip_settings_for_uv(python: Path) -> list[str]:
+    """pip's index and CA bundle here (PIP_INDEX_URL / PIP_CERT, pip.conf) as uv's options: uv reads neither,
+    and a network that inspects TLS is trusted through that bundle."""
+    settings = {"index-url": os.environ.get("PIP_INDEX_URL", ""), "cert": os.environ.get("PIP_CERT", "")}
+    if not all(settings.values()):
+        listed = subprocess.run([str(python), "-m", "pip", "config", "list"], capture_output=True, text=True)
+        for line in listed.stdout.splitlines() if listed.returncode == 0 else []:
+            name, _, value = line.partition("=")
+            option = name.rsplit(".", 1)[-1]
+            if option in settings and not settings[option]:
+                settings[option] = value.strip().strip("'\"")
+    return [part for option, value in settings.items() if value for part in (f"--{option}", value)]
 
 
 def uv_install(uv: Path, python: Path, arguments: list[str], log_path: Path) -> bool:
     """``uv pip install`` with uv's summary lines as progress; whether it succeeded (its output is logged)."""
     started = time.monotonic()
     command = [str(uv), "pip", "install", "--python", str(python), "--compile-bytecode"]
-    command += [*_pip_index_options(python), *arguments]
+    command += [*_pip_settings_for_uv(python), *arguments]
     with open(log_path, "a", encoding="utf-8") as log:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace"
@@ -349,8 +354,6 @@ def uv_install(uv: Path, python: Path, arguments: list[str], log_path: Path) -> 
     if status == 0:
         print(f"  installed with uv in {time.monotonic() - started:.0f} s", flush=True)
         return True
-    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    print("\n".join(lines[-20:]), file=sys.stderr)
     return False
 
 

@@ -278,3 +278,25 @@ def test_without_uv_the_requirements_are_installed_with_pip(
         f".venv-v1/bin/python -m pip install -q --disable-pip-version-check {dev.UV}",
         ".venv-v1/bin/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-v1-dev.txt",
     ]
+
+
+def test_uv_is_given_pips_index_and_ca_bundle_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv reads neither PIP_* nor pip.conf: behind a network that inspects TLS it trusts only what pip is told."""
+    monkeypatch.setenv("PIP_INDEX_URL", "https://mirror.example/simple")
+    monkeypatch.setenv("PIP_CERT", "/etc/ssl/corporate.pem")
+    assert dev._pip_settings_for_uv(Path(sys.executable)) == [
+        "--index-url",
+        "https://mirror.example/simple",
+        "--cert",
+        "/etc/ssl/corporate.pem",
+    ]
+
+
+def test_uv_is_given_pips_ca_bundle_from_pip_conf(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\ncert = /etc/ssl/from-pip-conf.pem\n")
+    for name in ("PIP_INDEX_URL", "PIP_CERT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    settings = dev._pip_settings_for_uv(Path(sys.executable))
+    assert settings[settings.index("--cert") + 1] == "/etc/ssl/from-pip-conf.pem"
