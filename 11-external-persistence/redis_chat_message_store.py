@@ -7,11 +7,11 @@
   key prefix, limits, the URL without credentials), because Redis already holds the transcript;
 - ``serialize_state`` / ``deserialize_state``: the same as a ``RedisStoreState`` dict.
 
-The rest (the write token that saves a turn once, retries, failover, the window, listing) is the package's
-``lab11_persistence.redis_history``, shared with the 1.x provider; Microsoft's list methods and snapshot
-rules are ``lab11_persistence.store_compat``. Entries are ``ChatMessage.to_dict()`` as compact JSON, as
-Microsoft's store writes them; with ``application_id``, at the scoped key of Microsoft's 1.x provider, in 1.x JSON.
-"""
+The rest (the write token that saves a turn once, retries, failover, the window, listing, sealing) is the
+package's ``lab11_persistence.redis_history``, shared with the 1.x provider; Microsoft's list methods and snapshot
+rules are ``lab11_persistence.store_compat``. Entries are ``ChatMessage.to_dict()`` as compact JSON, as Microsoft's
+store writes them (with ``application_id``, at the 1.x provider's scoped key, in 1.x JSON; with ``encryption_keys``
+sealed by the core, docs/encryption.md)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
     Connect with exactly one of: ``redis_url``; ``credential_provider`` with ``host`` (Microsoft Entra ID);
     ``redis_client`` (borrowed, never closed here); or a ``history`` to share. The scope arguments choose the key
     as Microsoft's 1.x provider does (with none, ``{key_prefix}:{thread_id}``); ``context_messages`` and
-    ``summarizer`` bound what the model is sent."""
+    ``summarizer`` bound what the model is sent; ``encryption_keys`` (``"ID:KEY,..."`` or entries) seals entries."""
 
     def __init__(
         self,
@@ -98,6 +98,7 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
         agent_id: str | None = None,
         key_format: str | None = None,
         source_id: str = "redis_memory",
+        encryption_keys: str | Sequence[str] | None = None,
     ) -> None:
         self.redis_url = redis_url
         self.thread_id = thread_id or new_thread_id()
@@ -108,9 +109,9 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
             )
             scope = {"tenant_id": tenant_id, "application_id": application_id, "agent_id": agent_id}
             layout = KeyLayout.resolve(key_prefix, key_format=key_format, source_id=source_id, **scope)
-            history = RedisHistory.over(connection, layout=layout, max_messages=max_messages, ttl_seconds=ttl_seconds)
-        self.history = history
-        self._initial_messages = list(messages or [])
+            limits = {"max_messages": max_messages, "ttl_seconds": ttl_seconds, "encryption_keys": encryption_keys}
+            history = RedisHistory.over(connection, layout=layout, **limits)
+        self.history, self._initial_messages = history, list(messages or [])
         self.context_messages, self.summarizer = context_messages, summarizer
         self._window: ContextWindow | None = None
 
@@ -167,7 +168,7 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
         await self.ensure_initial_messages()
         if not messages:
             return
-        serialized = [self.encode_message(message) for message in messages]
+        serialized = self.history.sealed(self.thread_id, [self.encode_message(message) for message in messages])
         summarized = self.window is not None and self.window.summarizes
 
         def the_labs_commands(pipe: Any, redis_key: str) -> None:
