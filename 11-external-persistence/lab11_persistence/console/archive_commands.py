@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -29,6 +29,7 @@ from lab11_persistence.redis_history.archive import (
     dump_all_threads,
     dump_thread,
     import_threads,
+    opened_dump,
     read_export,
     thread_record,
 )
@@ -71,7 +72,13 @@ async def cmd_export(history: RedisHistory, args: argparse.Namespace, out: IO[st
     if args.all == bool(args.threads):
         raise UsageError("export needs THREAD... or --all (not both).")
     thread_ids = [await resolve_thread(history, argument) for argument in args.threads]  # all known before writing
-    render: Callable[[ThreadDump], str] = markdown_transcript if args.format == "markdown" else thread_record
+
+    def render(dump: ThreadDump) -> str:
+        """A line of the export (entries as stored, sealed; opened with ``--decrypt``), or a transcript (opened)."""
+        if args.decrypt or args.format == "markdown":
+            dump = opened_dump(history, dump)
+        return markdown_transcript(dump) if args.format == "markdown" else thread_record(dump)
+
     target = private_file(args.output) if args.output else out
     count = 0
     try:

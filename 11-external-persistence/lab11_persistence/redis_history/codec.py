@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from lab11_persistence.redis_history.sealing import BrokenSealError, Keyring, MissingKeyError
+from lab11_persistence.redis_history.sealing import BrokenSealError, Keyring, MissingKeyError, is_sealed
 from lab11_persistence.redis_history.summary import Summary
 
 __all__ = ["BrokenSealError", "EntryCodec", "MissingKeyError"]
@@ -62,10 +62,12 @@ class EntryCodec:
             return None
 
     def reseal(self, entry: str, from_key: str, to_key: str) -> str:
-        """An entry stored under ``from_key``, sealed for ``to_key`` (opened first); as it is when it does not
-        open (a corrupt entry stays corrupt), or when nothing changes (same key, and sealed or no keys)."""
-        if from_key == to_key and (not self.keyring or not self.keyring.needs_rekey(entry)):
-            return entry
+        """An entry stored under ``from_key`` (an import's source), as ``to_key`` stores it: for the same key a
+        sealed entry is kept byte for byte and a plaintext one sealed (when a key is set); for another key
+        it is opened and sealed again for it (MissingKeyError without its key). One that does not open
+        stays as it is: a corrupt entry stays corrupt, never deleted."""
+        if from_key == to_key:
+            return entry if is_sealed(entry) else self.seal_one(entry, to_key)
         opened = self.open_or_none(entry, from_key)
         return entry if opened is None else self.seal_one(opened, to_key)
 
