@@ -243,12 +243,12 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
         *,
         redis_url: str | None = None,
         redis_client: RedisClient | None = None,
-        ssl_ca_certs: str | None = None,
         cluster: bool | None = None,
+        **options: Any,  # what a state never holds: ssl_ca_certs, encryption_keys
     ) -> RedisChatMessageStore:
         """A store for the state's thread on the first candidate URL (not tried); ``cluster`` overrides the state's."""
         arguments = snapshots.store_arguments(_as_state(state).model_dump(), redis_url, redis_client, cluster)
-        return cls(ssl_ca_certs=ssl_ca_certs, **arguments)
+        return cls(**options, **arguments)
 
     @classmethod
     async def deserialize(
@@ -256,13 +256,13 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
     ) -> RedisChatMessageStore:
         """Rebuild from ``serialize()`` output with the first connection URL that answers.
 
-        The snapshot holds no credentials, so the candidates are, in order: an explicit
-        ``redis_url=``, ``REDIS_URL`` from the environment, and the stored URL as it is.
+        The snapshot holds no credentials (nor keys: give ``encryption_keys=``), so the candidates are, in order: an
+        explicit ``redis_url=``, ``REDIS_URL`` from the environment, and the stored URL as it is.
         """
         state = _as_state(snapshots.store_metadata(serialized_store_state))
+        options = {name: kwargs.get(name) for name in ("ssl_ca_certs", "cluster", "encryption_keys")}
         if kwargs.get("redis_client") is not None:
-            return cls.from_state(state, redis_client=kwargs["redis_client"], cluster=kwargs.get("cluster"))
-        options = {"ssl_ca_certs": kwargs.get("ssl_ca_certs"), "cluster": kwargs.get("cluster")}
+            return cls.from_state(state, redis_client=kwargs["redis_client"], **options)
         urls = snapshots.candidate_urls(kwargs.get("redis_url"), state.redis_url)
         return await snapshots.first_that_answers(lambda url: cls.from_state(state, redis_url=url, **options), urls)
 

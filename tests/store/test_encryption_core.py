@@ -297,3 +297,16 @@ def test_a_malformed_setting_is_one_problem_naming_it_without_key_material(value
     assert "LAB11_ENCRYPTION_KEYS" in problem and "\n" not in problem
     assert NEW.split(":")[1] not in problem and "A" * 20 not in problem
     assert settings.encryption_keys == ()
+
+
+async def test_a_store_rebuilt_from_its_snapshot_with_the_keys_reads_the_sealed_thread(
+    fake_redis: fakeredis.FakeAsyncRedis,
+) -> None:
+    keyed = store(fake_redis, NEW)
+    await keyed.add_messages([ChatMessage(role="user", text=FACT)])
+    snapshot = dict(await keyed.serialize())
+
+    rebuilt = await RedisChatMessageStore.deserialize(snapshot, redis_client=fake_redis, encryption_keys=NEW)
+
+    assert [message.text for message in await rebuilt.list_messages()] == [FACT]
+    assert NEW.split(":")[1] not in repr(snapshot)

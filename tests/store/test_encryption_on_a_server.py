@@ -18,9 +18,10 @@ from agent_framework import ChatMessage
 
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.message_json import message_text
-from lab11_persistence.redis_history.rekey import REKEYED, rekey_threads
+from lab11_persistence.redis_history.rekey import REKEYED, rekey_all, rekey_threads
 from lab11_persistence.redis_history.sealing import MissingKeyError, is_sealed, key_id_of
 from redis_chat_message_store import RedisChatMessageStore
+from tests.support import acl
 from tests.support.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.server
@@ -165,3 +166,27 @@ async def test_the_summary_survives_a_rekey_and_still_covers_its_messages(redis_
     assert await keyed.window.fold("thread_s") is None  # nothing new to fold: its fingerprint still matches
     messages = await keyed.list_messages()
     assert messages[0].role.value == "system" and "Lisbon" in messages[0].text
+
+
+async def test_sealed_turns_and_a_rekey_need_no_command_beyond_the_least_privilege_acl(
+    redis_server: ValkeyProcess,
+) -> None:
+    password = secrets.token_urlsafe(24)
+    user = acl.make_user(redis_server, acl.acl_setuser_arguments(password), acl.USER, password)
+    old = RedisChatMessageStore(
+        user.url,
+        thread_id="thread_u",
+        key_prefix=acl.KEY_PREFIX,
+        encryption_keys=OLD,
+        context_messages=2,
+        summarizer=summarize,
+    )
+    await chat(old)
+    await old.aclose()
+    history = RedisHistory.connect(user.url, key_prefix=acl.KEY_PREFIX, encryption_keys=[NEW, OLD])
+
+    results = [result async for page in rekey_all(history) for result in page]
+    await history.aclose()
+
+    assert [(result.thread_id, result.outcome) for result in results] == [("thread_u", REKEYED)]
+    assert user.refused() == []

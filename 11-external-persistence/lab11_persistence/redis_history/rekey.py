@@ -137,8 +137,8 @@ async def index_pages(history: RedisHistory, page_size: int = PAGE_SIZE) -> Asyn
     while True:
         low = after[0] if after else "-inf"
         reply = await history.call(
-            lambda low=low, fetch=fetch: history.client.zrange(
-                history.index_key, low, "+inf", byscore=True, offset=0, num=fetch, withscores=True
+            lambda low=low, fetch=fetch: history.client.zrangebyscore(  # ZRANGEBYSCORE: in the least-privilege ACL
+                history.index_key, low, "+inf", start=0, num=fetch, withscores=True
             )
         )
         fresh = [(member, float(score)) for member, score in reply if after is None or (float(score), member) > after]
