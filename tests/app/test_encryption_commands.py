@@ -52,6 +52,12 @@ def client(redis_server: ValkeyProcess) -> redis.Redis:
     return redis_server.client()
 
 
+def export_line(thread_id: str, entries: list[str]) -> str:
+    """One thread of a lab11 export, as ``lab11 export`` writes it from the lab's keys."""
+    record = {"key": f"lab11:{thread_id}", "thread_id": thread_id, "entries": entries, "last_used": None}
+    return json.dumps({**record, "summary": None}) + "\n"
+
+
 def seal(keys: str, thread_id: str, *entries: str) -> list[str]:
     return [Keyring.parse(keys).seal(item, f"lab11:{thread_id}") for item in entries]
 
@@ -150,3 +156,25 @@ def test_migrate_needs_decrypt_for_a_sealed_thread(env: dict[str, str], tmp_path
     assert done.returncode == 0, done.stdout + done.stderr
     [target] = [name for name in client.scan_iter(match="lab11|*thread_g", _type="list")]
     assert FACT in client.lindex(target, 0)  # plaintext: Microsoft's provider reads it
+
+
+def test_an_export_imported_into_another_scope_is_sealed_again_for_its_new_key(
+    env: dict[str, str], tmp_path: Path, client: redis.Redis
+) -> None:
+    key, other = new_key(env, tmp_path, "k1"), new_key(env, tmp_path, "k2")
+    export = tmp_path / "lab.jsonl"
+    lines = [export_line(f"thread_{number:03d}", [entry("user", "plaintext")]) for number in range(250)]
+    lines.append(export_line("thread_x", seal(key, "thread_x", entry("user", FACT))))  # after the first batch
+    export.write_text("".join(lines))
+    scoped = ["--application-id", "travel-app"]
+
+    refused = lab11(env, tmp_path, "import", str(export), *scoped, keys=other)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "'k1'" in refused.stderr, refused.stderr
+    assert not list(client.scan_iter(match="lab11|*"))  # checked before anything was written
+
+    imported = lab11(env, tmp_path, "import", str(export), *scoped, keys=f"{other},{key}")
+    assert imported.returncode == 0, imported.stderr
+    [target] = list(client.scan_iter(match="lab11|*thread_x", _type="list"))
+    assert key_id_of(client.lindex(target, 0)) == "k2"
+    shown = lab11(env, tmp_path, "show", "thread_x", *scoped, keys=other)
+    assert FACT in shown.stdout, shown.stdout + shown.stderr

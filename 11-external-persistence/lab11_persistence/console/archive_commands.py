@@ -26,6 +26,7 @@ from lab11_persistence.redis_history.archive import (
     IMPORT_WRITTEN,
     ExportFormatError,
     ThreadDump,
+    check_keys,
     dump_all_threads,
     dump_thread,
     import_threads,
@@ -112,7 +113,10 @@ def checked_export(path: Path) -> Iterator[ThreadDump]:
 
 
 async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
-    total = sum(1 for _ in checked_export(args.file))  # the whole file is checked before anything is written
+    total = 0
+    for dump in checked_export(args.file):  # the whole file is checked before anything is written, its keys too
+        check_keys(history, dump)
+        total += 1
     progress = Progress(total)
     counts = {IMPORT_WRITTEN: 0, IMPORT_KEPT: 0, IMPORT_NOT_A_LIST: 0}
     batch: list[ThreadDump] = []

@@ -38,6 +38,7 @@ __all__ = [
     "IMPORT_WRITTEN",
     "ExportFormatError",
     "ThreadDump",
+    "check_keys",
     "dump_all_threads",
     "dump_thread",
     "import_thread",
@@ -148,6 +149,13 @@ def opened_dump(history: RedisHistory, dump: ThreadDump) -> ThreadDump:
     entries = [history.codec.open_or_none(entry, dump.redis_key) or entry for entry in dump.entries]
     summary = dump.summary and (history.codec.open_or_none(dump.summary, dump.redis_key) or dump.summary)
     return replace(dump, entries=entries, summary=summary)
+
+
+def check_keys(history: RedisHistory, dump: ThreadDump) -> None:
+    """MissingKeyError if importing the thread would need a key the history's keyring lacks (a thread exported
+    from another key is opened to be sealed again): an import checks every thread before writing any."""
+    entries = [*dump.entries, *([dump.summary] if dump.summary else [])]
+    history.codec.check_reseal(entries, dump.redis_key, history.key(dump.thread_id))
 
 
 def _resealed(history: RedisHistory, dump: ThreadDump) -> ThreadDump:

@@ -16,10 +16,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from lab11_persistence.redis_history.sealing import BrokenSealError, Keyring, MissingKeyError, is_sealed
+from lab11_persistence.redis_history.sealing import BrokenSealError, Keyring, MissingKeyError, is_sealed, key_id_of
 from lab11_persistence.redis_history.summary import Summary
 
 __all__ = ["BrokenSealError", "EntryCodec", "MissingKeyError"]
+
+
+def _key_id_or_none(entry: str) -> str | None:
+    """The key id an entry is sealed under; None for plaintext or an envelope too broken to name one."""
+    try:
+        return key_id_of(entry)
+    except BrokenSealError:
+        return None
+
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +79,15 @@ class EntryCodec:
             return entry if is_sealed(entry) else self.seal_one(entry, to_key)
         opened = self.open_or_none(entry, from_key)
         return entry if opened is None else self.seal_one(opened, to_key)
+
+    def check_reseal(self, entries: Sequence[str], from_key: str, to_key: str) -> None:
+        """MissingKeyError if ``reseal`` would need a key id the keyring lacks (nothing is opened)."""
+        if from_key == to_key:
+            return
+        for entry in entries:
+            key_id = _key_id_or_none(entry)
+            if key_id is not None and key_id not in self.keyring.key_ids:
+                raise MissingKeyError(key_id, from_key, self.keyring.key_ids)
 
     def open_summary(self, raw: object, thread_key: str) -> Summary | None:
         """The thread's summary record, opened and parsed; None for none, or for one that does not open (one
