@@ -12,6 +12,7 @@ its ``repr``; use ``redact()`` on any text that might echo one back.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -160,6 +161,9 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Every secret value the app knows of, longest first (for redaction)."""
         values = [self.aoai_api_key, self.openai_api_key, *_secret_parts_of_url(self.redis_url)]
+        for _, key in self.encryption_keys:  # never printed anyway; redacted should one ever be echoed
+            text = base64.urlsafe_b64encode(key).decode("ascii")
+            values += [text, text.rstrip("=")]
         return tuple(sorted({value for value in values if value and len(value) >= 3}, key=len, reverse=True))
 
     def redact(self, text: str) -> str:

@@ -310,3 +310,10 @@ async def test_a_store_rebuilt_from_its_snapshot_with_the_keys_reads_the_sealed_
 
     assert [message.text for message in await rebuilt.list_messages()] == [FACT]
     assert NEW.split(":")[1] not in repr(snapshot)
+
+
+def test_a_key_echoed_in_an_error_is_redacted() -> None:
+    settings = load_settings({"LAB11_ENCRYPTION_KEYS": NEW, "LAB11_ENV_FILE": "none"})
+    key_text = NEW.split(":")[1]
+
+    assert key_text not in settings.redact(f"something echoed {key_text} and {key_text.rstrip('=')}")
