@@ -4,6 +4,7 @@ against a Valkey server of its own, judged by reading the server and the files d
 from __future__ import annotations
 
 import json
+import signal
 import stat
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 import redis
 
 from lab11_persistence.redis_history.sealing import Keyring, is_sealed, key_id_of
-from tests.support.app_driver import APP, assert_clean
+from tests.support.app_driver import APP, assert_clean, wait_for
 from tests.support.app_driver import app_env as clean_env
 from tests.support.valkey import ValkeyProcess
 
@@ -178,3 +179,37 @@ def test_an_export_imported_into_another_scope_is_sealed_again_for_its_new_key(
     assert key_id_of(client.lindex(target, 0)) == "k2"
     shown = lab11(env, tmp_path, "show", "thread_x", *scoped, keys=other)
     assert FACT in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_rekey_stopped_by_ctrl_c_leaves_every_thread_whole_and_the_next_run_finishes(
+    env: dict[str, str], tmp_path: Path, client: redis.Redis
+) -> None:
+    count = 20_000
+    for start in range(0, count, 2000):
+        pipe = client.pipeline(transaction=False)
+        for number in range(start, start + 2000):
+            pipe.rpush(f"lab11:thread_{number:05d}", entry("user", f"q{number}"), entry("assistant", f"a{number}"))
+            pipe.zadd(INDEX, {f"thread_{number:05d}": 1_700_000_000 + number})
+        pipe.execute()
+    key = new_key(env, tmp_path, "k1")
+    command = [sys.executable, str(APP), "rekey", "--all"]
+    run = subprocess.Popen(
+        command, env={**env, "LAB11_ENCRYPTION_KEYS": key}, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert wait_for(lambda: is_sealed(client.lindex("lab11:thread_00000", 0)) or run.poll() is not None, timeout=60)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, out + err
+    assert b"interrupted after" in err and b"run the same command again" in err
+
+    pipe = client.pipeline(transaction=False)
+    for number in range(count):
+        pipe.lrange(f"lab11:thread_{number:05d}", 0, -1)
+    threads = pipe.execute()
+    sealed = [all(map(is_sealed, stored)) for stored in threads]
+    assert all(sealed[number] or not any(map(is_sealed, stored)) for number, stored in enumerate(threads))  # whole
+    assert 0 < sum(sealed) < count, "the run was not stopped midway"
+
+    finish = lab11(env, tmp_path, "rekey", "--all", keys=key)
+    assert finish.returncode == 0 and f"{sum(sealed):,} already under it" in finish.stdout, finish.stdout
+    assert all(is_sealed(client.lindex(f"lab11:thread_{number:05d}", 1)) for number in range(0, count, 997))

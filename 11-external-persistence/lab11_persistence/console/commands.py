@@ -97,9 +97,9 @@ def main(argv: list[str], settings: Settings) -> int:
                 "give --application-id (or set LAB11_APPLICATION_ID)."
             )
         redis_url, server = redis_for(settings)
-        import asyncio  # not at the top: the menu path imports this module before its first menu
+        from lab11_persistence.console.interrupts import run_until_interrupted  # not at the top, as asyncio
 
-        return asyncio.run(_run(settings, redis_url, args, layout))
+        return run_until_interrupted(_run(settings, redis_url, args, layout))  # Ctrl-C stops it at once
     except SetupError as error:
         for line in error.lines:
             _error(settings, line)
