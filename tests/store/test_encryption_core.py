@@ -317,3 +317,13 @@ def test_a_key_echoed_in_an_error_is_redacted() -> None:
     key_text = NEW.split(":")[1]
 
     assert key_text not in settings.redact(f"something echoed {key_text} and {key_text.rstrip('=')}")
+
+
+async def test_rekey_leaves_a_key_that_is_not_a_thread_alone(fake_redis: fakeredis.FakeAsyncRedis) -> None:
+    await fake_redis.set("lab11:thread_s", "someone else's string")
+    history = RedisHistory(fake_redis, key_prefix="lab11", encryption_keys=NEW)
+
+    [result] = await rekey_threads(history, ["thread_s"])
+
+    assert result.outcome == "gone"
+    assert await fake_redis.get("lab11:thread_s") == "someone else's string"

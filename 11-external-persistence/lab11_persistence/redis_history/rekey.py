@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import WatchError
+from redis.exceptions import ResponseError, WatchError
 
 from lab11_persistence.redis_history.history import RedisHistory
 
@@ -96,9 +96,12 @@ async def _rekey_once(history: RedisHistory, thread_id: str, dry_run: bool) -> R
     key, summary_key = history.key(thread_id), history.summary_key(thread_id)
     async with await history.transaction() as pipe:
         await pipe.watch(key, summary_key, history.write_token_key(thread_id))  # one hash slot
-        if await pipe.type(key) != "list":
+        try:
+            entries = await pipe.lrange(key, 0, -1)
+        except ResponseError:  # no longer a list since the page was read: not a thread to touch
             return Rekey(thread_id, GONE)
-        entries = await pipe.lrange(key, 0, -1)
+        if not entries:
+            return Rekey(thread_id, GONE)
         summary = await pipe.get(summary_key)
         changed: dict[int, str] = {}
         unreadable = 0
