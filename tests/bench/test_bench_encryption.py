@@ -12,7 +12,7 @@ import pytest
 
 from bench.encryption import TITLE, section, write_section
 
-pytestmark = pytest.mark.fast
+pytestmark = pytest.mark.bench
 
 ADD = {"calls": 200, "plain_ms": 11.4, "sealed_ms": 11.6, "ratio": 1.0175}
 ADD |= {"plain_cpu_us": 900.0, "sealed_cpu_us": 950.0}

@@ -13,7 +13,7 @@ from lab11_persistence.redis_history.sealing import is_sealed
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.tls import TLSRedisProcess
 
-pytestmark = pytest.mark.server
+pytestmark = pytest.mark.faults
 
 KEY = f"tls:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode('ascii')}"
 
