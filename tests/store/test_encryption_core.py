@@ -327,3 +327,11 @@ async def test_rekey_leaves_a_key_that_is_not_a_thread_alone(fake_redis: fakered
 
     assert result.outcome == "gone"
     assert await fake_redis.get("lab11:thread_s") == "someone else's string"
+
+
+def test_a_sibling_and_another_layout_of_a_history_keep_its_keys(fake_redis: fakeredis.FakeAsyncRedis) -> None:
+    history = RedisHistory(fake_redis, key_prefix="lab11", encryption_keys=NEW)
+
+    for other in (history.sibling(), history.with_settings(key_prefix="lab11", application_id="app")):
+        assert other.codec.keyring is history.codec.keyring
+    assert "encryption_keys" not in history.settings  # what it was built with, shown: never a key
