@@ -4,7 +4,10 @@ layouts, and a thread the lab's release sealed continued here. Runs in .venv-v1;
 from __future__ import annotations
 
 import base64
+import re
 import secrets
+import sys
+from pathlib import Path
 
 import agent_framework
 import pytest
@@ -16,6 +19,7 @@ from agent_framework import Message
 
 from lab11_persistence.redis_history.sealing import Keyring, MissingKeyError, is_sealed, key_id_of
 from lab11_persistence.v1.history_provider import RedisHistoryProvider
+from tests.support.app_driver import APP, LabApp, app_env, assert_clean, embedded_redis, stop_embedded_server
 from tests.support.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.v1
@@ -66,3 +70,36 @@ async def test_the_provider_names_a_missing_key(redis_server: ValkeyProcess) -> 
         await reader.get_messages("thread_m")
     await writer.aclose()
     await reader.aclose()
+
+
+def test_the_app_on_1x_seals_a_fact_and_recalls_it_after_a_restart(tmp_path: Path) -> None:
+    env = {**app_env(tmp_path / "home", tmp_path / "data"), "LAB11_ENCRYPTION_KEYS": KEY}
+    runs: list[LabApp] = []
+    try:
+        first = LabApp(env, tmp_path, [sys.executable, str(APP), "--framework", "1.x"])
+        runs.append(first)
+        first.menu()
+        key = re.search(r"Current Redis key: (lab11:thread_[0-9a-f-]+)", first.transcript)
+        assert key, first.transcript
+        first.say("Hi, my name is Ada and I want to go to Lisbon.")
+        assert first.exit() == 0
+        with embedded_redis(tmp_path / "data") as client:
+            stored = client.lrange(key.group(1), 0, -1)
+        assert len(stored) == 2 and all(map(is_sealed, stored)) and not [entry for entry in stored if "Ada" in entry]
+
+        again = LabApp(env, tmp_path, [sys.executable, str(APP), "--framework", "1.x"])
+        runs.append(again)
+        again.menu()
+        again.choose("3")
+        again.expect(r"Load which thread\? \(1-\d+, Enter to go back\): ")
+        again.choose("1")
+        again.menu()
+        reply = again.say("What is my name?")
+        assert "Ada" in reply, reply
+        assert again.exit() == 0
+        assert_clean(again.transcript)
+    finally:
+        for app in runs:
+            if app.child.isalive():
+                app.kill()
+        stop_embedded_server(tmp_path / "data")
