@@ -7,11 +7,11 @@
   key prefix, limits, the URL without credentials), because Redis already holds the transcript;
 - ``serialize_state`` / ``deserialize_state``: the same as a ``RedisStoreState`` dict.
 
-The rest (the write token that saves a turn once, retries, failover, the window, listing) is the package's
-``lab11_persistence.redis_history``, shared with the 1.x provider; Microsoft's list methods and snapshot
-rules are ``lab11_persistence.store_compat``. Entries are ``ChatMessage.to_dict()`` as compact JSON, as
-Microsoft's store writes them; with ``application_id``, at the scoped key of Microsoft's 1.x provider, in 1.x JSON.
-"""
+The rest (the write token that saves a turn once, retries, failover, the window, listing, sealing) is the
+package's ``lab11_persistence.redis_history``, shared with the 1.x provider; Microsoft's list methods and snapshot
+rules are ``lab11_persistence.store_compat``. Entries are ``ChatMessage.to_dict()`` as compact JSON, as Microsoft's
+store writes them (with ``application_id``, at the 1.x provider's scoped key, in 1.x JSON; with ``encryption_keys``
+sealed by the core, docs/encryption.md)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
     Connect with exactly one of: ``redis_url``; ``credential_provider`` with ``host`` (Microsoft Entra ID);
     ``redis_client`` (borrowed, never closed here); or a ``history`` to share. The scope arguments choose the key
     as Microsoft's 1.x provider does (with none, ``{key_prefix}:{thread_id}``); ``context_messages`` and
-    ``summarizer`` bound what the model is sent."""
+    ``summarizer`` bound what the model is sent; ``encryption_keys`` (``"ID:KEY,..."`` or entries) seals entries."""
 
     def __init__(
         self,
@@ -98,6 +98,7 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
         agent_id: str | None = None,
         key_format: str | None = None,
         source_id: str = "redis_memory",
+        encryption_keys: str | Sequence[str] | None = None,
     ) -> None:
         self.redis_url = redis_url
         self.thread_id = thread_id or new_thread_id()
@@ -108,9 +109,9 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
             )
             scope = {"tenant_id": tenant_id, "application_id": application_id, "agent_id": agent_id}
             layout = KeyLayout.resolve(key_prefix, key_format=key_format, source_id=source_id, **scope)
-            history = RedisHistory.over(connection, layout=layout, max_messages=max_messages, ttl_seconds=ttl_seconds)
-        self.history = history
-        self._initial_messages = list(messages or [])
+            limits = {"max_messages": max_messages, "ttl_seconds": ttl_seconds, "encryption_keys": encryption_keys}
+            history = RedisHistory.over(connection, layout=layout, **limits)
+        self.history, self._initial_messages = history, list(messages or [])
         self.context_messages, self.summarizer = context_messages, summarizer
         self._window: ContextWindow | None = None
 
@@ -167,7 +168,7 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
         await self.ensure_initial_messages()
         if not messages:
             return
-        serialized = [self.encode_message(message) for message in messages]
+        serialized = self.history.sealed(self.thread_id, [self.encode_message(message) for message in messages])
         summarized = self.window is not None and self.window.summarizes
 
         def the_labs_commands(pipe: Any, redis_key: str) -> None:
@@ -242,12 +243,12 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
         *,
         redis_url: str | None = None,
         redis_client: RedisClient | None = None,
-        ssl_ca_certs: str | None = None,
         cluster: bool | None = None,
+        **options: Any,  # what a state never holds: ssl_ca_certs, encryption_keys
     ) -> RedisChatMessageStore:
         """A store for the state's thread on the first candidate URL (not tried); ``cluster`` overrides the state's."""
         arguments = snapshots.store_arguments(_as_state(state).model_dump(), redis_url, redis_client, cluster)
-        return cls(ssl_ca_certs=ssl_ca_certs, **arguments)
+        return cls(**options, **arguments)
 
     @classmethod
     async def deserialize(
@@ -255,13 +256,13 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
     ) -> RedisChatMessageStore:
         """Rebuild from ``serialize()`` output with the first connection URL that answers.
 
-        The snapshot holds no credentials, so the candidates are, in order: an explicit
-        ``redis_url=``, ``REDIS_URL`` from the environment, and the stored URL as it is.
+        The snapshot holds no credentials (nor keys: give ``encryption_keys=``), so the candidates are, in order: an
+        explicit ``redis_url=``, ``REDIS_URL`` from the environment, and the stored URL as it is.
         """
         state = _as_state(snapshots.store_metadata(serialized_store_state))
+        options = {name: kwargs.get(name) for name in ("ssl_ca_certs", "cluster", "encryption_keys")}
         if kwargs.get("redis_client") is not None:
-            return cls.from_state(state, redis_client=kwargs["redis_client"], cluster=kwargs.get("cluster"))
-        options = {"ssl_ca_certs": kwargs.get("ssl_ca_certs"), "cluster": kwargs.get("cluster")}
+            return cls.from_state(state, redis_client=kwargs["redis_client"], **options)
         urls = snapshots.candidate_urls(kwargs.get("redis_url"), state.redis_url)
         return await snapshots.first_that_answers(lambda url: cls.from_state(state, redis_url=url, **options), urls)
 

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import export_import, migrate_prune, report, save_messages_v1, window
+from bench import encryption, export_import, migrate_prune, report, save_messages_v1, window
 from bench.measure import Plan, Results, run_store_measurements
 from bench.proxy import ProxyProcess
 from bench.server import valkey_server
@@ -22,6 +22,7 @@ DOCS = ROOT / "docs"
 PLOT_NAME = "benchmarks-list-messages.png"
 EXPORT_SIZES = (10_000, 100_000)  # the issue's figure is at 100,000; two sizes show memory stays flat
 EXPORT_SIZES_QUICK = (1_000,)
+REKEY_SIZES, REKEY_SIZES_QUICK = [100_000], [1_000]  # issue 24: rekey --all over 100,000 threads
 
 
 def _delays(text: str) -> list[float]:
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"· lab11 migrate --all and prune of {' and '.join(f'{size:,}' for size in sizes)} threads ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="lab11-bench-migrate-") as directory:
         results.migrate_prune = [migrate_prune.measure(size, Path(directory)) for size in sizes]
+    results.encryption = encryption.measure(
+        plan.add_calls * 3, REKEY_SIZES_QUICK if args.quick else REKEY_SIZES
+    )  # add_messages with and without LAB11_ENCRYPTION_KEYS at 5 ms, and lab11 rekey --all
     print("· model input and Redis bytes read per turn, with and without the window ...", flush=True)
     results.window = window.measure(quick=args.quick)
     print("· start-up ...", flush=True)
@@ -89,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nlab11 export and import:\n" + export_import.table(results.export_import))
     print("\nRemembering past the window:\n" + window.table(results.window))
     print("\nlab11 migrate and prune:\n" + migrate_prune.table(results.migrate_prune))
+    print("\nEncryption at rest:\n" + encryption.add_table(results.encryption[0]))
+    print(encryption.rekey_table(results.encryption[1]))
     print(f"\n({elapsed:.0f} s)")
     if not args.no_write:
         args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -97,6 +97,7 @@ class Results:
     export_import: list[dict[str, float]] = field(default_factory=list)  # lab11 export --all / import, per size
     window: list[dict[str, Any]] = field(default_factory=list)  # model input and Redis bytes per turn (bench.window)
     migrate_prune: list[dict[str, float]] = field(default_factory=list)  # lab11 migrate --all / prune, per size
+    encryption: tuple[dict[str, float], list[dict[str, float]]] | None = None  # bench.encryption: add, rekey rows
 
 
 def _prefix(name: str) -> str:

@@ -808,6 +808,10 @@ def render_document(
         from bench.migrate_prune import section
 
         lines += section(results.migrate_prune, command)
+    if results.encryption:
+        from bench import encryption
+
+        lines += encryption.section(*results.encryption, command)
     if plot_name:
         lines += [
             "## list_messages against history length",

@@ -2,7 +2,7 @@
 
 ``app.py`` (the lab's release) and ``v1.agent`` (1.x) are thin adapters: each turns these into its
 release's classes. Here, framework-free: the history's options that come from the settings (TLS CA,
-cluster, the window and its summarizer, the key scope) and the Azure OpenAI SDK client (one API
+cluster, the window and its summarizer, the key scope, the encryption keys) and the Azure OpenAI SDK client (one API
 version, one way to sign in).
 """
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab11_persistence.config import Settings
 from lab11_persistence.offline_model.reasoning import summarize_messages
+from lab11_persistence.redis_history.sealing import Keyring
 from lab11_persistence.redis_history.window import Summarizer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +38,7 @@ def history_options(
         "cluster": settings.redis_is_cluster,
         "context_messages": settings.context_messages,
         "summarizer": summarizer,
+        "encryption_keys": Keyring(settings.encryption_keys),  # LAB11_ENCRYPTION_KEYS, parsed once by config
         **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
     }
 

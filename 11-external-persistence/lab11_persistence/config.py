@@ -12,12 +12,15 @@ its ``repr``; use ``redact()`` on any text that might echo one back.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from lab11_persistence.encryption_setting import KeyringError, parse_key_entries
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP_NAME = "lab11"
@@ -66,6 +69,7 @@ VARIABLES = (
     "OPENAI_CHAT_MODEL_ID",
     "NO_COLOR",
     "LAB11_CONTEXT_MESSAGES",
+    "LAB11_ENCRYPTION_KEYS",
     "LAB11_ENV_FILE",
 )
 
@@ -120,6 +124,8 @@ class Settings:
     no_color: bool = False
     # How many recent messages the model is sent, older ones as a summary; None: every message (the lab's way).
     context_messages: int | None = DEFAULT_CONTEXT_MESSAGES
+    # LAB11_ENCRYPTION_KEYS as (id, 32-byte key) pairs, the sealing one first; () = plaintext (encryption_setting)
+    encryption_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     problems: tuple[str, ...] = ()
 
     def check(self) -> None:
@@ -155,6 +161,9 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Every secret value the app knows of, longest first (for redaction)."""
         values = [self.aoai_api_key, self.openai_api_key, *_secret_parts_of_url(self.redis_url)]
+        for _, key in self.encryption_keys:  # never printed anyway; redacted should one ever be echoed
+            text = base64.urlsafe_b64encode(key).decode("ascii")
+            values += [text, text.rstrip("=")]
         return tuple(sorted({value for value in values if value and len(value) >= 3}, key=len, reverse=True))
 
     def redact(self, text: str) -> str:
@@ -186,7 +195,8 @@ class Settings:
             f"aoai_api_key={'set' if self.aoai_api_key else None!r}, "
             f"openai_api_key={'set' if self.openai_api_key else None!r}"
         )
-        return f"Settings({flags}, {shown}, problems={len(self.problems)})"
+        key_ids = tuple(key_id for key_id, _ in self.encryption_keys)
+        return f"Settings({flags}, {shown}, encryption_key_ids={key_ids!r}, problems={len(self.problems)})"
 
     __str__ = __repr__
 
@@ -244,6 +254,15 @@ def _context_messages(value: str | None, problems: list[str]) -> int | None:
         f"for every message, not {value!r}."
     )
     return DEFAULT_CONTEXT_MESSAGES
+
+
+def _encryption_keys(value: str | None, problems: list[str]) -> tuple[tuple[str, bytes], ...]:
+    """LAB11_ENCRYPTION_KEYS: ``ID:KEY[,ID:KEY...]``; a malformed value is one problem naming it, never a key."""
+    try:
+        return parse_key_entries(value)
+    except KeyringError as error:
+        problems.append(str(error))
+        return ()
 
 
 def _half_configured_model(settings: Settings) -> str | None:
@@ -354,6 +373,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         openai_chat_model_id=get("OPENAI_CHAT_MODEL_ID"),
         no_color=bool(get("NO_COLOR")),
         context_messages=_context_messages(get("LAB11_CONTEXT_MESSAGES"), problems),
+        encryption_keys=_encryption_keys(get("LAB11_ENCRYPTION_KEYS"), problems),
     )
     problems.extend(problem for check in _COMBINED_CHECKS if (problem := check(settings)))
     return replace(settings, problems=tuple(problems))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -27,9 +27,11 @@ from lab11_persistence.redis_history.archive import (
     IMPORT_WRITTEN,
     ExportFormatError,
     ThreadDump,
+    check_keys,
     dump_all_threads,
     dump_thread,
     import_threads,
+    opened_dump,
     read_export,
     thread_record,
 )
@@ -72,7 +74,13 @@ async def cmd_export(history: RedisHistory, args: argparse.Namespace, out: IO[st
     if args.all == bool(args.threads):
         raise UsageError("export needs THREAD... or --all (not both).")
     thread_ids = [await resolve_thread(history, argument) for argument in args.threads]  # all known before writing
-    render: Callable[[ThreadDump], str] = markdown_transcript if args.format == "markdown" else thread_record
+
+    def render(dump: ThreadDump) -> str:
+        """A line of the export (entries as stored, sealed; opened with ``--decrypt``), or a transcript (opened)."""
+        if args.decrypt or args.format == "markdown":
+            dump = opened_dump(history, dump)
+        return markdown_transcript(dump) if args.format == "markdown" else thread_record(dump)
+
     target = private_file(args.output) if args.output else out
     count = 0
     try:
@@ -106,7 +114,10 @@ def checked_export(path: Path) -> Iterator[ThreadDump]:
 
 
 async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
-    total = sum(1 for _ in checked_export(args.file))  # the whole file is checked before anything is written
+    total = 0
+    for dump in checked_export(args.file):  # the whole file is checked before anything is written, its keys too
+        check_keys(history, dump)
+        total += 1
     progress = Progress(total)
     counts = {IMPORT_WRITTEN: 0, IMPORT_KEPT: 0, IMPORT_NOT_A_LIST: 0}
     batch: list[ThreadDump] = []

@@ -16,7 +16,7 @@ from lab11_persistence.config import EXIT_SETUP, KEY_PREFIX, Settings, SetupErro
 from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.redis_history.keys import KeyLayout
 
-COMMANDS = ("threads", "show", "export", "import", "delete", "migrate", "prune")
+COMMANDS = ("threads", "show", "export", "import", "delete", "migrate", "prune", "rekey", "new-key")
 SCOPE_OPTIONS = ("application_id", "tenant_id", "agent_id", "source_id")
 DEFAULT_LIMIT = 20
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -111,7 +111,7 @@ def build_parser(prog: str = "lab11") -> argparse.ArgumentParser:
         prog=prog,
         description="Lab 11: chat history in Redis. With no command, the interactive menu.",
         epilog="Uses the app's settings: REDIS_URL (else the embedded server), REDIS_CLUSTER, REDIS_CA_CERT, "
-        "LAB11_APPLICATION_ID, LAB11_TENANT_ID, LAB11_AGENT_ID. "
+        "LAB11_APPLICATION_ID, LAB11_TENANT_ID, LAB11_AGENT_ID, LAB11_ENCRYPTION_KEYS. "
         "THREAD is a thread id, a full key (lab11:thread_…) or the number `threads` printed.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -131,6 +131,9 @@ def build_parser(prog: str = "lab11") -> argparse.ArgumentParser:
     export.add_argument("--all", action="store_true", help="every thread, streamed")
     export.add_argument("-o", "--output", type=Path, help="write to FILE (created private, 0600), not stdout")
     export.add_argument("--format", choices=("jsonl", "markdown"), default="jsonl", help="default %(default)s")
+    export.add_argument(
+        "--decrypt", action="store_true", help="write sealed entries opened, as plaintext (still a 0600 file)"
+    )
 
     importer = commands.add_parser("import", parents=scope, help="load threads from an export file")
     importer.add_argument("file", metavar="FILE", type=Path)
@@ -147,6 +150,9 @@ def build_parser(prog: str = "lab11") -> argparse.ArgumentParser:
     migrate.add_argument("--all", action="store_true", help="every thread under lab11:, streamed")
     migrate.add_argument("--delete-source", action="store_true", help="delete each lab11: thread once copied")
     migrate.add_argument("--dry-run", action="store_true", help="say what would happen; write nothing")
+    migrate.add_argument(
+        "--decrypt", action="store_true", help="open sealed threads: Microsoft's provider reads plaintext only"
+    )
 
     prune = commands.add_parser("prune", parents=scope, help="delete threads nobody has written for a while")
     prune.add_argument(
@@ -157,4 +163,15 @@ def build_parser(prog: str = "lab11") -> argparse.ArgumentParser:
     prune.add_argument(
         "--rebuild-index", action="store_true", help="first index threads other tools wrote (SCAN; not in a dry run)"
     )
+    encryption_commands(commands, scope)
     return parser
+
+
+def encryption_commands(commands: Any, scope: list[argparse.ArgumentParser]) -> None:
+    """``rekey`` and ``new-key``: LAB11_ENCRYPTION_KEYS's commands (docs/encryption.md)."""
+    rekey = commands.add_parser("rekey", parents=scope, help="seal threads under the first LAB11_ENCRYPTION_KEYS key")
+    rekey.add_argument("threads", metavar="THREAD", nargs="*")
+    rekey.add_argument("--all", action="store_true", help="every thread in the recency index, a page at a time")
+    rekey.add_argument("--dry-run", action="store_true", help="count what would be rewritten; write nothing")
+    new_key = commands.add_parser("new-key", help="print a fresh ID:KEY entry for LAB11_ENCRYPTION_KEYS")
+    new_key.add_argument("id", metavar="ID", nargs="?", help="the key's id (default: today's date and 4 hex digits)")

@@ -1,4 +1,5 @@
-"""``lab11 threads | show | export | import | delete | migrate | prune``: the saved threads from the command line.
+"""``lab11 threads | show | export | import | delete | migrate | prune | rekey | new-key``: the saved threads from
+the command line.
 
 The menu shows one thread at a time; these subcommands make the same history scriptable, in the
 manner of ``llm logs``: find a thread, read it, back it up, move it to another Redis, delete what a
@@ -45,7 +46,13 @@ Handler = Callable[["RedisHistory", argparse.Namespace, IO[str]], Awaitable[int]
 def handler_for(command: str) -> Handler:
     """The command's handler (``await handler(history, args, out)`` -> exit status), imported now: the one place
     the commands' modules, and the Redis client with them, load."""
-    from lab11_persistence.console import archive_commands, deleting_commands, listing_commands, migrate_command
+    from lab11_persistence.console import (
+        archive_commands,
+        deleting_commands,
+        listing_commands,
+        migrate_command,
+        rekey_command,
+    )
 
     handlers: dict[str, Handler] = {
         "threads": listing_commands.cmd_threads,
@@ -55,6 +62,7 @@ def handler_for(command: str) -> Handler:
         "delete": deleting_commands.cmd_delete,
         "migrate": migrate_command.cmd_migrate,
         "prune": deleting_commands.cmd_prune,
+        "rekey": rekey_command.cmd_rekey,
     }
     return handlers[command]
 
@@ -77,6 +85,10 @@ def main(argv: list[str], settings: Settings) -> int:
     logging.basicConfig(level=logging.WARNING, format="lab11: %(message)s", stream=sys.stderr)
     server = None
     try:
+        if args.command == "new-key":  # needs neither Redis nor the settings
+            from lab11_persistence.console.new_key_command import cmd_new_key
+
+            return cmd_new_key(args, sys.stdout)
         settings.check()  # every settings problem, one line each, before any connection
         layout = key_layout(settings, args)  # a bad scope stops here, before any connection
         if args.command == "migrate" and not layout.scoped:
@@ -85,9 +97,9 @@ def main(argv: list[str], settings: Settings) -> int:
                 "give --application-id (or set LAB11_APPLICATION_ID)."
             )
         redis_url, server = redis_for(settings)
-        import asyncio  # not at the top: the menu path imports this module before its first menu
+        from lab11_persistence.console.interrupts import run_until_interrupted  # not at the top, as asyncio
 
-        return asyncio.run(_run(settings, redis_url, args, layout))
+        return run_until_interrupted(_run(settings, redis_url, args, layout))  # Ctrl-C stops it at once
     except SetupError as error:
         for line in error.lines:
             _error(settings, line)
@@ -101,7 +113,11 @@ def main(argv: list[str], settings: Settings) -> int:
         from redis.exceptions import RedisError
 
         from lab11_persistence.redis_history.connection import RedisUnavailableError
+        from lab11_persistence.redis_history.sealing import MissingKeyError
 
+        if isinstance(error, MissingKeyError):  # a configuration error: one line naming the key id
+            _error(settings, str(error))
+            return EXIT_SETUP
         if isinstance(error, (RedisUnavailableError, RedisError)):
             _error(settings, f"Redis: {' '.join(str(error).split()) or type(error).__name__}")
             return EXIT_REDIS

@@ -58,7 +58,8 @@ async def cmd_show(history: RedisHistory, args: argparse.Namespace, out: IO[str]
     thread_id = await resolve_thread(history, args.thread)
     key = history.key(thread_id)
     if args.json:
-        json.dump([_raw_json(raw) for raw in await history.entries(thread_id)], out, indent=2)
+        entries = [history.codec.open_or_none(raw, key) or raw for raw in await history.entries(thread_id)]
+        json.dump([_raw_json(entry) for entry in entries], out, indent=2)
         out.write("\n")
         return EXIT_OK
     messages = await history.messages(thread_id, lambda message: (message["role"], message_text(message)))

@@ -165,7 +165,14 @@ class MenuSession:
         except (SetupError, BrokenPipeError):  # a closed output ends the program (app.main), nothing to report
             raise
         except Exception as error:
+            self.stop_if_a_key_is_missing(error)
             self.report(error)
+
+    def stop_if_a_key_is_missing(self, error: BaseException) -> None:
+        """An entry sealed under a key id LAB11_ENCRYPTION_KEYS lacks is a configuration error, not a failure to
+        retry: the app says so in one line naming the id and ends (exit status 2), having changed nothing."""
+        if (missing := _in_chain(error, "MissingKeyError")) is not None:
+            raise SetupError(self._one_line(missing)) from None
 
     # -- the menu itself -----------------------------------------------------------------------
 
@@ -304,6 +311,7 @@ class MenuSession:
         if failure is not None:
             if started:
                 self.term.say()
+            self.stop_if_a_key_is_missing(failure)
             if isinstance(failure, (RedisUnavailableError, RedisError)):
                 if started:
                     self.term.error("The reply above could not be saved, so this turn is not in the history.")

@@ -17,7 +17,7 @@ from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.thread_lookup import resolve_thread
 from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.history import RedisHistory
-from lab11_persistence.redis_history.migration import PAGE_SIZE, Migration, migrate_all, migrate_threads
+from lab11_persistence.redis_history.migration import PAGE_SIZE, Migration, migrate_all, migrate_threads, sealed_threads
 
 MIGRATE_WORDS = {
     "migrated": "migrated",
@@ -51,7 +51,9 @@ async def cmd_migrate(history: RedisHistory, args: argparse.Namespace, out: IO[s
         raise UsageError("migrate needs THREAD... or --all (not both).")
     source = history.with_settings(key_prefix=KEY_PREFIX)
     thread_ids = list(dict.fromkeys([await resolve_thread(source, argument) for argument in args.threads]))
-    options = {"delete_source": args.delete_source, "dry_run": args.dry_run}
+    options = {"delete_source": args.delete_source, "dry_run": args.dry_run, "decrypt": args.decrypt}
+    if not args.decrypt:  # one line and nothing written, rather than some threads migrated and the sealed ones not
+        await refuse_sealed_threads(source, thread_ids if not args.all else None)
 
     async def explicit_pages() -> AsyncIterator[list[Migration]]:
         for start in range(0, len(thread_ids), PAGE_SIZE):
@@ -85,6 +87,29 @@ async def cmd_migrate(history: RedisHistory, args: argparse.Namespace, out: IO[s
     progress.finish()
     out.write(migration_summary(counts, history.layout.thread_key_prefix, args.dry_run, args.delete_source) + "\n")
     return EXIT_SETUP if any(counts[problem] for problem in MIGRATE_PROBLEMS) else EXIT_OK
+
+
+async def refuse_sealed_threads(source: RedisHistory, thread_ids: list[str] | None) -> None:
+    """UsageError when any of the threads (None: every thread under lab11:) is sealed: Microsoft's provider
+    cannot open an envelope, so migrating one needs --decrypt."""
+    sealed: list[str] = []
+    if thread_ids is not None:
+        for start in range(0, len(thread_ids), PAGE_SIZE):
+            sealed += await sealed_threads(source, thread_ids[start : start + PAGE_SIZE])
+    else:
+        page: list[str] = []
+        async for key in source.scan_thread_keys():
+            page.append(source.thread_id_of(key))
+            if len(page) >= PAGE_SIZE:
+                sealed += await sealed_threads(source, page)
+                page = []
+        sealed += await sealed_threads(source, page) if page else []
+    if sealed:
+        raise UsageError(
+            f"{counted(len(sealed), 'thread')} (first {inert_line(sealed[0])}) sealed with LAB11_ENCRYPTION_KEYS: "
+            "Microsoft's provider cannot open them, so migrate them with --decrypt (written in plaintext). "
+            "Nothing migrated."
+        )
 
 
 def migration_summary(counts: dict[str, int], target: str, dry_run: bool, delete_source: bool) -> str:

@@ -12,6 +12,7 @@ from lab11_persistence.console.command_line import UsageError, key_layout
 from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.keys import KeyLayout
+from lab11_persistence.redis_history.sealing import Keyring
 from lab11_persistence.server.entra_id import store_connection
 
 
@@ -25,6 +26,7 @@ async def open_history(
         ssl_ca_certs=settings.redis_ca_cert,
         cluster=settings.redis_is_cluster,
         key_prefix=KEY_PREFIX,
+        encryption_keys=Keyring(settings.encryption_keys),  # threads and show open entries; writes seal
         **(layout or key_layout(settings)).scope,
     )
     try:

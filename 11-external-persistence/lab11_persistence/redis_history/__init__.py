@@ -12,6 +12,9 @@
 - ``migration``: the lab's threads to Microsoft's scoped keys (``lab11 migrate``);
 - ``retention``: deleting threads nobody wrote for a while, from the recency index (``lab11 prune``);
 - ``keys``: thread ids, and the key layouts (the lab's ``{prefix}:{thread}``, Microsoft's scoped keys).
+- ``sealing``: the keyring (``LAB11_ENCRYPTION_KEYS``) and the envelope an entry is sealed in; ``codec``: the
+  keyring applied wherever an entry crosses the wire (``RedisHistory.codec``); ``rekey``: threads rewritten
+  under the first key (``lab11 rekey``).
 
 Nothing here imports the Agent Framework. This file imports nothing, so that the app's first menu
 (which needs only ``keys``) does not wait for redis-py.

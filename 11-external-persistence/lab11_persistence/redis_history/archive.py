@@ -24,7 +24,7 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,12 @@ __all__ = [
     "IMPORT_WRITTEN",
     "ExportFormatError",
     "ThreadDump",
+    "check_keys",
     "dump_all_threads",
     "dump_thread",
     "import_thread",
     "import_threads",
+    "opened_dump",
     "parse_export_line",
     "read_export",
     "thread_record",
@@ -137,6 +139,29 @@ async def _dump_page(history: RedisHistory, keys: Sequence[str]) -> list[ThreadD
     return dumps
 
 
+def opened_dump(history: RedisHistory, dump: ThreadDump) -> ThreadDump:
+    """The thread with its sealed entries and summary opened (``export --decrypt``, a Markdown transcript); an
+    entry that does not open is kept as stored. MissingKeyError when the keyring lacks a key id it names."""
+    entries = [history.codec.open_or_none(entry, dump.redis_key) or entry for entry in dump.entries]
+    summary = dump.summary and (history.codec.open_or_none(dump.summary, dump.redis_key) or dump.summary)
+    return replace(dump, entries=entries, summary=summary)
+
+
+def check_keys(history: RedisHistory, dump: ThreadDump) -> None:
+    """MissingKeyError if importing the thread would need a key the history's keyring lacks (a thread exported
+    from another key is opened to be sealed again): an import checks every thread before writing any."""
+    entries = [*dump.entries, *([dump.summary] if dump.summary else [])]
+    history.codec.check_reseal(entries, dump.redis_key, history.key(dump.thread_id))
+
+
+def _resealed(history: RedisHistory, dump: ThreadDump) -> ThreadDump:
+    """The thread as the history stores it: sealed for its key here (``EntryCodec.reseal``)."""
+    target = history.key(dump.thread_id)
+    entries = [history.codec.reseal(entry, dump.redis_key, target) for entry in dump.entries]
+    summary = dump.summary and history.codec.reseal(dump.summary, dump.redis_key, target)
+    return replace(dump, redis_key=target, entries=entries, summary=summary)
+
+
 def thread_record(dump: ThreadDump) -> str:
     """One line of an export: the thread as a JSON object, ASCII only, with its newline."""
     record = {
@@ -215,6 +240,9 @@ async def import_thread(
 async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *, replace: bool = False) -> list[int]:
     """Write each thread, entries byte for byte, with its index score, each as one atomic unit.
 
+    With ``encryption_keys`` set, a plaintext entry (an export made with ``--decrypt``) is sealed, and a
+    thread exported from another key (prefix or scope) is opened and sealed again for this one.
+
     A thread that already holds messages is kept as it is unless ``replace`` (so importing the
     same threads twice changes nothing), and a key that is not a list is never touched. Returns,
     per thread, ``IMPORT_WRITTEN``, ``IMPORT_KEPT`` or ``IMPORT_NOT_A_LIST``. Single node: one
@@ -223,6 +251,7 @@ async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *
     """
     now = time.time()
     client = history.client
+    threads = [_resealed(history, thread) for thread in threads]  # sealed entries opened only for another key
 
     def score_of(thread: ThreadDump) -> float:
         return thread.last_used if thread.last_used is not None else now

@@ -41,6 +41,7 @@ from redis.exceptions import AuthenticationError, ResponseError, WatchError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from lab11_persistence.redis_history.codec import BrokenSealError, EntryCodec
 from lab11_persistence.redis_history.connection import (
     CLUSTER_RETRYABLE_ERRORS,
     RETRIES,
@@ -56,6 +57,7 @@ from lab11_persistence.redis_history.connection import (
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.message_json import decode_entry
 from lab11_persistence.redis_history.recency import RecencyIndex, SavedThread
+from lab11_persistence.redis_history.sealing import Keyring
 
 __all__ = ["RedisHistory", "SavedThread"]
 
@@ -90,10 +92,12 @@ class RedisHistory:
         ttl_seconds: int | None = None,
         endpoint: RedisEndpoint | None = None,
         owns_client: bool = False,
+        encryption_keys: str | Sequence[str] | Keyring | None = None,
         **layout_arguments: Any,
     ) -> None:
         """``layout``, or the arguments that give one: ``key_prefix`` and Microsoft's scope arguments, as
-        ``KeyLayout.resolve`` takes them (with none, the lab's layout ``chat_messages:{thread_id}``)."""
+        ``KeyLayout.resolve`` takes them (with none, the lab's layout ``chat_messages:{thread_id}``).
+        ``encryption_keys``: ``LAB11_ENCRYPTION_KEYS`` (``sealing``), applied to every entry by ``codec``."""
         if max_messages is not None and max_messages <= 0:
             raise ValueError("max_messages must be a positive number or None.")
         if ttl_seconds is not None and ttl_seconds <= 0:
@@ -109,7 +113,8 @@ class RedisHistory:
         self.ttl_seconds = ttl_seconds
         self.endpoint = endpoint
         self.cluster = isinstance(client, RedisCluster)
-        self.index = RecencyIndex(client, self.layout)
+        self.codec = EntryCodec(Keyring.parse(encryption_keys))
+        self.index = RecencyIndex(client, self.layout, self.codec)
         self.index_key = self.index.key
         self._owns_client = owns_client
         # Entries already reported as unreadable: the agent reads the whole thread on every turn,
@@ -138,7 +143,7 @@ class RedisHistory:
     def sibling(self) -> RedisHistory:
         """The same settings on a client of its own (closing one leaves the other working) when this
         one owns its client; otherwise the same borrowed client."""
-        settings = self.settings
+        settings = {**self.settings, "encryption_keys": self.codec.keyring}  # the keys are no setting to show
         if self._owns_client and self.endpoint is not None:
             return RedisHistory.open(self.endpoint, **settings)
         return RedisHistory(self.client, endpoint=self.endpoint, **settings)
@@ -156,10 +161,11 @@ class RedisHistory:
     def with_settings(self, **settings: Any) -> RedisHistory:
         """The same client, borrowed (this history still owns it), under other settings: another layout
         of the same server, e.g. the source and the target of a migration."""
-        return RedisHistory(self.client, endpoint=self.endpoint, **settings)
+        return RedisHistory(self.client, endpoint=self.endpoint, **{"encryption_keys": self.codec.keyring, **settings})
 
     def reconfigured(self, **settings: Any) -> RedisHistory:
         """The same client (and its ownership) under another prefix or limits; this one is not to be used again."""
+        settings = {"encryption_keys": self.codec.keyring, **settings}
         history = RedisHistory(self.client, endpoint=self.endpoint, owns_client=self._owns_client, **settings)
         self._owns_client = False
         return history
@@ -174,6 +180,14 @@ class RedisHistory:
 
     def key(self, thread_id: str) -> str:
         return self.layout.key(thread_id)
+
+    def sealed(self, thread_id: str, entries: Sequence[str]) -> list[str]:
+        """``entries`` as the thread stores them: sealed under the first key when keys are set (``codec``)."""
+        return self.codec.seal(entries, self.key(thread_id))
+
+    def opened(self, thread_id: str, entry: str) -> str:
+        """A stored entry of the thread as written (``codec.open``: a missing key raises, a broken seal too)."""
+        return self.codec.open(entry, self.key(thread_id))
 
     def state_of(self, thread_id: str) -> dict[str, Any]:
         """What it takes to reconnect to a thread (the lab's ``RedisStoreState``): never a credential."""
@@ -265,6 +279,7 @@ class RedisHistory:
         """
         if not entries:
             return None
+        entries = self.sealed(thread_id, entries)
 
         def push_and_trim(pipe: Any, key: str) -> None:
             pipe.rpush(key, *entries)
@@ -335,6 +350,7 @@ class RedisHistory:
         if not entries:
             return False
         key = self.key(thread_id)
+        entries = self.sealed(thread_id, entries)
 
         async def seed() -> bool:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -397,12 +413,18 @@ class RedisHistory:
         ``read_as_written`` is the adapter's release reading an entry in its own shape as it is
         (its ``from_dict``), the fast path for the entries it wrote itself; it must raise on any other
         shape, which is then normalized (``message_json``) and handed to ``convert``. An entry that is
-        not a message (or that ``convert`` refuses) is skipped with one warning per distinct entry,
-        and never deleted: it may be someone else's data. ``first_index`` is the list index of the first
-        entry, for that warning.
+        not a message (or that ``convert`` refuses, or a sealed one that does not open) is skipped with one
+        warning per distinct entry, and never deleted: it may be someone else's data. ``first_index`` is the
+        list index of the first entry, for that warning. An entry under a key id the keyring lacks raises
+        ``MissingKeyError``: a configuration error, not a corrupt entry.
         """
         messages: list[T] = []
-        for index, raw in enumerate(entries, start=first_index):
+        for index, stored in enumerate(entries, start=first_index):
+            try:
+                raw = self.opened(thread_id, stored)
+            except BrokenSealError as error:
+                self._report_unreadable(stored, index, thread_id, str(error))
+                continue
             if read_as_written is not None:
                 try:
                     messages.append(read_as_written(json.loads(raw)))
@@ -412,20 +434,26 @@ class RedisHistory:
             try:
                 messages.append(convert(decode_entry(raw)))
             except Exception as error:  # a framework raises assorted types on shapes it cannot read
-                if hash(raw) not in self._reported_entries:
-                    self._reported_entries.add(hash(raw))
-                    reason = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
-                    logger.warning("Skipping entry %d of %s: %s", index, self.key(thread_id), reason)
+                reason = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+                self._report_unreadable(stored, index, thread_id, reason)
         return messages
+
+    def _report_unreadable(self, stored: str, index: int, thread_id: str, reason: str) -> None:
+        if hash(stored) not in self._reported_entries:
+            self._reported_entries.add(hash(stored))
+            logger.warning("Skipping entry %d of %s: %s", index, self.key(thread_id), reason)
 
     async def count(self, thread_id: str) -> int:
         return int(await self.call(lambda: self.client.llen(self.key(thread_id))))
 
     async def entry_at(self, thread_id: str, index: int) -> str | None:
-        return await self.call(lambda: self.client.lindex(self.key(thread_id), index))
+        """LINDEX, the entry opened (``opened``)."""
+        entry = await self.call(lambda: self.client.lindex(self.key(thread_id), index))
+        return None if entry is None else self.opened(thread_id, entry)
 
     async def replace_at(self, thread_id: str, index: int, entry: str) -> None:
-        """LSET; IndexError when there is no such entry (as a Python list would say)."""
+        """LSET (the entry sealed); IndexError when there is no such entry (as a Python list would say)."""
+        entry = self.sealed(thread_id, [entry])[0]
         try:
             await self.call(lambda: self.client.lset(self.key(thread_id), index, entry))
         except ResponseError as error:

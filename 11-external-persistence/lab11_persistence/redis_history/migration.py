@@ -13,6 +13,11 @@ is still exactly what was copied: a turn saved meanwhile keeps the source. Threa
 written a page at a time, each page in a few pipelined round trips, so memory stays flat at any
 number of threads. Everything goes through ``RedisHistory.call`` (its failover and error policy).
 Nothing here imports the Agent Framework.
+
+A sealed thread (``LAB11_ENCRYPTION_KEYS``) is migrated only with ``decrypt``: its entries and summary are
+opened and written to the target in plaintext, because Microsoft's provider cannot open an envelope;
+without it the thread is not migrated (``sealed_threads`` finds such threads first, so that a command
+can refuse before writing anything).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.message_json import decode_entry, encode_entry, v1_message_dict
+from lab11_persistence.redis_history.sealing import is_sealed
 from lab11_persistence.redis_history.summary import Summary, fingerprint
 from lab11_persistence.redis_history.thread_scripts import PUSH_ENTRIES_FROM_ARGV_5
 
@@ -39,6 +45,7 @@ __all__ = [
     "convert_entries",
     "migrate_all",
     "migrate_threads",
+    "sealed_threads",
 ]
 
 MIGRATED = "migrated"  # written to the target (dry run: would be)
@@ -159,11 +166,14 @@ async def migrate_threads(
     *,
     delete_source: bool = False,
     dry_run: bool = False,
+    decrypt: bool = False,
 ) -> list[Migration]:
     """Migrate these threads (one page: a few round trips for all of them); one ``Migration`` each, in order.
 
     ``source`` and ``target`` are two layouts on the same server (``RedisHistory.with_settings``).
-    ``dry_run`` reads and converts, and says what would happen, but writes nothing.
+    ``dry_run`` reads and converts, and says what would happen, but writes nothing. ``decrypt``: sealed
+    entries are opened (with the source's keys) and migrated in plaintext; without it a sealed thread is
+    not migrated.
     """
     read = await source.call(lambda: _read_sources(source, thread_ids))
     results: dict[str, Migration] = {}
@@ -175,7 +185,9 @@ async def migrate_threads(
             results[thread_id] = base
             continue
         try:
-            pending[thread_id] = (found, convert_entries(found.entries))
+            opened = _opened(source, found, decrypt)
+            # its summary opened (the target's is written from it); its entries as stored (the deletion checks them)
+            pending[thread_id] = (replace(opened, entries=found.entries), convert_entries(opened.entries))
         except ValueError as error:
             results[thread_id] = replace(base, outcome=UNREADABLE, detail=str(error))
     if pending:
@@ -201,6 +213,7 @@ async def migrate_all(
     *,
     delete_source: bool = False,
     dry_run: bool = False,
+    decrypt: bool = False,
     page_size: int = PAGE_SIZE,
 ) -> AsyncIterator[list[Migration]]:
     """Every thread of ``source`` (found by SCAN), a page at a time; yields each page's results.
@@ -208,7 +221,7 @@ async def migrate_all(
     SCAN may report a thread twice when the keyspace changes meanwhile (the second time it is
     already migrated, or gone); it never misses one that exists throughout.
     """
-    options = {"delete_source": delete_source, "dry_run": dry_run}
+    options = {"delete_source": delete_source, "dry_run": dry_run, "decrypt": decrypt}
     page: list[str] = []
     async for key in source.scan_thread_keys():
         page.append(source.thread_id_of(key))
@@ -217,6 +230,44 @@ async def migrate_all(
             page = []
     if page:
         yield await migrate_threads(source, target, list(dict.fromkeys(page)), **options)
+
+
+def _opened(history: RedisHistory, found: _Source, decrypt: bool) -> _Source:
+    """The source's entries and summary opened (``decrypt``); ValueError for a sealed thread without it, or
+    an entry that does not open. MissingKeyError when the keyring lacks a key id the thread names."""
+    key = history.key(found.thread_id)
+    if not decrypt:
+        if any(map(is_sealed, found.entries)) or is_sealed(found.summary):
+            raise ValueError("it is sealed (LAB11_ENCRYPTION_KEYS): migrate it with --decrypt")
+        return found
+    entries = []
+    for number, entry in enumerate(found.entries, start=1):
+        opened = history.codec.open_or_none(entry, key)
+        if opened is None:
+            raise ValueError(f"entry {number} is sealed and does not open (altered, or moved from another thread)")
+        entries.append(opened)
+    summary = history.codec.open_or_none(found.summary, key) if found.summary else None
+    return replace(found, entries=entries, summary=summary)
+
+
+async def sealed_threads(history: RedisHistory, thread_ids: Sequence[str]) -> list[str]:
+    """Which of these threads hold a sealed entry or summary (one pipeline): those migrate needs --decrypt for."""
+
+    async def read() -> list[Any]:
+        pipe = history.client.pipeline(transaction=False)
+        for thread_id in thread_ids:
+            pipe.lrange(history.key(thread_id), 0, -1)
+            pipe.get(history.summary_key(thread_id))
+        return await history.replies(pipe)
+
+    replies = await history.call(read)
+    sealed = []
+    for position, thread_id in enumerate(thread_ids):
+        entries, summary = replies[2 * position : 2 * position + 2]
+        entries = entries if isinstance(entries, list) else []
+        if any(map(is_sealed, entries)) or is_sealed(summary):
+            sealed.append(thread_id)
+    return sealed
 
 
 def _digest(entries: Sequence[str]) -> str:

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 from redis.exceptions import ResponseError
 
+from lab11_persistence.redis_history.codec import EntryCodec
 from lab11_persistence.redis_history.connection import RedisClient, pipeline_replies
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.message_json import decode_entry, message_text
-from lab11_persistence.redis_history.summary import Summary
 
 __all__ = ["OLD_INDEX_SUFFIX", "RecencyIndex", "SavedThread"]
 
@@ -61,9 +61,10 @@ def _preview(raw: str | None) -> str:
 class RecencyIndex:
     """The recency index of one key layout's threads, over one client."""
 
-    def __init__(self, client: RedisClient, layout: KeyLayout) -> None:
+    def __init__(self, client: RedisClient, layout: KeyLayout, codec: EntryCodec | None = None) -> None:
         self.client = client
         self.layout = layout
+        self.codec = codec or EntryCodec()  # previews and summaries are opened (``codec``)
         self.key = layout.index_key
         self._moved = layout.scoped  # an index of older releases exists only in the lab's layout
 
@@ -164,6 +165,8 @@ class RecencyIndex:
             if isinstance(count, Exception) or isinstance(head, Exception) or not count:
                 gone.append(thread_id)
                 continue
+            key = layout.key(thread_id)
+            head = [opened for raw in head if (opened := self.codec.open_or_none(raw, key)) is not None]
             first_user = next((raw for raw in head if '"user"' in raw), head[0] if head else None)
             found.append(
                 SavedThread(
@@ -172,7 +175,7 @@ class RecencyIndex:
                     message_count=int(count),
                     preview=_preview(first_user),
                     last_used=last_used.get(thread_id),
-                    summary_covers=record.covers if (record := Summary.parse(summary)) else 0,
+                    summary_covers=record.covers if (record := self.codec.open_summary(summary, key)) else 0,
                 )
             )
         return found, gone

@@ -20,7 +20,6 @@ Nothing here imports redis-py or the Agent Framework: the core applies ``Keyring
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 import re
 import secrets
@@ -30,6 +29,16 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from lab11_persistence.encryption_setting import (
+    KEY_BYTES,
+    KEY_ID,
+    KEY_ID_RULE,
+    SETTING,
+    KeyringError,
+    from_base64url,
+    parse_key_entries,
+)
 
 __all__ = [
     "ENVELOPE_PREFIX",
@@ -43,21 +52,11 @@ __all__ = [
     "new_key_entry",
 ]
 
-SETTING = "LAB11_ENCRYPTION_KEYS"
 ENVELOPE_PREFIX = "lab11-sealed:"
 VERSION = "v1"
-KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # 96 bits, GCM's own size
 TAG_BYTES = 16
-#: A key id: at most 32 characters, so that a key (43 or 44 characters of base64) can never pass for
-#: an id and be repeated in an error message; no ``:`` or ``,``, which separate the setting and the envelope.
-KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
-KEY_ID_RULE = "1 to 32 letters, digits, '.', '_' or '-'"
 _VERSION_WORD = re.compile(r"v[0-9]{1,4}")
-
-
-class KeyringError(ValueError):
-    """``LAB11_ENCRYPTION_KEYS`` (or ``encryption_keys=``) is malformed; one line naming the setting, no key in it."""
 
 
 class MissingKeyError(LookupError):
@@ -102,23 +101,12 @@ class _Envelope:
 
     def sealed_bytes(self) -> bytes:
         """Nonce, ciphertext and tag, decoded from the payload."""
-        sealed = _from_base64url(self.payload)
+        sealed = from_base64url(self.payload)
         if sealed is None:
             raise BrokenSealError(f"sealed entry under key {self.key_id!r} whose payload is not base64url")
         if len(sealed) < NONCE_BYTES + TAG_BYTES:
             raise BrokenSealError(f"sealed entry under key {self.key_id!r} is cut short")
         return sealed
-
-
-def _from_base64url(text: str) -> bytes | None:
-    """The bytes of URL-safe base64, padded or not; None for anything else (never a lenient guess)."""
-    unpadded = text.rstrip("=")
-    if len(text) - len(unpadded) > 2 or "+" in unpadded or "/" in unpadded:  # b64decode would take "+/" too
-        return None
-    try:
-        return base64.b64decode(unpadded + "=" * (-len(unpadded) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):  # ValueError: not ASCII
-        return None
 
 
 def _associated_data(header: str, thread_key: str) -> bytes:
@@ -138,12 +126,6 @@ def key_id_of(entry: object) -> str | None:
     """
     envelope = _Envelope.parse(entry)
     return envelope.key_id if envelope else None
-
-
-def _key_from_text(text: str) -> bytes | None:
-    """32 bytes from URL-safe base64 (padded or not); None if it is anything else."""
-    key = _from_base64url(text)
-    return key if key is not None and len(key) == KEY_BYTES else None
 
 
 def new_key_entry(key_id: str | None = None) -> str:
@@ -191,42 +173,7 @@ class Keyring:
         """
         if isinstance(value, Keyring):
             return value
-        if value is None:
-            return cls()
-        if isinstance(value, str):
-            if not value.strip():
-                return cls()
-            entries: list[object] = value.split(",")
-        elif isinstance(value, Sequence):
-            entries = list(value)
-        else:
-            raise KeyringError(f"{SETTING} is text (ID:KEY[,ID:KEY...]) or a sequence of ID:KEY entries.")
-        keys: list[tuple[str, bytes]] = []
-        first_position: dict[str, int] = {}
-        for position, entry in enumerate(entries, start=1):
-            key_id, key = cls._parse_entry(position, entry)
-            if key_id in first_position:
-                raise KeyringError(
-                    f"{SETTING}: entries {first_position[key_id]} and {position} have the same id {key_id!r}."
-                )
-            first_position[key_id] = position
-            keys.append((key_id, key))
-        return cls(keys)
-
-    @staticmethod
-    def _parse_entry(position: int, entry: object) -> tuple[str, bytes]:
-        if not isinstance(entry, str) or ":" not in entry:
-            raise KeyringError(f"{SETTING}: entry {position} is not ID:KEY (`lab11 new-key` prints one).")
-        key_id, _, key_text = (part.strip() for part in entry.partition(":"))
-        if not KEY_ID.fullmatch(key_id):
-            raise KeyringError(f"{SETTING}: the id of entry {position} is not {KEY_ID_RULE}.")
-        key = _key_from_text(key_text)
-        if key is None:
-            raise KeyringError(
-                f"{SETTING}: the key of entry {position} ({key_id!r}) is not {KEY_BYTES} bytes in URL-safe base64 "
-                "(`lab11 new-key` prints one)."
-            )
-        return key_id, key
+        return cls(parse_key_entries(value))
 
     @property
     def key_ids(self) -> tuple[str, ...]:

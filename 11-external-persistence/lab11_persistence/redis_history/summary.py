@@ -23,6 +23,9 @@ class _History(Protocol):
     """What ``read_summary`` needs of a ``history.RedisHistory`` (named here, not imported: it imports this)."""
 
     client: Any
+    codec: Any  # ``codec.EntryCodec``: the record is sealed like the thread's entries
+
+    def key(self, thread_id: str) -> str: ...
 
     def summary_key(self, thread_id: str) -> str: ...
 
@@ -68,5 +71,6 @@ class Summary:
 
 
 async def read_summary(history: _History, thread_id: str) -> Summary | None:
-    """A thread's summary record, under the history's failure policy; None when it has none."""
-    return Summary.parse(await history.call(lambda: history.client.get(history.summary_key(thread_id))))
+    """A thread's summary record, opened, under the history's failure policy; None when it has none."""
+    raw = await history.call(lambda: history.client.get(history.summary_key(thread_id)))
+    return history.codec.open_summary(raw, history.key(thread_id))

@@ -35,6 +35,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError, WatchError
 
+from lab11_persistence.redis_history.codec import EntryCodec
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.message_json import decode_entry
 from lab11_persistence.redis_history.summary import Summary, fingerprint
@@ -129,7 +130,7 @@ class ContextWindow:
         if isinstance(length, ResponseError) or isinstance(entries, ResponseError):
             logger.warning("%s is not a list, so it holds no messages; left as it is", key)
             length, entries = 0, []
-        return Window(Summary.parse(raw_summary), list(entries), int(length))
+        return Window(self.history.codec.open_summary(raw_summary, key), list(entries), int(length))
 
     async def read_for_turn(self, thread_id: str) -> Window:
         """What a turn sends the model: a fold of this process is awaited first, and a backlog (left by
@@ -169,13 +170,16 @@ class ContextWindow:
         key, summary_key = history.key(thread_id), history.summary_key(thread_id)
         async with await history.transaction() as pipe:
             await pipe.watch(summary_key)
-            summary = Summary.parse(await pipe.get(summary_key))
+            summary = history.codec.open_summary(await pipe.get(summary_key), key)
             length = int(await pipe.llen(key))
-            in_list = await _covered_in_list(pipe, key, summary)
+            in_list = await _covered_in_list(pipe, key, summary, history.codec)
             end = length - self.size  # fold the entries [in_list, end)
             if end <= in_list:
                 return None
-            entries = await pipe.lrange(key, in_list, end - 1)
+            # opened: the summary's fingerprint is of the entry as written, so a rekey leaves it valid
+            entries = [
+                history.codec.open_or_none(entry, key) or "" for entry in await pipe.lrange(key, in_list, end - 1)
+            ]
             messages = [message for message in map(_message_or_none, entries) if message is not None]
             text = (await self.summarizer(summary.text if summary else None, messages)).strip()
             trim = max(0, min(end, length - history.max_messages)) if history.max_messages else 0
@@ -189,7 +193,7 @@ class ContextWindow:
             pipe.multi()
             if trim:
                 pipe.ltrim(key, trim, -1)
-            pipe.set(summary_key, folded.record(), ex=history.ttl_seconds)
+            pipe.set(summary_key, history.codec.seal_summary(folded, key), ex=history.ttl_seconds)
             await pipe.execute()
         return folded
 
@@ -238,18 +242,19 @@ class ContextWindow:
             await asyncio.gather(*late, return_exceptions=True)
 
 
-async def _covered_in_list(pipe: Any, key: str, summary: Summary | None) -> int:
-    """How many of the list's first entries the summary covers, checked by the fingerprint of the last one."""
+async def _covered_in_list(pipe: Any, key: str, summary: Summary | None, codec: EntryCodec) -> int:
+    """How many of the list's first entries the summary covers, checked by the fingerprint of the last one
+    (of the entry opened, as the fold took it)."""
     if summary is None or summary.in_list == 0:
         return 0
     at = summary.in_list - 1
     entry = await pipe.lindex(key, at)
-    if isinstance(entry, str) and fingerprint(entry) == summary.last:
+    if isinstance(entry, str) and fingerprint(codec.open_or_none(entry, key) or "") == summary.last:
         return summary.in_list
     # Another writer trimmed the head by count: find where the newest covered entry went.
     head = await pipe.lrange(key, 0, at)
     for position in range(len(head) - 1, -1, -1):
-        if fingerprint(head[position]) == summary.last:
+        if fingerprint(codec.open_or_none(head[position], key) or "") == summary.last:
             return position + 1
     return 0  # trimmed away with everything before it: all that is left is uncovered
 

@@ -101,7 +101,7 @@ class MicrosoftListMethods:
         wanted = decode_entry(self.encode_message(item))
         for position, raw in enumerate(await self.history.entries(self.thread_id)):
             try:
-                if decode_entry(raw) == wanted:
+                if decode_entry(self.history.opened(self.thread_id, raw)) == wanted:
                     return position, raw
             except ValueError:
                 continue

@@ -28,6 +28,7 @@ from lab11_persistence.redis_history.connection import RedisClient, RedisConnect
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.message_json import encode_entry, lab_message_dict, normalize, v1_message_dict
+from lab11_persistence.redis_history.sealing import Keyring
 from lab11_persistence.redis_history.summary import Summary, read_summary
 from lab11_persistence.redis_history.window import SETTLE_SECONDS, ContextWindow, Summarizer
 from lab11_persistence.summaries import ModelSummarizer, summary_for_model
@@ -46,6 +47,7 @@ class RedisHistoryProvider(HistoryProvider):
     Entra ID); or ``redis_client`` (borrowed, never closed here). ``tenant_id``, ``application_id``,
     ``agent_id`` and ``key_format`` are Microsoft's, with its checks; with none of them (Microsoft's
     default would refuse to start without ``application_id``) the key is the lab's, and no warning.
+    ``encryption_keys`` (``"ID:KEY,..."``, a sequence of entries, or a ``Keyring``) seals every entry.
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class RedisHistoryProvider(HistoryProvider):
         cluster: bool = False,
         context_messages: int | None = None,
         summarizer: Summarizer | None = None,
+        encryption_keys: str | Sequence[str] | Keyring | None = None,
         **history_options: Any,
     ) -> None:
         super().__init__(source_id, **history_options)
@@ -84,7 +87,11 @@ class RedisHistoryProvider(HistoryProvider):
         self.redis_url = redis_url  # Microsoft's public attribute, as given
         self.max_messages = max_messages  # 0, as Microsoft's: nothing is saved (and nothing stored is removed)
         self.history = RedisHistory.over(
-            connection, layout=layout, max_messages=max_messages or None, ttl_seconds=ttl_seconds
+            connection,
+            layout=layout,
+            max_messages=max_messages or None,
+            ttl_seconds=ttl_seconds,
+            encryption_keys=encryption_keys,  # LAB11_ENCRYPTION_KEYS: every entry sealed by the core's codec
         )
         self.summarizer = summarizer
         self.window = ContextWindow(self.history, context_messages, summarizer) if context_messages else None

@@ -1,0 +1,164 @@
+"""``lab11 rekey``: threads rewritten under the first key of ``LAB11_ENCRYPTION_KEYS``, so an old key can go.
+
+A thread needs a rekey when one of its entries, or its summary record, is plaintext or sealed under
+another key than the first (``Keyring.needs_rekey``). Such an entry is opened and sealed again under
+the first key, bound to the same thread; an entry that does not open (corrupt, or moved from another
+thread) is left exactly as it is, never deleted.
+
+Each thread is rewritten whole or not at all: one optimistic transaction (WATCH on the thread's list,
+its summary and its write token, then LSET of each changed entry and SET of the summary, keeping their
+expiry, in MULTI/EXEC). A turn written meanwhile changes a watched key, so the rewrite is refused and
+done again over the thread as it now is: that turn is kept, sealed or not. A crash, a kill or Ctrl-C
+before EXEC changes nothing; a thread already under the first key is read and left alone, so running
+it again goes on where it stopped, and a second run finds nothing to do.
+
+Threads are found by paging the recency index (never KEYS), by score: a thread written during the
+rekey moves to the end of the index and may be visited twice, which is harmless; none is missed.
+Each page is read in one pipeline, and only threads that need it are rewritten, so only one page
+of thread ids and one thread's entries are held at a time. Nothing here imports the Agent Framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import ResponseError, WatchError
+
+from lab11_persistence.redis_history.history import RedisHistory
+
+__all__ = ["CURRENT", "GONE", "REKEYED", "WOULD_REKEY", "Rekey", "rekey_all", "rekey_threads"]
+
+PAGE_SIZE = 500
+#: WATCH conflicts in a row (a turn landed each time) before the thread is left for the next run.
+ATTEMPTS = 20
+REKEYED, WOULD_REKEY, CURRENT, GONE, BUSY = "rekeyed", "would be rekeyed", "current", "gone", "busy"
+
+
+@dataclass(frozen=True)
+class Rekey:
+    """What became of one thread: ``outcome``, how many entries (the summary counted as one) were rewritten
+    (or would be), and how many needed it but do not open (left as they are)."""
+
+    thread_id: str
+    outcome: str
+    rewritten: int = 0
+    unreadable: int = 0
+
+
+def _stale(history: RedisHistory, entries: Sequence[Any], summary: Any) -> int:
+    keyring = history.codec.keyring
+    stale = sum(1 for entry in entries if isinstance(entry, str) and keyring.needs_rekey(entry))
+    return stale + (1 if isinstance(summary, str) and keyring.needs_rekey(summary) else 0)
+
+
+async def rekey_threads(history: RedisHistory, thread_ids: Sequence[str], *, dry_run: bool = False) -> list[Rekey]:
+    """Rekey these threads (their entries and summary read in one pipeline first); one ``Rekey`` each, in order.
+
+    A ``MissingKeyError`` (an entry under a key id the keyring lacks) propagates: the threads before it are
+    done, whole; the one it names, and those after it, are untouched.
+    """
+    if not history.codec.seals:
+        raise ValueError("rekey needs LAB11_ENCRYPTION_KEYS: the first key is the one threads are sealed under.")
+
+    async def read_page() -> list[Any]:
+        pipe = history.client.pipeline(transaction=False)
+        for thread_id in thread_ids:
+            pipe.lrange(history.key(thread_id), 0, -1)
+            pipe.get(history.summary_key(thread_id))
+        return await history.replies(pipe)
+
+    replies = await history.call(read_page)
+    results = []
+    for position, thread_id in enumerate(thread_ids):
+        entries, summary = replies[2 * position : 2 * position + 2]
+        if isinstance(entries, Exception) or not entries:
+            results.append(Rekey(thread_id, GONE))
+        elif not _stale(history, entries, summary):
+            results.append(Rekey(thread_id, CURRENT))
+        else:
+            results.append(await _rekey_one(history, thread_id, dry_run))
+    return results
+
+
+async def _rekey_one(history: RedisHistory, thread_id: str, dry_run: bool) -> Rekey:
+    for _ in range(ATTEMPTS):
+        try:
+            return await history.call(lambda: _rekey_once(history, thread_id, dry_run))
+        except WatchError:
+            continue  # a turn (or another rekey) landed meanwhile: look again at the thread as it now is
+    return Rekey(thread_id, BUSY)
+
+
+async def _rekey_once(history: RedisHistory, thread_id: str, dry_run: bool) -> Rekey:
+    codec, keyring = history.codec, history.codec.keyring
+    key, summary_key = history.key(thread_id), history.summary_key(thread_id)
+    async with await history.transaction() as pipe:
+        await pipe.watch(key, summary_key, history.write_token_key(thread_id))  # one hash slot
+        try:
+            entries = await pipe.lrange(key, 0, -1)
+        except ResponseError:  # no longer a list since the page was read: not a thread to touch
+            return Rekey(thread_id, GONE)
+        if not entries:
+            return Rekey(thread_id, GONE)
+        summary = await pipe.get(summary_key)
+        changed: dict[int, str] = {}
+        unreadable = 0
+        for index, entry in enumerate(entries):
+            if keyring.needs_rekey(entry):
+                opened = codec.open_or_none(entry, key)  # MissingKeyError propagates: a configuration error
+                if opened is None:
+                    unreadable += 1
+                else:
+                    changed[index] = codec.seal_one(opened, key)
+        new_summary = None
+        if isinstance(summary, str) and keyring.needs_rekey(summary):
+            opened = codec.open_or_none(summary, key)
+            if opened is None:
+                unreadable += 1
+            else:
+                new_summary = codec.seal_one(opened, key)
+        rewritten = len(changed) + (new_summary is not None)
+        if not rewritten:
+            return Rekey(thread_id, CURRENT, 0, unreadable)
+        if dry_run:
+            return Rekey(thread_id, WOULD_REKEY, rewritten, unreadable)
+        pipe.multi()
+        for index, entry in changed.items():
+            pipe.lset(key, index, entry)
+        if new_summary is not None:
+            pipe.set(summary_key, new_summary, keepttl=True)
+        await pipe.execute()
+    return Rekey(thread_id, REKEYED, rewritten, unreadable)
+
+
+async def index_pages(history: RedisHistory, page_size: int = PAGE_SIZE) -> AsyncIterator[list[str]]:
+    """The recency index's thread ids, oldest write first, a page at a time, by score (see the module)."""
+    after: tuple[float, str] | None = None
+    fetch = page_size
+    while True:
+        low = after[0] if after else "-inf"
+        reply = await history.call(
+            lambda low=low, fetch=fetch: history.client.zrangebyscore(  # ZRANGEBYSCORE: in the least-privilege ACL
+                history.index_key, low, "+inf", start=0, num=fetch, withscores=True
+            )
+        )
+        fresh = [(member, float(score)) for member, score in reply if after is None or (float(score), member) > after]
+        if not fresh:
+            if len(reply) < fetch:
+                return
+            fetch *= 2  # a page's worth of threads written at the same instant: look further
+            continue
+        yield [member for member, _ in fresh]
+        if len(reply) < fetch:
+            return
+        after, fetch = (fresh[-1][1], fresh[-1][0]), page_size
+
+
+async def rekey_all(
+    history: RedisHistory, *, dry_run: bool = False, page_size: int = PAGE_SIZE
+) -> AsyncIterator[list[Rekey]]:
+    """Every thread in the recency index, a page at a time; yields each page's results."""
+    async for page in index_pages(history, page_size):
+        yield await rekey_threads(history, page, dry_run=dry_run)
