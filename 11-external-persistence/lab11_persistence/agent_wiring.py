@@ -37,6 +37,8 @@ def history_options(
         "cluster": settings.redis_is_cluster,
         "context_messages": settings.context_messages,
         "summarizer": summarizer,
+        "min_replicas": settings.min_replicas,  # LAB11_MIN_REPLICAS, LAB11_REPLICA_TIMEOUT_MS
+        "replica_timeout_ms": settings.replica_timeout_ms,
         **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
     }
 

@@ -25,6 +25,8 @@ async def open_history(
         ssl_ca_certs=settings.redis_ca_cert,
         cluster=settings.redis_is_cluster,
         key_prefix=KEY_PREFIX,
+        min_replicas=settings.min_replicas,  # what the commands write (import, migrate) is confirmed as a turn is
+        replica_timeout_ms=settings.replica_timeout_ms,
         **(layout or key_layout(settings)).scope,
     )
     try:

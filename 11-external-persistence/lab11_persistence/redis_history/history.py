@@ -37,10 +37,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import AuthenticationError, ResponseError, WatchError
+from redis.exceptions import AskError, AuthenticationError, MovedError, ResponseError, TryAgainError, WatchError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from lab11_persistence.redis_history.confirmation import (
+    ConfirmedReplies,
+    ReplicaConfirmation,
+    ReplicaConfirmationError,
+    run_confirmed,
+)
 from lab11_persistence.redis_history.connection import (
     CLUSTER_RETRYABLE_ERRORS,
     RETRIES,
@@ -56,6 +62,7 @@ from lab11_persistence.redis_history.connection import (
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.message_json import decode_entry
 from lab11_persistence.redis_history.recency import RecencyIndex, SavedThread
+from lab11_persistence.redis_history.slot_primary import SlotPrimaries
 
 __all__ = ["RedisHistory", "SavedThread"]
 
@@ -90,10 +97,23 @@ class RedisHistory:
         ttl_seconds: int | None = None,
         endpoint: RedisEndpoint | None = None,
         owns_client: bool = False,
+        confirmation: ReplicaConfirmation | None = None,
+        min_replicas: int = 0,
+        replica_timeout_ms: int | None = None,
         **layout_arguments: Any,
     ) -> None:
         """``layout``, or the arguments that give one: ``key_prefix`` and Microsoft's scope arguments, as
-        ``KeyLayout.resolve`` takes them (with none, the lab's layout ``chat_messages:{thread_id}``)."""
+        ``KeyLayout.resolve`` takes them (with none, the lab's layout ``chat_messages:{thread_id}``).
+        ``confirmation``: how many replicas must hold a turn before ``write_turn`` returns (none by default), or
+        the two numbers that give one, ``min_replicas`` and ``replica_timeout_ms`` (None: the default, 1 s)."""
+        if confirmation is None:
+            timeout = {} if replica_timeout_ms is None else {"timeout_ms": replica_timeout_ms}
+            confirmation = ReplicaConfirmation(min_replicas, **timeout)
+        elif min_replicas or replica_timeout_ms is not None:
+            raise TypeError("Give a confirmation, or min_replicas and replica_timeout_ms, not both.")
+        if confirmation and not confirmation.timeout_ms:
+            raise ValueError("replica_timeout_ms must be more than 0 with min_replicas (WAIT 0 waits forever).")
+        self.confirmation = confirmation
         if max_messages is not None and max_messages <= 0:
             raise ValueError("max_messages must be a positive number or None.")
         if ttl_seconds is not None and ttl_seconds <= 0:
@@ -112,6 +132,7 @@ class RedisHistory:
         self.index = RecencyIndex(client, self.layout)
         self.index_key = self.index.key
         self._owns_client = owns_client
+        self._slot_primaries = SlotPrimaries(client) if self.cluster else None
         # Entries already reported as unreadable: the agent reads the whole thread on every turn,
         # and one warning per bad entry is enough.
         self._reported_entries: set[int] = set()
@@ -150,16 +171,18 @@ class RedisHistory:
             "key_prefix": self.key_prefix,
             "max_messages": self.max_messages,
             "ttl_seconds": self.ttl_seconds,
+            "confirmation": self.confirmation,
             **self.layout.scope,
         }
 
     def with_settings(self, **settings: Any) -> RedisHistory:
         """The same client, borrowed (this history still owns it), under other settings: another layout
         of the same server, e.g. the source and the target of a migration."""
-        return RedisHistory(self.client, endpoint=self.endpoint, **settings)
+        return RedisHistory(self.client, endpoint=self.endpoint, **{"confirmation": self.confirmation, **settings})
 
     def reconfigured(self, **settings: Any) -> RedisHistory:
         """The same client (and its ownership) under another prefix or limits; this one is not to be used again."""
+        settings = {"confirmation": self.confirmation, **settings}
         history = RedisHistory(self.client, endpoint=self.endpoint, owns_client=self._owns_client, **settings)
         self._owns_client = False
         return history
@@ -200,6 +223,8 @@ class RedisHistory:
         return self.layout.thread_keys(thread_id)
 
     async def aclose(self) -> None:
+        if self._slot_primaries is not None:
+            await self._slot_primaries.aclose()
         if self._owns_client:
             await self.client.aclose()
 
@@ -290,12 +315,9 @@ class RedisHistory:
         key, token_key, token = self.key(thread_id), self.write_token_key(thread_id), uuid.uuid4().hex
         sent = False
         length: int | None = None
+        confirmed: ConfirmedReplies | None = None
 
-        async def send_once() -> None:
-            nonlocal sent, length
-            if sent and await self.client.get(token_key) == token:
-                return  # applied; only its reply was lost
-            pipe = await self.transaction()
+        def queue_turn(pipe: Any) -> None:
             push(pipe, key)
             if self.ttl_seconds:
                 pipe.expire(key, self.ttl_seconds)
@@ -304,8 +326,20 @@ class RedisHistory:
             pipe.set(token_key, token, ex=WRITE_TOKEN_TTL_SECONDS)
             if not self.cluster:
                 pipe.zadd(self.index_key, {thread_id: time.time()})
+
+        async def send_once() -> None:
+            nonlocal sent, length, confirmed
+            if sent and await self.client.get(token_key) == token:
+                confirmed = None  # applied, its reply lost with its connection: no WAIT can vouch for it now
+                return
             sent = True
-            replies = await pipe.execute(raise_on_error=False)
+            if self.confirmation:
+                confirmed = await self._confirmed_transaction(key, queue_turn)
+                replies = confirmed.replies
+            else:
+                pipe = await self.transaction()
+                queue_turn(pipe)
+                replies = await pipe.execute(raise_on_error=False)
             turn_replies, index_replies = (replies, []) if self.cluster else (replies[:-1], replies[-1:])
             for reply in turn_replies:  # the turn itself failed (e.g. the key is not a list)
                 if isinstance(reply, Exception):
@@ -324,7 +358,24 @@ class RedisHistory:
             await asyncio.gather(write, self.call(lambda: self.index.touch(thread_id)))
         else:
             await write
+        if self.confirmation:  # saved on the primary either way: never sent again, reported instead
+            if confirmed is None:
+                raise ReplicaConfirmationError(0, self.confirmation.min_replicas, on_disk=self.confirmation.on_disk)
+            confirmed.check()
         return length
+
+    async def _confirmed_transaction(self, key: str, queue: Callable[[Any], None]) -> ConfirmedReplies:
+        """The turn's MULTI/EXEC and its WAIT, on one connection to the primary of ``key``'s slot."""
+        if self._slot_primaries is None:
+            return await run_confirmed(self.client, queue, self.confirmation)
+        try:
+            return await run_confirmed(await self._slot_primaries.client_for(key), queue, self.confirmation)
+        except (MovedError, AskError) as error:  # the slot moved (a failover): learn where, then try again
+            await self._slot_primaries.forget()
+            raise TryAgainError(str(error)) from None
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            await self._slot_primaries.forget()
+            raise
 
     async def append_if_empty(self, thread_id: str, entries: Sequence[str]) -> bool:
         """Seed a thread with ``entries`` unless it already holds messages; True if this call did.

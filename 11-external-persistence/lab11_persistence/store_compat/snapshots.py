@@ -147,7 +147,7 @@ async def repointed(
     that work); any other server is opened at the first candidate URL. ``before_closing`` runs before
     the old history is closed (a summary still being written lands first).
     """
-    settings = history_settings(state)
+    settings = {**history_settings(state), "confirmation": history.confirmation}  # the replicas asked for stay
     cluster = bool(state.get("cluster")) if cluster is None else cluster
     endpoint = history.endpoint
     same_server = redis_url is None and (
