@@ -142,6 +142,11 @@ class RedisEndpoint:
         return describe_redis_url(self.public_url)
 
     @property
+    def sentinel(self) -> bool:
+        """A ``redis+sentinel://`` URL: the primary is the one the sentinels name, and it can fail over."""
+        return self.url is not None and is_sentinel_url(self.url)
+
+    @property
     def has_password(self) -> bool:
         return self.credential_provider is not None or bool(self.url and self._url_secrets()[0])
 

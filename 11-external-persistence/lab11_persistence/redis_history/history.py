@@ -133,6 +133,8 @@ class RedisHistory:
         self.index_key = self.index.key
         self._owns_client = owns_client
         self._slot_primaries = SlotPrimaries(client) if self.cluster else None
+        # A cluster or a Sentinel-managed primary can fail over: a call waits for the new primary.
+        self.fails_over = self.cluster or (endpoint is not None and endpoint.sentinel)
         # Entries already reported as unreadable: the agent reads the whole thread on every turn,
         # and one warning per bad entry is enough.
         self._reported_entries: set[int] = set()
@@ -235,13 +237,13 @@ class RedisHistory:
 
         Public so that other work over these threads (``archive``, ``migration``, ``retention``) fails the
         same way a turn does. On a single server redis-py's own retries are enough, except for what runs with them off
-        (``tries_of_our_own`` more tries). On a cluster redis-py gives up sooner than the engine can
-        elect a new primary, so this waits up to CLUSTER_FAILOVER_WAIT_SECONDS. A refused password
+        (``tries_of_our_own`` more tries). On a cluster, or under Sentinel, redis-py gives up sooner than a new
+        primary can be elected, so this waits up to CLUSTER_FAILOVER_WAIT_SECONDS. A refused password
         is never retried.
         """
         retryable = CLUSTER_RETRYABLE_ERRORS if self.cluster else (RedisConnectionError, RedisTimeoutError)
         started = time.monotonic()
-        delay = 0.1 if self.cluster else RETRY_BACKOFF_BASE
+        delay = 0.1 if self.fails_over else RETRY_BACKOFF_BASE
         failures = 0
         while True:
             try:
@@ -256,7 +258,7 @@ class RedisHistory:
                 raise RedisPasswordRefusedError(f"Redis at {self.location} refused the connection ({hint}).") from None
             except (*retryable, OSError) as error:
                 failures += 1
-                if self.cluster:
+                if self.fails_over:
                     out_of_time = time.monotonic() - started + delay > CLUSTER_FAILOVER_WAIT_SECONDS
                 else:
                     out_of_time = failures > tries_of_our_own
