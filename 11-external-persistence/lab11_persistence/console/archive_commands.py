@@ -14,15 +14,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from lab11_persistence.config import EXIT_OK
+from lab11_persistence.config import EXIT_OK, EXIT_REDIS
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import counted, local_time, removed_note, summary_heading
+from lab11_persistence.console.wording import counted, local_time, removed_note, summary_heading, unconfirmed_line
 from lab11_persistence.redis_history.archive import (
     IMPORT_KEPT,
     IMPORT_NOT_A_LIST,
+    IMPORT_UNCONFIRMED,
     IMPORT_WRITTEN,
     ExportFormatError,
     ThreadDump,
@@ -107,7 +108,7 @@ def checked_export(path: Path) -> Iterator[ThreadDump]:
 async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[str]) -> int:
     total = sum(1 for _ in checked_export(args.file))  # the whole file is checked before anything is written
     progress = Progress(total)
-    counts = {IMPORT_WRITTEN: 0, IMPORT_KEPT: 0, IMPORT_NOT_A_LIST: 0}
+    counts = {IMPORT_WRITTEN: 0, IMPORT_KEPT: 0, IMPORT_NOT_A_LIST: 0, IMPORT_UNCONFIRMED: 0}
     batch: list[ThreadDump] = []
     done = 0
 
@@ -126,7 +127,8 @@ async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[st
     if batch:
         await flush()
     progress.finish()
-    written, kept, foreign = counts[IMPORT_WRITTEN], counts[IMPORT_KEPT], counts[IMPORT_NOT_A_LIST]
+    unconfirmed = counts[IMPORT_UNCONFIRMED]
+    written, kept, foreign = counts[IMPORT_WRITTEN] + unconfirmed, counts[IMPORT_KEPT], counts[IMPORT_NOT_A_LIST]
     verb = "replaced or written" if args.replace else "written"
     line = f"Imported {counted(total, 'thread')}: {written:,} {verb}"
     if not args.replace:
@@ -134,4 +136,7 @@ async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[st
     if foreign:
         line += f", {foreign:,} left alone (the key holds something other than a thread)"
     out.write(line + ".\n")
+    if unconfirmed:
+        sys.stderr.write(f"lab11: {unconfirmed_line(unconfirmed, history.confirmation.min_replicas)}\n")
+        return EXIT_REDIS
     return EXIT_OK

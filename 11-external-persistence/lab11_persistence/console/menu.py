@@ -278,6 +278,7 @@ class MenuSession:
 
         from redis.exceptions import RedisError
 
+        from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError
         from lab11_persistence.redis_history.connection import RedisUnavailableError
         from lab11_persistence.redis_history.window import CATCH_UP_NOTICE
 
@@ -304,7 +305,9 @@ class MenuSession:
         if failure is not None:
             if started:
                 self.term.say()
-            if isinstance(failure, (RedisUnavailableError, RedisError)):
+            if isinstance(failure, ReplicaConfirmationError):  # saved on the primary: said, never sent again
+                self.term.error(f"{self._one_line(failure)}; it is not sent again, and the thread goes on.")
+            elif isinstance(failure, (RedisUnavailableError, RedisError)):
                 if started:
                     self.term.error("The reply above could not be saved, so this turn is not in the history.")
                 restarted = None

@@ -29,7 +29,7 @@ opened by ``sentinel.open_sentinel_primary``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +40,10 @@ from lab11_persistence.config import DEFAULT_REPLICA_TIMEOUT_MS
 
 __all__ = [
     "ConfirmedReplies",
+    "QueueCommands",
     "ReplicaConfirmation",
     "ReplicaConfirmationError",
+    "confirmed_writes",
     "execute_confirmed",
     "run_confirmed",
 ]
@@ -181,3 +183,32 @@ async def run_confirmed(
     replicas = confirmation.replicas_in(replies[-1])
     required, on_disk = confirmation.min_replicas, confirmation.on_disk
     return ConfirmedReplies(results, replicas=replicas, required=required, on_disk=on_disk)
+
+
+async def confirmed_writes(
+    primary_for: Callable[[str], Awaitable[redis.Redis]],
+    writes: Sequence[tuple[str, QueueCommands]],
+    confirmation: ReplicaConfirmation,
+) -> list[tuple[Any, bool]]:
+    """Writes that need not be one transaction (an import's threads, a migration's), each ``(key, queue)`` with
+    ``queue(pipe)`` queuing one command: pipelined per primary (``primary_for(key)``: the client whose
+    connection serves the key), the confirmation's WAIT last on each, so that it counts exactly those writes.
+    Each write's reply and whether its primary's replicas confirmed it; a reply that is an error is raised.
+    """
+    groups: dict[int, tuple[redis.Redis, list[int]]] = {}
+    for position, (key, _queue) in enumerate(writes):
+        client = await primary_for(key)
+        groups.setdefault(id(client), (client, []))[1].append(position)
+    results: list[tuple[Any, bool]] = [(None, False)] * len(writes)
+    for client, positions in groups.values():
+
+        def queue_all(pipe: Any, positions: list[int] = positions) -> None:
+            for position in positions:
+                writes[position][1](pipe)
+
+        done = await run_confirmed(client, queue_all, confirmation, transaction=False)
+        for position, reply in zip(positions, done.replies, strict=True):
+            if isinstance(reply, Exception):
+                raise reply
+            results[position] = (reply, done.confirmed)
+    return results

@@ -43,8 +43,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lab11_persistence.redis_history.confirmation import (
     ConfirmedReplies,
+    QueueCommands,
     ReplicaConfirmation,
     ReplicaConfirmationError,
+    confirmed_writes,
     run_confirmed,
 )
 from lab11_persistence.redis_history.connection import (
@@ -366,17 +368,37 @@ class RedisHistory:
             confirmed.check()
         return length
 
-    async def _confirmed_transaction(self, key: str, queue: Callable[[Any], None]) -> ConfirmedReplies:
+    async def _confirmed_transaction(self, key: str, queue: QueueCommands) -> ConfirmedReplies:
         """The turn's MULTI/EXEC and its WAIT, on one connection to the primary of ``key``'s slot."""
-        if self._slot_primaries is None:
-            return await run_confirmed(self.client, queue, self.confirmation)
+
+        async def on_the_primary() -> ConfirmedReplies:
+            return await run_confirmed(await self._primary_for(key), queue, self.confirmation)
+
+        return await self._on_primaries(on_the_primary)
+
+    async def write_confirmed(self, writes: Sequence[tuple[str, QueueCommands]]) -> list[tuple[Any, bool]]:
+        """Writes other than a turn's (an import's, a migration's), confirmed as a turn is: ``(key, queue)`` each,
+        ``queue(pipe)`` queuing one command; pipelined per primary, that primary's WAIT after them on the same
+        connection. Each write's reply, and whether enough replicas confirmed it. Call it under ``call``."""
+        return await self._on_primaries(lambda: confirmed_writes(self._primary_for, writes, self.confirmation))
+
+    async def _primary_for(self, key: str) -> Any:
+        """The client whose connection a WAIT for ``key``'s write must share: the slot's primary on a cluster."""
+        return self.client if self._slot_primaries is None else await self._slot_primaries.client_for(key)
+
+    async def _on_primaries(self, work: Callable[[], Awaitable[T]]) -> T:
+        """``work``; on a cluster a MOVED reply or a lost primary makes the topology be read again (and MOVED is
+        raised as TRYAGAIN, which ``call`` retries)."""
         try:
-            return await run_confirmed(await self._slot_primaries.client_for(key), queue, self.confirmation)
-        except (MovedError, AskError) as error:  # the slot moved (a failover): learn where, then try again
+            return await work()
+        except (MovedError, AskError) as error:
+            if self._slot_primaries is None:
+                raise
             await self._slot_primaries.forget()
             raise TryAgainError(str(error)) from None
         except (RedisConnectionError, RedisTimeoutError, OSError):
-            await self._slot_primaries.forget()
+            if self._slot_primaries is not None:
+                await self._slot_primaries.forget()
             raise
 
     async def append_if_empty(self, thread_id: str, entries: Sequence[str]) -> bool:
