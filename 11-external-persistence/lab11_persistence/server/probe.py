@@ -14,9 +14,9 @@ With Microsoft Entra ID sign-in (``REDIS_ENTRA_ID=1``) the URL has no password: 
 first (``entra_id.probe_credentials``) and hands the user name and token over, so the check
 still answers "does this server accept us", now for the identity that signed in.
 
-A ``redis+sentinel://`` URL is asked of its sentinels first (``SENTINEL GET-MASTER-ADDR-BY-NAME``), and
+A ``redis+sentinel://`` URL is asked of its sentinels first (``SENTINEL MASTERS``), and
 the primary they name is checked. With ``min_replicas`` (``LAB11_MIN_REPLICAS``) the check also reads
-how many replicas the primary has (``INFO replication``): fewer is ``TooFewReplicasError``.
+how many replicas the primary has (``ROLE``): fewer is ``TooFewReplicasError``.
 """
 
 from __future__ import annotations
@@ -92,13 +92,12 @@ def probe_redis(
 
 
 def _count_replicas(connection: socket.socket, where: str, min_replicas: int) -> None:
-    """``INFO replication``'s ``connected_slaves`` against LAB11_MIN_REPLICAS (a replica node is not judged:
-    on a cluster the URL may name one, and its primary's replicas are not its own)."""
-    info = _ask(connection, ["INFO", "replication"], where)
-    fields = dict(line.split(":", 1) for line in str(info).splitlines() if ":" in line)
-    if fields.get("role") != "master":
+    """``ROLE``'s list of replicas against LAB11_MIN_REPLICAS (a replica node is not judged: on a cluster the URL
+    may name one, and its primary's replicas are not its own). ROLE, not INFO: a narrower grant for the app's user."""
+    role = _ask(connection, ["ROLE"], where)
+    if not isinstance(role, list) or not role or role[0] != "master":
         return
-    found = int(fields.get("connected_slaves", "0") or 0)
+    found = len(role[2]) if len(role) > 2 and isinstance(role[2], list) else 0
     if found < min_replicas:
         raise TooFewReplicasError(
             f"LAB11_MIN_REPLICAS={min_replicas} but Redis at {where} has {found} replica"
@@ -144,10 +143,13 @@ def _ask_sentinel(
             if where.password is not None:
                 credentials = [where.username, where.password] if where.username else [where.password]
                 _ask(connection, ["AUTH", *credentials], address)
-            reply = _ask(connection, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", where.service], address)
-    if not isinstance(reply, list) or len(reply) != 2:
-        return None
-    return str(reply[0]), int(reply[1])
+            # SENTINEL MASTERS, as redis-py's discovery asks: the one command the app's user needs on a sentinel
+            reply = _ask(connection, ["SENTINEL", "MASTERS"], address)
+    for entry in reply if isinstance(reply, list) else []:
+        fields = dict(zip(entry[::2], entry[1::2], strict=False)) if isinstance(entry, list) else {}
+        if fields.get("name") == where.service:
+            return str(fields["ip"]), int(fields["port"])
+    return None
 
 
 def _ask(connection: socket.socket, command: list[str], where: str) -> Any:
