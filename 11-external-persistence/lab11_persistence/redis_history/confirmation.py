@@ -159,6 +159,9 @@ async def run_confirmed(
     """
     async with client.pipeline(transaction=False) as pipe:
         if transaction:
+            # Inside MULTI every command answers QUEUED, which redis-py's per-command reply parsing would choke on
+            # (redis 7.1's RPUSH: int("QUEUED")); EXEC's replies are not parsed either way. This pipeline's alone.
+            pipe.response_callbacks = {}
             pipe.execute_command("MULTI")
         queue(pipe)
         queued = len(pipe) - (1 if transaction else 0)
