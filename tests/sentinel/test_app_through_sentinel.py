@@ -165,3 +165,26 @@ def test_a_bad_sentinel_url_is_one_line(lab11: Callable[..., subprocess.Complete
     assert result.returncode != 0
     assert result.stderr.count("\n") == 1 and "service name" in result.stderr
     assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_a_migration_no_replica_confirmed_counts_the_threads_keeps_their_sources_and_exits_non_zero(
+    sentinel: SentinelDeployment, lab11: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    seed(sentinel, "thread_to_migrate", ["Move me."])
+    sentinel.replica.pause()
+
+    result = lab11(
+        "migrate",
+        "thread_to_migrate",
+        "--application-id",
+        "bench-app",
+        "--delete-source",
+        LAB11_MIN_REPLICAS="1",
+        LAB11_REPLICA_TIMEOUT_MS="200",
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert "1 thread written on the primary but not confirmed by 1 replica" in result.stderr
+    with sentinel.primary.client() as client:
+        assert client.llen("lab11:thread_to_migrate") == 1  # the source is kept
+    assert_clean(result.stdout + result.stderr)
