@@ -13,7 +13,9 @@ from collections.abc import Iterator
 import pytest
 from agent_framework import ChatMessage
 
+from lab11_persistence.redis_history.archive import IMPORT_WRITTEN, ThreadDump, import_threads
 from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError
+from lab11_persistence.redis_history.history import RedisHistory
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
 
@@ -150,3 +152,20 @@ async def test_the_turn_and_its_wait_go_to_the_primary_of_the_threads_slot_in_on
 
     turn_writes = [(port, commands) for port, commands in socket_writes if "RPUSH" in commands]
     assert turn_writes == [(owner.port, ["MULTI", "RPUSH", "SET", "EXEC", "WAIT"])]  # no max_messages: no LTRIM
+
+
+async def test_an_import_with_min_replicas_1_is_confirmed_by_each_threads_slot_primary(
+    redis_cluster: ValkeyCluster, key_prefix: str
+) -> None:
+    history = RedisHistory.connect(redis_cluster.url, cluster=True, key_prefix=key_prefix, min_replicas=1)
+    threads = [
+        ThreadDump(f"thread-{number}", history.key(f"thread-{number}"), [f'{{"role":"user","text":"{number}"}}'])
+        for number in range(6)
+    ]
+
+    results = await import_threads(history, threads)
+    listed = {saved.thread_id for saved in await history.list_threads(10)}
+    await history.aclose()
+
+    assert results == [IMPORT_WRITTEN] * 6  # written, and confirmed on every slot's primary
+    assert listed == {thread.thread_id for thread in threads}

@@ -226,7 +226,7 @@ async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *
     per thread, ``IMPORT_WRITTEN``, ``IMPORT_KEPT`` or ``IMPORT_NOT_A_LIST``. Single node: one
     round trip for the lot; cluster: one call per thread, the index alongside (another slot).
     The history's ``max_messages`` and TTL do not apply: an import restores what was exported. With the
-    history's ``min_replicas``, the writes are confirmed as a turn is (``RedisHistory.write_confirmed``), and a
+    history's ``min_replicas``, the writes are confirmed as a turn is (``ConfirmedWriter.writes``), and a
     thread written but not confirmed in time is ``IMPORT_UNCONFIRMED``.
     """
     now = time.time()
@@ -250,7 +250,7 @@ async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *
             return lambda pipe: pipe.eval(_IMPORT_SCRIPT, len(keys), *keys, *arguments(thread))
 
         writes = [(history.key(thread.thread_id), write(thread)) for thread in threads]
-        done = await history.call(lambda: history.write_confirmed(writes))
+        done = await history.call(lambda: history.confirmed.writes(writes))
         results = [IMPORT_UNCONFIRMED if int(reply) == IMPORT_WRITTEN and not ok else int(reply) for reply, ok in done]
         if history.cluster and (written := [t for t, r in zip(threads, results, strict=True) if r > 0]):
             scores = {thread.thread_id: score_of(thread) for thread in written}

@@ -155,7 +155,7 @@ async def run_confirmed(
     transaction did not run. Whether to send again after a lost connection is the caller's decision (the
     transaction may have run): wrap the call in ``connection.single_attempt()`` as ``RedisHistory.write_turn``
     does. The client's socket timeout must exceed the confirmation's timeout. A plain client only: on a
-    cluster, give the client of the slot's primary (``RedisHistory.slot_primary``).
+    cluster, give the client of the slot's primary (``confirmed_writer.ConfirmedWriter`` does).
     """
     async with client.pipeline(transaction=False) as pipe:
         if transaction:

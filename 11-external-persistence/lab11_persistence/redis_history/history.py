@@ -37,18 +37,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import AskError, AuthenticationError, MovedError, ResponseError, TryAgainError, WatchError
+from redis.exceptions import AuthenticationError, ResponseError, WatchError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from lab11_persistence.redis_history.confirmation import (
-    ConfirmedReplies,
-    QueueCommands,
-    ReplicaConfirmation,
-    ReplicaConfirmationError,
-    confirmed_writes,
-    run_confirmed,
-)
+from lab11_persistence.redis_history.confirmation import ConfirmedReplies, ReplicaConfirmation, ReplicaConfirmationError
+from lab11_persistence.redis_history.confirmed_writer import ConfirmedWriter
 from lab11_persistence.redis_history.connection import (
     CLUSTER_RETRYABLE_ERRORS,
     RETRIES,
@@ -64,7 +58,6 @@ from lab11_persistence.redis_history.connection import (
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.message_json import decode_entry
 from lab11_persistence.redis_history.recency import RecencyIndex, SavedThread
-from lab11_persistence.redis_history.slot_primary import SlotPrimaries
 
 __all__ = ["RedisHistory", "SavedThread"]
 
@@ -108,14 +101,8 @@ class RedisHistory:
         ``KeyLayout.resolve`` takes them (with none, the lab's layout ``chat_messages:{thread_id}``).
         ``confirmation``: how many replicas must hold a turn before ``write_turn`` returns (none by default), or
         the two numbers that give one, ``min_replicas`` and ``replica_timeout_ms`` (None: the default, 1 s)."""
-        if confirmation is None:
-            timeout = {} if replica_timeout_ms is None else {"timeout_ms": replica_timeout_ms}
-            confirmation = ReplicaConfirmation(min_replicas, **timeout)
-        elif min_replicas or replica_timeout_ms is not None:
-            raise TypeError("Give a confirmation, or min_replicas and replica_timeout_ms, not both.")
-        if confirmation and not confirmation.timeout_ms:
-            raise ValueError("replica_timeout_ms must be more than 0 with min_replicas (WAIT 0 waits forever).")
-        self.confirmation = confirmation
+        self.confirmed = ConfirmedWriter.of(client, confirmation, min_replicas, replica_timeout_ms)
+        self.confirmation = self.confirmed.confirmation
         if max_messages is not None and max_messages <= 0:
             raise ValueError("max_messages must be a positive number or None.")
         if ttl_seconds is not None and ttl_seconds <= 0:
@@ -134,7 +121,6 @@ class RedisHistory:
         self.index = RecencyIndex(client, self.layout)
         self.index_key = self.index.key
         self._owns_client = owns_client
-        self._slot_primaries = SlotPrimaries(client) if self.cluster else None
         # A cluster or a Sentinel-managed primary can fail over: a call waits for the new primary.
         self.fails_over = self.cluster or (endpoint is not None and endpoint.sentinel)
         # Entries already reported as unreadable: the agent reads the whole thread on every turn,
@@ -227,8 +213,7 @@ class RedisHistory:
         return self.layout.thread_keys(thread_id)
 
     async def aclose(self) -> None:
-        if self._slot_primaries is not None:
-            await self._slot_primaries.aclose()
+        await self.confirmed.aclose()
         if self._owns_client:
             await self.client.aclose()
 
@@ -338,7 +323,7 @@ class RedisHistory:
                 return
             sent = True
             if self.confirmation:
-                confirmed = await self._confirmed_transaction(key, queue_turn)
+                confirmed = await self.confirmed.transaction(key, queue_turn)
                 replies = confirmed.replies
             else:
                 pipe = await self.transaction()
@@ -367,39 +352,6 @@ class RedisHistory:
                 raise ReplicaConfirmationError(0, self.confirmation.min_replicas, on_disk=self.confirmation.on_disk)
             confirmed.check()
         return length
-
-    async def _confirmed_transaction(self, key: str, queue: QueueCommands) -> ConfirmedReplies:
-        """The turn's MULTI/EXEC and its WAIT, on one connection to the primary of ``key``'s slot."""
-
-        async def on_the_primary() -> ConfirmedReplies:
-            return await run_confirmed(await self._primary_for(key), queue, self.confirmation)
-
-        return await self._on_primaries(on_the_primary)
-
-    async def write_confirmed(self, writes: Sequence[tuple[str, QueueCommands]]) -> list[tuple[Any, bool]]:
-        """Writes other than a turn's (an import's, a migration's), confirmed as a turn is: ``(key, queue)`` each,
-        ``queue(pipe)`` queuing one command; pipelined per primary, that primary's WAIT after them on the same
-        connection. Each write's reply, and whether enough replicas confirmed it. Call it under ``call``."""
-        return await self._on_primaries(lambda: confirmed_writes(self._primary_for, writes, self.confirmation))
-
-    async def _primary_for(self, key: str) -> Any:
-        """The client whose connection a WAIT for ``key``'s write must share: the slot's primary on a cluster."""
-        return self.client if self._slot_primaries is None else await self._slot_primaries.client_for(key)
-
-    async def _on_primaries(self, work: Callable[[], Awaitable[T]]) -> T:
-        """``work``; on a cluster a MOVED reply or a lost primary makes the topology be read again (and MOVED is
-        raised as TRYAGAIN, which ``call`` retries)."""
-        try:
-            return await work()
-        except (MovedError, AskError) as error:
-            if self._slot_primaries is None:
-                raise
-            await self._slot_primaries.forget()
-            raise TryAgainError(str(error)) from None
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            if self._slot_primaries is not None:
-                await self._slot_primaries.forget()
-            raise
 
     async def append_if_empty(self, thread_id: str, entries: Sequence[str]) -> bool:
         """Seed a thread with ``entries`` unless it already holds messages; True if this call did.

@@ -275,7 +275,7 @@ async def _write_targets(history: RedisHistory, pending: dict[str, tuple[_Source
         writes = [
             (history.key(thread_id), lambda pipe, thread_id=thread_id: write(pipe, thread_id)) for thread_id in pending
         ]
-        done = await history.write_confirmed(writes)
+        done = await history.confirmed.writes(writes)
         outcomes = {}
         for thread_id, (reply, confirmed) in zip(pending, done, strict=True):
             outcome = _WRITE_RESULTS[int(reply)]
