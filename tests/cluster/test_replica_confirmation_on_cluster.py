@@ -25,9 +25,9 @@ TURNS = 20
 WAIT_MS = 100
 
 
-def store_on(cluster: ValkeyCluster, key_prefix: str, min_replicas: int = 0) -> RedisChatMessageStore:
+def store_on(url: str, key_prefix: str, min_replicas: int = 0) -> RedisChatMessageStore:
     return RedisChatMessageStore(
-        redis_url=cluster.url,
+        redis_url=url,
         thread_id="cut-replica",
         key_prefix=key_prefix,
         cluster=True,
@@ -45,6 +45,12 @@ class CutReplica:
         self.primary = cluster.primary_for_slot(self.slot)
         self.replica = cluster.node_at(cluster.shards()[self.primary.address][0])
         self.paused = False
+
+    @property
+    def url(self) -> str:
+        """A startup URL on a node that is neither cut off nor killed (a paused one would not answer discovery)."""
+        bystander = next(node for node in self.cluster.nodes if node.alive and node not in (self.primary, self.replica))
+        return f"redis://{bystander.address}/0"
 
     def cut(self) -> None:
         assert self.replica.process is not None
@@ -90,7 +96,7 @@ async def write_turns(store: RedisChatMessageStore, numbers: range) -> tuple[set
 
 
 async def surviving_turns(cluster: ValkeyCluster, key_prefix: str) -> set[int]:
-    fresh = store_on(cluster, key_prefix)
+    fresh = store_on(cluster.url, key_prefix)
     try:
         return {int(message.text.split()[1]) for message in await fresh.list_messages()}
     finally:
@@ -100,7 +106,7 @@ async def surviving_turns(cluster: ValkeyCluster, key_prefix: str) -> set[int]:
 async def test_without_min_replicas_every_acknowledged_turn_the_cut_replica_missed_is_lost(
     redis_cluster: ValkeyCluster, key_prefix: str, cut_replica: CutReplica
 ) -> None:
-    store = store_on(redis_cluster, key_prefix)
+    store = store_on(cut_replica.url, key_prefix)
     cut_replica.cut()
     acknowledged, reported = await write_turns(store, range(1, TURNS + 1))
     election = cut_replica.fail_over()
@@ -117,7 +123,7 @@ async def test_without_min_replicas_every_acknowledged_turn_the_cut_replica_miss
 async def test_with_min_replicas_1_no_acknowledged_turn_is_lost_and_every_unconfirmed_one_was_reported(
     redis_cluster: ValkeyCluster, key_prefix: str, cut_replica: CutReplica
 ) -> None:
-    store = store_on(redis_cluster, key_prefix, min_replicas=1)
+    store = store_on(cut_replica.url, key_prefix, min_replicas=1)
     half = TURNS // 2
     before_cut, _ = await write_turns(store, range(1, half + 1))
     cut_replica.cut()
@@ -142,7 +148,7 @@ async def test_with_min_replicas_1_no_acknowledged_turn_is_lost_and_every_unconf
 async def test_the_turn_and_its_wait_go_to_the_primary_of_the_threads_slot_in_one_round_trip(
     redis_cluster: ValkeyCluster, key_prefix: str, socket_writes: list[tuple[int, list[str]]]
 ) -> None:
-    store = store_on(redis_cluster, key_prefix, min_replicas=1)
+    store = store_on(redis_cluster.url, key_prefix, min_replicas=1)
     await store.add_messages([ChatMessage(role="user", text="turn 0")])  # the topology and connections, learned
     owner = redis_cluster.primary_for_key(store.redis_key)
     socket_writes.clear()
