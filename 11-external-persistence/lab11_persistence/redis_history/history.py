@@ -41,7 +41,7 @@ from redis.exceptions import AuthenticationError, ResponseError, WatchError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from lab11_persistence.redis_history.confirmation import ConfirmedReplies, ReplicaConfirmation, ReplicaConfirmationError
+from lab11_persistence.redis_history.confirmation import ConfirmedReplies, ReplicaConfirmation
 from lab11_persistence.redis_history.confirmed_writer import ConfirmedWriter
 from lab11_persistence.redis_history.connection import (
     CLUSTER_RETRYABLE_ERRORS,
@@ -318,8 +318,11 @@ class RedisHistory:
 
         async def send_once() -> None:
             nonlocal sent, length, confirmed
-            if sent and await self.client.get(token_key) == token:
-                confirmed = None  # applied, its reply lost with its connection: no WAIT can vouch for it now
+            if sent and await self.client.get(token_key) == token:  # applied; only its reply was lost
+                if self.confirmation:  # a confirmed write after it (the token again) vouches for it too
+                    confirmed = await self.confirmed.transaction(
+                        key, lambda pipe: pipe.set(token_key, token, xx=True, keepttl=True)
+                    )
                 return
             sent = True
             if self.confirmation:
@@ -347,9 +350,7 @@ class RedisHistory:
             await asyncio.gather(write, self.call(lambda: self.index.touch(thread_id)))
         else:
             await write
-        if self.confirmation:  # saved on the primary either way: never sent again, reported instead
-            if confirmed is None:
-                raise ReplicaConfirmationError(0, self.confirmation.min_replicas, on_disk=self.confirmation.on_disk)
+        if confirmed is not None:  # saved on the primary either way: never sent again, reported instead
             confirmed.check()
         return length
 
