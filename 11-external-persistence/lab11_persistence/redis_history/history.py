@@ -300,6 +300,10 @@ class RedisHistory:
         transaction also stores a fresh token, redis-py's own retry is off for it, and before each
         resend the token tells whether the earlier attempt was applied. On a cluster the index lives
         in another slot, so it is its own command, sent alongside.
+
+        With ``confirmation`` (``min_replicas`` > 0) the WAIT follows the EXEC in the same round trip, on the
+        same connection (``confirmed_writer``); fewer replicas in time raise ReplicaConfirmationError once
+        the turn is saved: it is on the primary, and it is never sent again.
         """
         key, token_key, token = self.key(thread_id), self.write_token_key(thread_id), uuid.uuid4().hex
         sent = False
