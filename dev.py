@@ -4,9 +4,12 @@
     python3 dev.py app       set up .venv (first time only) and start the lab's CLI
     python3 dev.py app --framework 1.x
                              the same CLI on Agent Framework 1.x, from .venv-v1 (requirements-v1.txt)
-    python3 dev.py test      set up .venv with the test tools, run ruff (lint and format) and the tests,
-                             then tests/v1 in .venv-v1 (as root on Debian it also installs redis-server
-                             for the TLS tests); test paths under tests/v1 run in .venv-v1 only
+    python3 dev.py test      set up .venv and .venv-v1 with the test tools, run ruff (lint and format) and
+                             the tests, then tests/v1 in .venv-v1 (as root on Debian it also installs
+                             redis-server for the TLS tests); test paths under tests/v1 run in .venv-v1 only
+    python3 dev.py test --fast
+                             set up .venv with the test tools, run ruff and the fast layer (pytest -m fast:
+                             fakeredis and the offline model, no server, no terminal); no .venv-v1
     python3 dev.py bench     set up .venv with the test tools and .venv-v1 (for the 1.x save_messages
                              rows), run the benchmarks
     python3 dev.py pythons   on every other CPython 3.10-3.14 found here: a fresh environment,
@@ -45,6 +48,8 @@ STORE_TESTS = [
     "--ignore=tests/store/test_closed_as_microsofts_tests_close_it.py",
 ]
 APP_SESSION = "1\nMy name is Ana\n2\n0\n"
+FAST = "--fast"  # `dev.py test --fast`: the fast layer only (fakeredis and the offline model)
+MAX_WORKERS = 4  # pytest-xdist workers at most: each may start a six-node cluster of its own
 
 
 class Environment:
@@ -289,6 +294,69 @@ def pip_install(python: Path, arguments: list[str], log_path: Path) -> None:
         raise subprocess.CalledProcessError(status, command)
 
 
+# uv, from PyPI like everything else, installs a pinned set in seconds where pip takes minutes (measured:
+# requirements-dev.txt into a fresh venv, empty caches, 119 s with pip, 4 s to get uv and 5 s with it).
+UV = "uv==0.13.9"
+UV_SUMMARY = re.compile(r"^(Resolved|Prepared|Installed|Uninstalled|Audited) \d+ packages?")
+
+
+def install(python: Path, arguments: list[str], log_path: Path) -> None:
+    """Requirements into the environment of ``python``: with uv where it installs (pip fetches it from
+    the same registry), else with pip; either way, pip's index settings are the ones used."""
+    uv_log = log_path.with_name("uv-install.log")
+    uv = _uv_for(python, uv_log)
+    if uv is not None:
+        if uv_install(uv, python, arguments, uv_log):
+            return
+        print(f"  uv could not install them (its output is in {_shorter(str(uv_log))}); pip instead", flush=True)
+    pip_install(python, arguments, log_path)
+
+
+def _uv_for(python: Path, log_path: Path) -> Path | None:
+    """uv inside the environment (installed there by pip the first time), or None where pip cannot get it."""
+    uv = python.parent / ("uv.exe" if WINDOWS else "uv")
+    if not uv.exists():
+        command = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", UV]
+        with open(log_path, "w", encoding="utf-8") as log:
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+    return uv if uv.exists() else None
+
+
+def _pip_settings_for_uv(python: Path) -> list[str]:
+    """pip's index and CA bundle here (PIP_INDEX_URL / PIP_CERT, pip.conf) as uv's options: uv reads neither,
+    and a network that inspects TLS is trusted through that bundle."""
+    settings = {"index-url": os.environ.get("PIP_INDEX_URL", ""), "cert": os.environ.get("PIP_CERT", "")}
+    if not all(settings.values()):
+        listed = subprocess.run([str(python), "-m", "pip", "config", "list"], capture_output=True, text=True)
+        for line in listed.stdout.splitlines() if listed.returncode == 0 else []:
+            name, _, value = line.partition("=")
+            option = name.rsplit(".", 1)[-1]
+            if option in settings and not settings[option]:
+                settings[option] = value.strip().strip("'\"")
+    return [part for option, value in settings.items() if value for part in (f"--{option}", value)]
+
+
+def uv_install(uv: Path, python: Path, arguments: list[str], log_path: Path) -> bool:
+    """``uv pip install`` with uv's summary lines as progress; whether it succeeded (its output is logged)."""
+    started = time.monotonic()
+    command = [str(uv), "pip", "install", "--python", str(python), "--compile-bytecode"]
+    command += [*_pip_settings_for_uv(python), *arguments]
+    with open(log_path, "a", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace"
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            if UV_SUMMARY.match(line):
+                print(f"  {line.strip().lower()}", flush=True)
+        status = process.wait()
+    if status == 0:
+        print(f"  installed with uv in {time.monotonic() - started:.0f} s", flush=True)
+        return True
+    return False
+
+
 def ensure_environment(environment: Environment, with_dev_tools: bool, command: str) -> None:
     """Create or refresh the environment so that it matches its pinned requirements."""
     wanted = environment.dev_requirements if with_dev_tools else environment.requirements
@@ -306,8 +374,8 @@ def ensure_environment(environment: Environment, with_dev_tools: bool, command: 
         import venv
 
         venv.EnvBuilder(with_pip=True).create(environment.directory)
-        print(f"Installing {wanted} into {name}/ for {environment.label} (first run only; 1-2 minutes) ...")
-    pip_install(environment.python, ["-r", str(ROOT / wanted)], environment.directory / "pip-install.log")
+        print(f"Installing {wanted} into {name}/ for {environment.label} (first run only; under a minute) ...")
+    install(environment.python, ["-r", str(ROOT / wanted)], environment.directory / "pip-install.log")
     if environment.editable:
         print("  installing this checkout (editable: the lab11 command)", flush=True)
         editable = ["-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", str(ROOT)]
@@ -391,28 +459,74 @@ def _is_v1_path(path: Path) -> bool:
     return path == v1 or v1 in path.parents
 
 
-def run_tests(arguments: list[str]) -> int:
-    """ruff, the main suite in .venv, tests/v1 in .venv-v1; the first failing status, or 0."""
-    paths = [argument for argument in arguments if _test_path(argument) is not None]
-    options = [argument for argument in arguments if argument not in paths]
-    v1_paths = [argument for argument in paths if _is_v1_path(_test_path(argument) or ROOT)]
-    lab_paths = [argument for argument in paths if argument not in v1_paths]
-    run_lab = not paths or bool(lab_paths)
-    run_v1 = not paths or bool(v1_paths)
+class TestRun:
+    """What ``dev.py test ARGUMENTS`` runs: pytest's options, and the paths for each environment."""
 
+    def __init__(self, arguments: list[str]) -> None:
+        self.fast = FAST in arguments  # the fast layer only: `pytest -m fast` in .venv
+        arguments = [argument for argument in arguments if argument != FAST]
+        paths = [argument for argument in arguments if _test_path(argument) is not None]
+        self.options = [argument for argument in arguments if argument not in paths]
+        self.v1_paths = [argument for argument in paths if _is_v1_path(_test_path(argument) or ROOT)]
+        self.lab_paths = [argument for argument in paths if argument not in self.v1_paths]
+        self.run_lab = not paths or bool(self.lab_paths)
+        self.run_v1 = not self.fast and (not paths or bool(self.v1_paths))
+        if self.fast and self.v1_paths:
+            sys.exit("--fast runs the fast layer in .venv; tests/v1 runs in .venv-v1: leave out --fast for it.")
+
+    def parallel(self, cores: int | None) -> list[str]:
+        """pytest-xdist's options for this run: the whole suite runs on up to four workers, one test file per
+        worker at a time (``loadfile``: a module's shared server or deployment starts once). The fast layer
+        is quicker on one, and a run that says ``-n`` or ``-p no:xdist`` itself keeps its own choice."""
+        workers = min(cores or 1, MAX_WORKERS)
+        chosen = any(option == "-n" or option.startswith(("-n", "--numprocesses")) for option in self.options)
+        if self.fast or workers < 2 or chosen or "no:xdist" in self.options:
+            return []
+        return ["-n", str(workers), "--dist", "loadfile"]
+
+    def environments(self, v1_exists: bool) -> list[Environment]:
+        """Every environment the run uses, all with the test tools. The main suite uses .venv-v1 too when
+        it exists (the benchmark's smoke test runs Microsoft's 1.x provider there), so it is completed first."""
+        wanted = [LAB] if self.run_lab else []
+        if self.run_v1 or (self.run_lab and not self.fast and v1_exists):
+            wanted.append(V1)
+        return wanted
+
+
+def environments_for(command: str, arguments: list[str], v1_exists: bool) -> list[tuple[Environment, bool]]:
+    """The environments a command uses, each with whether it needs the test tools: all are made complete
+    before the command starts, so none is used half-built, whatever command built it before."""
+    if command == "app":
+        return [(_split_framework(arguments)[0], False)]
+    if command == "test":
+        return [(environment, True) for environment in TestRun(arguments).environments(v1_exists)]
+    if command == "bench":
+        return [(LAB, True), (V1, True)]
+    return []
+
+
+def run_tests(arguments: list[str]) -> int:
+    """ruff, the main suite in .venv, tests/v1 in .venv-v1 (with --fast: ruff and the fast layer); the
+    first failing status, or 0."""
+    run = TestRun(arguments)
+    for environment, with_dev_tools in environments_for("test", arguments, V1.python.exists()):
+        ensure_environment(environment, with_dev_tools=with_dev_tools, command="test")
     statuses: list[tuple[str, int]] = []
-    if run_lab:
-        ensure_environment(LAB, with_dev_tools=True, command="test")
-        _ensure_tls_test_server()
+    if run.run_lab:
+        if not run.fast:
+            _ensure_tls_test_server()
         header("ruff: lint and format check")
         ruff = [str(LAB.python), "-m", "ruff"]
         statuses.append(("ruff", _run([*ruff, "check", "."]) or _run([*ruff, "format", "--check", "."])))
-        header(f"tests in .venv/ ({LAB.label}, Python {_version_text(sys.version_info[:3])})")
-        statuses.append(("tests in .venv", _run([str(LAB.python), "-m", "pytest", *options, *lab_paths])))
-    if run_v1:
-        ensure_environment(V1, with_dev_tools=True, command="test")
+        layer = ["-m", "fast"] if run.fast else []
+        which = "the fast layer" if run.fast else "tests"
+        header(f"{which} in .venv/ ({LAB.label}, Python {_version_text(sys.version_info[:3])})")
+        pytest = [str(LAB.python), "-m", "pytest", *layer, *run.parallel(os.cpu_count()), *run.options]
+        statuses.append((f"{which} in .venv", _run([*pytest, *run.lab_paths])))
+    if run.run_v1:
         header(f"tests/v1 in .venv-v1/ ({V1.label})")
-        v1_tests = [str(V1.python), "-m", "pytest", *options, *(v1_paths or ["tests/v1"])]
+        v1_tests = [str(V1.python), "-m", "pytest", *run.parallel(os.cpu_count()), *run.options]
+        v1_tests += run.v1_paths or ["tests/v1"]
         statuses.append(("tests/v1 in .venv-v1", _run(v1_tests)))
     return _combine(statuses)
 
@@ -424,7 +538,8 @@ def _combine(statuses: list[tuple[str, int]]) -> int:
     failed = [status for _, status in statuses if status not in (0, 5)]
     if failed:
         return failed[0]
-    return 5 if statuses and all(status == 5 for _, status in statuses) else 0
+    tests = [status for name, status in statuses if name != "ruff"]  # ruff runs no test
+    return 5 if tests and all(status == 5 for status in tests) else 0
 
 
 # -- every Python the README names (CI) ------------------------------------------------------------
@@ -499,7 +614,7 @@ def _check_one_python(version: tuple[int, int, int], executable: str) -> bool:
         python = environment / ("Scripts/python.exe" if WINDOWS else "bin/python")
         print("  installing requirements.txt + requirements-test.txt into a fresh environment", flush=True)
         try:
-            pip_install(
+            install(
                 python,
                 ["-r", str(ROOT / "requirements.txt"), "-r", str(ROOT / "requirements-test.txt")],
                 scratch / "pip.log",
@@ -508,7 +623,8 @@ def _check_one_python(version: tuple[int, int, int], executable: str) -> bool:
             print("  pip failed (its output is above)")
             return False
         print(f"  {' '.join(STORE_TESTS)}", flush=True)
-        tests = _run([str(python), "-m", "pytest", *STORE_TESTS, "-q", "-p", "no:cacheprovider"])
+        parallel = TestRun([]).parallel(os.cpu_count())
+        tests = _run([str(python), "-m", "pytest", *STORE_TESTS, *parallel, "-q", "-p", "no:cacheprovider"])
         session_ok, lines = _app_session(python, scratch)
         print("  scripted app session (1, My name is Ana, 2, 0): " + ("ok" if session_ok else "FAILED"))
         for line in lines:

@@ -26,6 +26,7 @@ async def _turn(agent: ChatAgent, thread: AgentThread, prompt: str) -> str:
     return "".join([update.text async for update in agent.run_stream(prompt, thread=thread)])
 
 
+@pytest.mark.app
 async def test_threads_get_a_redis_store_with_the_lab_prefix_and_limit(redis_server: ValkeyProcess) -> None:
     agent = app.build_agent(redis_server.url, OfflineChatClient(chunk_delay=0))
     thread, store = app.create_thread(agent, "thread_fixed")
@@ -38,6 +39,7 @@ async def test_threads_get_a_redis_store_with_the_lab_prefix_and_limit(redis_ser
     await other_store.aclose()
 
 
+@pytest.mark.app
 async def test_a_turn_is_saved_in_one_transaction(redis_server: ValkeyProcess) -> None:
     """User message and reply go in one add_messages (one MULTI/EXEC): both or neither."""
     agent = app.build_agent(redis_server.url, OfflineChatClient(chunk_delay=0))
@@ -51,6 +53,7 @@ async def test_a_turn_is_saved_in_one_transaction(redis_server: ValkeyProcess) -
     await store.aclose()
 
 
+@pytest.mark.app
 async def test_a_failed_model_call_saves_nothing(redis_server: ValkeyProcess, model_server: ModelServer) -> None:
     agent = app.build_agent(redis_server.url, _openai(model_server))
     thread, store = app.create_thread(agent)
@@ -63,6 +66,7 @@ async def test_a_failed_model_call_saves_nothing(redis_server: ValkeyProcess, mo
     await store.aclose()
 
 
+@pytest.mark.app
 async def test_an_interrupted_stream_saves_nothing(redis_server: ValkeyProcess, model_server: ModelServer) -> None:
     """Cancelling mid-stream (what Ctrl-C does) never reaches add_messages."""
     model_server.chunk_delay = 0.1
@@ -85,6 +89,7 @@ async def test_an_interrupted_stream_saves_nothing(redis_server: ValkeyProcess, 
     await store.aclose()
 
 
+@pytest.mark.fast
 def test_settings_repr_never_shows_a_password_or_key() -> None:
     settings = config.load_settings(
         {
@@ -104,6 +109,7 @@ def test_settings_repr_never_shows_a_password_or_key() -> None:
     assert settings.redact("x Redis-Pass-123 aoai-Key-456 sk-Key-789") == "x *** *** ***"
 
 
+@pytest.mark.fast
 def test_environment_wins_over_the_dotenv_file(tmp_path: Path) -> None:
     env_file = tmp_path / "lab.env"
     env_file.write_text("AOAI_DEPLOYMENT=from-file\nAOAI_ENDPOINT=https://file.example/\nREDIS_URL=redis://file:6379\n")
@@ -113,6 +119,7 @@ def test_environment_wins_over_the_dotenv_file(tmp_path: Path) -> None:
     assert settings.redis_url == "redis://file:6379"  # blank counts as unset
 
 
+@pytest.mark.fast
 def test_the_model_is_chosen_from_the_configuration() -> None:
     def kind(env: dict[str, str]) -> str:
         return config.load_settings(env, read_dotenv=False).model_kind
@@ -123,6 +130,7 @@ def test_the_model_is_chosen_from_the_configuration() -> None:
     assert kind({"AOAI_ENDPOINT": "https://x/"}) == "offline"  # a deployment is needed too
 
 
+@pytest.mark.fast
 def test_azure_https_endpoint_uses_the_deployment_route() -> None:
     settings = config.load_settings(
         {"AOAI_ENDPOINT": "https://lab.openai.azure.com/", "AOAI_DEPLOYMENT": "gpt", "AOAI_API_KEY": "k"},
@@ -133,6 +141,7 @@ def test_azure_https_endpoint_uses_the_deployment_route() -> None:
     assert str(client.client.base_url) == "https://lab.openai.azure.com/openai/deployments/gpt/"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
@@ -149,6 +158,7 @@ def test_a_half_configured_model_is_named_instead_of_falling_back_to_offline(
     assert problem.startswith(expected)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "env",
     [
@@ -162,6 +172,7 @@ def test_complete_model_settings_raise_no_complaint(env: dict[str, str]) -> None
     assert config.load_settings(env, read_dotenv=False).problems == ()
 
 
+@pytest.mark.fast
 def test_the_azure_client_is_built_in_one_place_with_one_api_version() -> None:
     """Both generations' adapters hand their chat client the SDK client ``agent_wiring`` builds."""
     from lab11_persistence.agent_wiring import AZURE_OPENAI_API_VERSION, azure_openai_client
@@ -174,6 +185,7 @@ def test_the_azure_client_is_built_in_one_place_with_one_api_version() -> None:
     assert str(sdk_client.base_url) == "http://127.0.0.1:9/openai/deployments/gpt/"
 
 
+@pytest.mark.fast
 def test_the_window_is_summarized_by_the_offline_model_or_else_by_the_agents_own_model() -> None:
     from lab11_persistence.agent_wiring import history_options
     from lab11_persistence.lab_release.agent import summarizer_for

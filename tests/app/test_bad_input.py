@@ -8,9 +8,13 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.support.app_driver import MENU_PROMPT, LabApp, assert_clean
 from tests.support.model_server import ModelServer
 from tests.support.valkey import ValkeyProcess, free_port
+
+pytestmark = pytest.mark.app
 
 NOT_ON_MENU = "Please choose 1, 2, 3, 4, 5 or 0"
 

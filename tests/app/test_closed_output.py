@@ -18,6 +18,8 @@ from tests.app.test_commands import seed_many
 from tests.support.app_driver import APP, app_env
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.app
+
 ANSWERS = "1\nMy name is Ana and I'm planning a trip to Lisbon.\n2\n1\nI travel in May.\n2\n0\n"
 
 

@@ -19,6 +19,8 @@ from tests.support.app_driver import APP, LabApp, assert_clean
 from tests.support.app_driver import app_env as clean_env
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.app
+
 INDEX = "lab11.recent-threads"
 ESCAPES = "\x1b]0;TITLE\x07\x1b[2J\rOVERWRITE"
 

@@ -9,8 +9,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from lab11_persistence.server.embedded_server import MAX_SOCKET_PATH, EmbeddedServer
-from tests.support.app_driver import LabApp, assert_clean, wait_until_gone
+from tests.support.app_driver import TIMEOUT_SECONDS, LabApp, assert_clean, wait_until_gone
 
 
 def _server_pids(data_dir: Path) -> list[int]:
@@ -35,6 +37,7 @@ def _load_the_saved_thread_and_see_ada(app: LabApp) -> None:
     app.menu()
 
 
+@pytest.mark.app
 def test_no_configuration_prints_one_line_saying_what_it_uses(start_app: Callable[..., LabApp], data_dir: Path) -> None:
     app = start_app()
     app.menu()
@@ -46,6 +49,7 @@ def test_no_configuration_prints_one_line_saying_what_it_uses(start_app: Callabl
     assert app.exit() == 0
 
 
+@pytest.mark.app
 def test_with_every_message_sent_the_line_says_what_the_lab_says(
     start_app: Callable[..., LabApp], data_dir: Path
 ) -> None:
@@ -59,6 +63,7 @@ def test_with_every_message_sent_the_line_says_what_the_lab_says(
     assert app.exit() == 0
 
 
+@pytest.mark.app
 def test_menu_shows_the_current_key_and_exactly_the_six_choices(start_app: Callable[..., LabApp]) -> None:
     app = start_app()
     app.menu()
@@ -75,6 +80,7 @@ def test_menu_shows_the_current_key_and_exactly_the_six_choices(start_app: Calla
     assert app.exit() == 0
 
 
+@pytest.mark.app
 def test_second_app_shares_the_server_and_neither_breaks_when_the_other_exits(
     start_app: Callable[..., LabApp], data_dir: Path
 ) -> None:
@@ -90,24 +96,27 @@ def test_second_app_shares_the_server_and_neither_breaks_when_the_other_exits(
     assert_clean(first.transcript + second.transcript)
 
 
+@pytest.mark.app
 def test_no_server_process_is_left_after_the_last_app_exits(start_app: Callable[..., LabApp], data_dir: Path) -> None:
     app = start_app()
     app.menu()
     app.say("Hello")
     pids = _server_pids(data_dir)
     assert app.exit() == 0
-    assert wait_until_gone(pids, timeout=5)
+    assert wait_until_gone(pids, timeout=TIMEOUT_SECONDS)
 
 
+@pytest.mark.app
 def test_server_of_a_killed_app_is_stopped_by_the_watchdog(start_app: Callable[..., LabApp], data_dir: Path) -> None:
     """SIGKILL gives the app no chance to clean up; the watchdog notices it is gone."""
     app = start_app()
     app.menu()
     pids = _server_pids(data_dir)
     app.kill()
-    assert wait_until_gone(pids, timeout=10)
+    assert wait_until_gone(pids, timeout=TIMEOUT_SECONDS)
 
 
+@pytest.mark.app
 def test_next_start_reuses_a_server_left_by_a_killed_app(start_app: Callable[..., LabApp], data_dir: Path) -> None:
     first = _start_and_tell_my_name(start_app)
     pids = _server_pids(data_dir)
@@ -117,9 +126,10 @@ def test_next_start_reuses_a_server_left_by_a_killed_app(start_app: Callable[...
     second.menu()
     _load_the_saved_thread_and_see_ada(second)
     assert second.exit() == 0
-    assert wait_until_gone([pids[0]], timeout=5), "the last app out did not stop the reused server"
+    assert wait_until_gone([pids[0]], timeout=TIMEOUT_SECONDS), "the last app out did not stop the reused server"
 
 
+@pytest.mark.app
 def test_next_start_replaces_a_dead_server_and_keeps_the_history(
     start_app: Callable[..., LabApp], data_dir: Path
 ) -> None:
@@ -134,6 +144,7 @@ def test_next_start_replaces_a_dead_server_and_keeps_the_history(
     assert second.exit() == 0
 
 
+@pytest.mark.fast
 def test_a_long_data_dir_still_gets_a_unix_socket(tmp_path: Path) -> None:
     """sun_path holds about 100 bytes: deep data directories get a short socket path in the temp dir."""
     deep = tmp_path / ("d" * 120)
@@ -143,6 +154,7 @@ def test_a_long_data_dir_still_gets_a_unix_socket(tmp_path: Path) -> None:
     assert EmbeddedServer(deep).socket_path == server.socket_path  # stable, so a second app finds it
 
 
+@pytest.mark.app
 def test_the_lab11_console_command_starts_the_app(start_app: Callable[..., LabApp]) -> None:
     """The installed entry point (``lab11 = "app:run"``) works from another working directory."""
     command = Path(sys.executable).parent / "lab11"

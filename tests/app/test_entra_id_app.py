@@ -17,6 +17,8 @@ from tests.support.app_driver import LabApp, assert_clean
 from tests.support.entra import EntraSignIn
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.app
+
 FIRST = "Hi, my name is Ada and I want to go to Lisbon."
 QUESTION = "What is my name and where do I want to go?"
 

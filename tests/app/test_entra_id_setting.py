@@ -25,6 +25,7 @@ def _settings(**environ: str) -> config.Settings:
     return config.load_settings(environ, read_dotenv=False)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("value", "on"), [("1", True), ("true", True), ("ON", True), ("0", False), ("no", False)])
 def test_the_setting_is_read_as_on_or_off(value: str, on: bool) -> None:
     settings = _settings(REDIS_URL=AZURE_URL, REDIS_ENTRA_ID=value)
@@ -32,10 +33,12 @@ def test_the_setting_is_read_as_on_or_off(value: str, on: bool) -> None:
     assert settings.problems == ()
 
 
+@pytest.mark.fast
 def test_unset_means_off() -> None:
     assert _settings(REDIS_URL=AZURE_URL).uses_entra_id is False
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "url",
     [AZURE_URL, "rediss://lab11.redis.cache.windows.net:6380/0", "redis://127.0.0.1:6379/0", "redis://localhost/0"],
@@ -44,6 +47,7 @@ def test_a_url_without_a_password_is_fine(url: str) -> None:
     assert _settings(REDIS_URL=url, REDIS_ENTRA_ID="1").problems == ()
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("environ", "says"),
     [
@@ -65,21 +69,25 @@ def test_misuse_is_named_in_one_line(environ: dict[str, str], says: str) -> None
     assert "s3cret-Key" not in problem and "alice" not in problem
 
 
+@pytest.mark.fast
 def test_a_password_without_the_setting_is_no_problem() -> None:
     url = "rediss://:s3cret-Key@lab11.redis.cache.windows.net:6380/0"
     assert _settings(REDIS_URL=url).problems == ()
 
 
+@pytest.mark.fast
 def test_the_setting_shows_in_the_settings_repr() -> None:
     assert "uses_entra_id=True" in repr(_settings(REDIS_URL=AZURE_URL, REDIS_ENTRA_ID="1"))
 
 
+@pytest.mark.fast
 def test_the_app_connects_with_the_url_alone_when_the_setting_is_off() -> None:
     settings = _settings(REDIS_URL=AZURE_URL)
     assert entra_id.store_connection(settings, AZURE_URL) == {"redis_url": AZURE_URL}
     assert entra_id.probe_credentials(settings) is None
 
 
+@pytest.mark.app
 def test_importing_entra_id_loads_neither_azure_nor_redis() -> None:
     """The app imports it before the menu: it must cost nothing until sign-in is needed."""
     loaded = subprocess.run(
@@ -105,10 +113,12 @@ def entra(redis_server: ValkeyProcess, tmp_path: Path) -> EntraSignIn:
     return EntraSignIn(redis_server, tmp_path / "entra")
 
 
+@pytest.mark.app
 def test_the_start_up_check_signs_in_with_the_token(redis_server: ValkeyProcess, entra: EntraSignIn) -> None:
     probe_redis(f"redis://127.0.0.1:{redis_server.port}/0", token_credentials=(OBJECT_ID, entra.current))
 
 
+@pytest.mark.app
 def test_the_start_up_check_names_a_refused_token_without_showing_it(
     redis_server: ValkeyProcess, entra: EntraSignIn
 ) -> None:
@@ -120,6 +130,7 @@ def test_the_start_up_check_names_a_refused_token_without_showing_it(
     assert [token for token in entra.secrets if token in str(refused.value)] == []
 
 
+@pytest.mark.app
 def test_without_the_token_the_start_up_check_still_says_a_password_is_needed(
     redis_server: ValkeyProcess, entra: EntraSignIn
 ) -> None:

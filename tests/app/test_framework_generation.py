@@ -6,6 +6,8 @@ import pytest
 
 from lab11_persistence.frameworks import LAB, V1, generation_of
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize("version", ["1.0.0", "1.0.1", "1.8.0", "1.16.0", "1.23.0", "2.0.0"])
 def test_every_release_from_1_0_0_on_runs_the_1x_wiring(version: str) -> None:

@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.app_driver import APP, LabApp, app_env, assert_clean, run_with_app_modules
 
+pytestmark = pytest.mark.app
+
 LAB_FOLDER = APP.parent
 LAB11_COMMAND = Path(sys.executable).parent / "lab11"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import redis
 from agent_framework import ChatMessage
 
@@ -14,6 +15,8 @@ from redis_chat_message_store import RedisChatMessageStore
 from tests.app.test_commands import client, entry, env, lab11, save_thread  # noqa: F401 (fixtures)
 from tests.support.app_driver import LabApp, assert_clean
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = pytest.mark.app
 
 TURNS = 10  # 20 messages, of which the store keeps 6 (and the summary covers the rest)
 

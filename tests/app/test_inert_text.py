@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lab11_persistence.console.inert_text import inert, inert_line
+
+pytestmark = pytest.mark.fast
 
 MEASURED = "\x1b]0;TITLE\x07\x1b[2J\rOVERWRITE"  # retitles the window, clears the screen, overwrites the line
 CONTROLS = {chr(code) for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]} - {"\n", "\t"}

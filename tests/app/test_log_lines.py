@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from tests.support.app_driver import run_with_app_modules
+
+pytestmark = pytest.mark.app
 
 # As some Agent Framework 1.x releases do on import: a warning class of their own, "experimental".
 SCRIPT = textwrap.dedent(

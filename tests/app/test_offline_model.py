@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from agent_framework import BaseChatClient, ChatAgent
 
 from lab11_persistence.offline_model.lab_client import OfflineChatClient
+
+pytestmark = pytest.mark.fast
 
 
 async def _conversation(prompts: list[str]) -> list[str]:

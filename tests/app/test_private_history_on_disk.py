@@ -18,6 +18,8 @@ import redis
 from lab11_persistence.server.embedded_server import EmbeddedServer
 from tests.support.app_driver import stop_embedded_server
 
+pytestmark = pytest.mark.app
+
 
 @pytest.fixture(autouse=True)
 def usual_umask() -> Iterator[None]:

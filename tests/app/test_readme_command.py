@@ -10,7 +10,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+import pytest
+
 from tests.support.app_driver import ROOT, LabApp, assert_clean
+
+pytestmark = pytest.mark.app
 
 README_COMMAND = [sys.executable, str(ROOT / "dev.py"), "app"]
 

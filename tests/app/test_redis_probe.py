@@ -26,18 +26,22 @@ def server_with_password(tmp_path: Path):  # type: ignore[no-untyped-def]
     server.kill()
 
 
+@pytest.mark.app
 def test_a_server_without_a_password_passes(redis_server: ValkeyProcess) -> None:
     probe_redis(redis_server.url)
 
 
+@pytest.mark.app
 def test_the_right_password_passes(server_with_password: ValkeyProcess) -> None:
     probe_redis(server_with_password.url)
 
 
+@pytest.mark.app
 def test_a_username_and_password_pass(server_with_password: ValkeyProcess) -> None:
     probe_redis(f"redis://default:{PASSWORD}@127.0.0.1:{server_with_password.port}/0")
 
 
+@pytest.mark.app
 def test_a_wrong_password_is_refused_without_showing_it(server_with_password: ValkeyProcess) -> None:
     with pytest.raises(RedisProbeError, match="refused the password in REDIS_URL") as refused:
         probe_redis(f"redis://:Wrong-{PASSWORD}@127.0.0.1:{server_with_password.port}/0")
@@ -45,22 +49,26 @@ def test_a_wrong_password_is_refused_without_showing_it(server_with_password: Va
     assert f"127.0.0.1:{server_with_password.port}" in str(refused.value)
 
 
+@pytest.mark.app
 def test_a_missing_password_says_one_is_needed(server_with_password: ValkeyProcess) -> None:
     with pytest.raises(RedisProbeError, match="needs a password"):
         probe_redis(f"redis://127.0.0.1:{server_with_password.port}/0")
 
 
+@pytest.mark.app
 def test_nothing_listening_names_host_and_port() -> None:
     port = free_port()
     with pytest.raises(RedisProbeError, match=f"Cannot reach Redis at 127.0.0.1:{port}/0"):
         probe_redis(f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
 
 
+@pytest.mark.app
 def test_rediss_on_a_plain_port_says_to_use_redis(redis_server: ValkeyProcess) -> None:
     with pytest.raises(RedisProbeError, match=r"No TLS handshake.*use redis://"):
         probe_redis(f"rediss://127.0.0.1:{redis_server.port}/0", timeout=1.0)  # a plain server never answers
 
 
+@pytest.mark.app
 def test_a_server_that_does_not_speak_redis_is_named_with_the_tls_hint() -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -76,6 +84,7 @@ def test_a_server_that_does_not_speak_redis_is_named_with_the_tls_hint() -> None
     listener.close()
 
 
+@pytest.mark.app
 def test_a_unix_socket_passes(tmp_path: Path) -> None:
     server = EmbeddedServer(tmp_path / "data").acquire()  # the app's own server listens on a unix socket
     try:
@@ -84,12 +93,14 @@ def test_a_unix_socket_passes(tmp_path: Path) -> None:
         server.release()
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("url", ["http://localhost:6379", "redis://:pw@[::1"])
 def test_a_url_that_is_not_redis_is_refused(url: str) -> None:
     with pytest.raises(RedisProbeError, match="REDIS_URL"):
         probe_redis(url)
 
 
+@pytest.mark.fast
 def test_a_missing_ca_bundle_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-ca.pem"
     with pytest.raises(RedisProbeError, match=f"REDIS_CA_CERT \\({missing}\\) is not a readable PEM CA bundle"):

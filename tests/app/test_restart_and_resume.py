@@ -9,8 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import pytest
+
 from tests.support.app_driver import LabApp, assert_clean
 from tests.support.model_server import ModelServer
+
+pytestmark = pytest.mark.app
 
 FIRST = "Hi, my name is Ada and I want to go to Lisbon."
 SECOND = "I love seafood and my budget is 1500 euros."

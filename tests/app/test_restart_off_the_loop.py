@@ -20,6 +20,8 @@ from lab11_persistence.console.terminal import Terminal
 from lab11_persistence.redis_history.connection import RedisUnavailableError
 from lab11_persistence.server.embedded_server import EmbeddedServerError
 
+pytestmark = pytest.mark.fast
+
 LOOP_WAIT_SECONDS = 10.0
 TICKS = 3
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from lab11_persistence.redis_history.keys import KeyLayout
 from tests.support.app_driver import LabApp, assert_clean
 from tests.support.valkey import ValkeyProcess
@@ -18,6 +20,7 @@ SCOPE_ENV = {"LAB11_APPLICATION_ID": "travel-app", "LAB11_TENANT_ID": "Acme Corp
 LAYOUT = KeyLayout.resolve("lab11", tenant_id="Acme Corp", application_id="travel-app", agent_id="planner")
 
 
+@pytest.mark.app
 def test_a_session_on_a_scope_keeps_to_its_keys(start_app: Callable[..., LabApp], redis_server: ValkeyProcess) -> None:
     with redis_server.client() as admin:
         admin.rpush("lab11:thread_lab", json.dumps({"role": "user", "text": "in the lab's layout"}))
@@ -49,6 +52,7 @@ def test_a_session_on_a_scope_keeps_to_its_keys(start_app: Callable[..., LabApp]
     assert_clean(app.transcript)
 
 
+@pytest.mark.app
 def test_a_tenant_without_its_application_is_one_line(start_app: Callable[..., LabApp]) -> None:
     app = start_app({"LAB11_TENANT_ID": "acme"})
     assert app.finish() == 2
@@ -60,6 +64,7 @@ def test_a_tenant_without_its_application_is_one_line(start_app: Callable[..., L
     assert_clean(app.transcript)
 
 
+@pytest.mark.fast
 def test_the_settings_are_read_from_the_environment() -> None:
     from lab11_persistence.config import load_settings
 

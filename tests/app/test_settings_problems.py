@@ -36,6 +36,7 @@ def _problem_lines(output: str) -> list[str]:
     return [line.removeprefix("lab11: ") for line in output.splitlines() if line.strip()]
 
 
+@pytest.mark.fast
 def test_every_problem_is_collected_in_one_list() -> None:
     problems = load_settings(FOUR_PROBLEMS, read_dotenv=False).problems
     assert len(problems) == 4
@@ -43,6 +44,7 @@ def test_every_problem_is_collected_in_one_list() -> None:
         assert named in problem and "\n" not in problem
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("name", "value"), [("REDIS_CLUSTER", "maybe"), ("REDIS_ENTRA_ID", "2"), ("LAB11_CONTEXT_MESSAGES", "-3")]
 )
@@ -55,12 +57,14 @@ def test_a_value_that_means_nothing_is_a_problem_not_a_default(name: str, value:
     assert raised.value.lines == (problem,) and raised.value.exit_status == 2
 
 
+@pytest.mark.fast
 def test_the_window_setting_is_a_number_once_read() -> None:
     assert load_settings({"LAB11_CONTEXT_MESSAGES": " 12 "}, read_dotenv=False).context_messages == 12
     assert load_settings({"LAB11_CONTEXT_MESSAGES": "ALL"}, read_dotenv=False).context_messages is None
     assert load_settings({}, read_dotenv=False).context_messages == DEFAULT_CONTEXT_MESSAGES
 
 
+@pytest.mark.app
 def test_start_up_names_every_problem_in_one_line_each_and_exits_2(tmp_path: Path) -> None:
     result = _run(tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -71,6 +75,7 @@ def test_start_up_names_every_problem_in_one_line_each_and_exits_2(tmp_path: Pat
     assert_clean(result.stdout + result.stderr)
 
 
+@pytest.mark.app
 def test_a_command_names_the_same_problems_as_start_up(tmp_path: Path) -> None:
     at_start_up = _problem_lines(_run(tmp_path).stdout)
     command = _run(tmp_path, "threads")

@@ -10,7 +10,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.support.app_driver import LabApp, embedded_redis
+
+pytestmark = pytest.mark.app
 
 HOSTILE = "Plan\x1b]0;TITLE\x07\x1b[2J\rOVERWRITE\x1b]52;c;ZXZpbA==\x07 done"
 SHOWN = "Plan\\x1b]0;TITLE\\x07\\x1b[2J\\rOVERWRITE\\x1b]52;c;ZXZpbA==\\x07 done"

@@ -10,12 +10,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from lab11_persistence.redis_history.summary import Summary
 from lab11_persistence.summaries import SUMMARIZING_INSTRUCTIONS
 from tests.app.test_commands import entry, save_thread
 from tests.support.app_driver import APP, LabApp, app_env, assert_clean
 from tests.support.model_server import ModelServer, RecordedRequest
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = pytest.mark.app
 
 SMALL_WINDOW = {"LAB11_CONTEXT_MESSAGES": "4"}
 FACTS = ("My name is Ana and I'm planning a trip to Lisbon.", "I travel in May.", "I love seafood.")

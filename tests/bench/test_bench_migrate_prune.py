@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.migrate_prune import TITLE, section, write_section
+
+pytestmark = pytest.mark.bench
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = {"threads": 300, "migrate_s": 1.25, "migrate_rss": 40 * 2**20, "prune_s": 0.5, "prune_rss": 36 * 2**20}

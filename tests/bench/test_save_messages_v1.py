@@ -10,6 +10,8 @@ import pytest
 from bench import report, save_messages_v1
 from bench.measure import Plan, Results
 
+pytestmark = pytest.mark.bench
+
 
 def test_a_missing_1x_environment_is_one_line_and_the_rows_say_not_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

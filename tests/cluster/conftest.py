@@ -1,4 +1,5 @@
-"""Fixtures of the cluster suite alone; the cluster (`redis_cluster`, `key_prefix`) is in tests/conftest.py."""
+"""Fixtures of the cluster suite alone; the cluster (`redis_cluster`, `key_prefix`) and the app's fixtures
+(`start_app`) are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.app.conftest import app_env, data_dir, start_app  # noqa: F401 (the app's pexpect fixtures, reused)
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
 
 

@@ -6,9 +6,13 @@ import re
 import time
 from collections.abc import Callable
 
+import pytest
+
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.app_driver import LabApp, assert_clean
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
+
+pytestmark = pytest.mark.cluster
 
 FIRST = "Hi, my name is Ada and I want to go to Lisbon."
 SECOND = "I love seafood and my budget is 1500 euros."
@@ -63,6 +67,7 @@ async def test_the_app_keeps_its_thread_when_the_threads_primary_dies(
     app.say(SECOND)
     owner = redis_cluster.primary_for_key(key)
 
+    owner.wait_until_replicated()
     owner.kill()
     whole_cluster_afterwards.append(owner)
     killed_at = time.monotonic()

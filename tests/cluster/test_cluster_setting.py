@@ -10,6 +10,8 @@ import app
 from lab11_persistence import config
 from redis_chat_message_store import RedisChatMessageStore, RedisStoreState
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", True), ("Yes", True), ("0", False), ("", False)])
 def test_redis_cluster_is_read_from_the_environment(value: str, expected: bool) -> None:

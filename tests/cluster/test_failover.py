@@ -22,6 +22,9 @@ from lab11_persistence.offline_model.reasoning import summarize_messages
 from lab11_persistence.redis_history import history as redis_history
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
+from tests.support.messages import roles_and_texts
+
+pytestmark = pytest.mark.cluster
 
 EARLIER_TURNS = ("Hi, my name is Ada and I want to go to Lisbon.", "I love seafood.", "My budget is 1500 euros.")
 AFTER_FAILOVER = "What is my name and where do I want to go?"
@@ -51,10 +54,6 @@ async def _chat(agent: ChatAgent, thread: AgentThread, prompts: tuple[str, ...])
     return said
 
 
-def _texts(messages: list[ChatMessage]) -> list[tuple[str, str]]:
-    return [(str(message.role.value), message.text or "") for message in messages]
-
-
 def _expected(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [pair for prompt, reply in turns for pair in (("user", prompt), ("assistant", reply))]
 
@@ -68,7 +67,7 @@ async def _saved_on_the_cluster(cluster: ValkeyCluster, store: RedisChatMessageS
         redis_url=cluster.url, thread_id=store.thread_id, key_prefix=store.key_prefix, cluster=True
     )
     try:
-        return _texts(await fresh.list_messages())
+        return roles_and_texts(await fresh.list_messages())
     finally:
         await fresh.aclose()
 
@@ -86,6 +85,7 @@ async def test_the_turn_after_the_threads_primary_dies_is_saved_and_nothing_is_l
     slot = redis_cluster.slot_of(store.redis_key)
     owner = redis_cluster.primary_for_slot(slot)
 
+    owner.wait_until_replicated()
     owner.kill()
     killed_at = time.monotonic()
     whole_cluster_afterwards.append(owner)
@@ -122,6 +122,7 @@ async def test_with_a_window_the_turn_after_the_threads_primary_dies_keeps_every
     thread, store = app.create_thread(agent)
     before = await _chat(agent, thread, EARLIER_TURNS)
     owner = redis_cluster.primary_for_key(store.redis_key)
+    owner.wait_until_replicated()
     owner.kill()
     whole_cluster_afterwards.append(owner)
     after = await _chat(agent, thread, (AFTER_FAILOVER,))
@@ -150,6 +151,7 @@ async def test_a_turn_whose_primary_dies_while_the_model_answers_is_saved_and_no
     killed_at: list[float] = []
 
     def kill_owner() -> None:
+        owner.wait_until_replicated()
         owner.kill()
         killed_at.append(time.monotonic())
 

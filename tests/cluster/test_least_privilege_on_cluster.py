@@ -18,6 +18,8 @@ from redis_chat_message_store import RedisChatMessageStore
 from tests.support import acl
 from tests.support.cluster import ValkeyCluster
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 def cluster_password(redis_cluster: ValkeyCluster) -> Iterator[str]:

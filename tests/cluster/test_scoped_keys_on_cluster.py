@@ -30,6 +30,8 @@ from redis_chat_message_store import RedisChatMessageStore
 from tests.support import acl, app_driver
 from tests.support.cluster import ValkeyCluster
 
+pytestmark = pytest.mark.cluster
+
 DAY = 86400
 
 

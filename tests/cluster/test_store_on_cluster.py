@@ -14,6 +14,8 @@ from lab11_persistence.redis_history.message_json import encode_entry
 from redis_chat_message_store import RedisChatMessageStore, resume_thread
 from tests.support.cluster import ValkeyCluster
 
+pytestmark = pytest.mark.cluster
+
 
 def turn(number: int) -> list[ChatMessage]:
     return [

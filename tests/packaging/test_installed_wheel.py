@@ -18,6 +18,8 @@ import pytest
 
 from tests.support.app_driver import APP, app_env, assert_clean, stop_embedded_server
 
+pytestmark = pytest.mark.packaging
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB_FOLDER = ROOT / "11-external-persistence"
 INSTALLED_TOP_LEVEL = ["lab11_persistence", "redis_chat_message_store"]
@@ -27,8 +29,10 @@ def build_wheel(into: Path) -> Path:
     """The project's wheel, built from a copy of its sources (the build writes nothing into the checkout)."""
     sources = into / "sources"
     sources.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, sources / name)
+    for path in [ROOT / "pyproject.toml", ROOT / "setup.py", ROOT / "MANIFEST.in", ROOT / "README.md"]:
+        shutil.copy(path, sources / path.name)
+    for path in ROOT.glob("requirements*.txt"):  # setup.py reads the dependencies from them
+        shutil.copy(path, sources / path.name)
     shutil.copytree(LAB_FOLDER, sources / LAB_FOLDER.name, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check", "-w", str(into), "."],
@@ -77,6 +81,30 @@ def test_the_wheel_installs_one_package_and_the_labs_store(wheel: Path) -> None:
     tops = {name.split("/", 1)[0] for name in names if not name.split("/", 1)[0].endswith(".dist-info")}
     assert sorted(tops) == ["lab11_persistence", "redis_chat_message_store.py"]
     assert [name for name in names if name.endswith(".pth")] == []
+
+
+def test_the_wheel_requires_exactly_the_pins_of_requirements_txt(wheel: Path) -> None:
+    """pyproject.toml writes no pin: setup.py takes requirements.txt's (and its includes'), so a version
+    changes in one place."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(next(name for name in _names(wheel) if name.endswith(".dist-info/METADATA")))
+    required = [
+        line.split(": ", 1)[1]
+        for line in metadata.decode().splitlines()
+        if line.startswith("Requires-Dist: ") and "extra ==" not in line
+    ]
+    assert required == _pins("requirements.txt")
+
+
+def _pins(name: str) -> list[str]:
+    lines = []
+    for raw in (ROOT / name).read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("-r "):
+            lines += _pins(line[3:].strip())
+        elif line and not line.startswith("#"):
+            lines.append(line)
+    return lines
 
 
 def test_the_installed_command_runs_the_labs_own_app_py(wheel: Path) -> None:

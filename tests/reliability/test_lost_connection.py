@@ -10,30 +10,26 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
-from agent_framework import ChatMessage
 
 from lab11_persistence.redis_history.connection import RETRIES
 from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableError
 from tests.reliability.faults import ReplyLosingProxy
 from tests.reliability.settings import record_figure, scaled
 from tests.support.app_driver import LabApp, app_env, has_traceback
+from tests.support.lab_release import chat_turn
+from tests.support.messages import texts_of
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = pytest.mark.faults
 
 RESTART_CYCLES = scaled(10, 100)
 
 
-def _turn(number: int) -> list[ChatMessage]:
-    return [
-        ChatMessage(role="user", text=f"question {number}"),
-        ChatMessage(role="assistant", text=f"answer {number}"),
-    ]
-
-
-async def _texts(store: RedisChatMessageStore) -> list[str]:
-    return [message.text for message in await store.list_messages()]
+_turn = partial(chat_turn, user="question {}", assistant="answer {}")
 
 
 class HangingUpServer:
@@ -83,7 +79,7 @@ async def test_next_turn_is_saved_after_a_clean_server_restart(
     await store.add_messages(_turn(1))
     redis_server.restart()
     await store.add_messages(_turn(2))
-    assert await _texts(store) == ["question 1", "answer 1", "question 2", "answer 2"]
+    assert texts_of(await store.list_messages()) == ["question 1", "answer 1", "question 2", "answer 2"]
 
 
 async def test_next_turn_is_saved_after_the_server_is_killed_and_restarted(
@@ -93,7 +89,7 @@ async def test_next_turn_is_saved_after_the_server_is_killed_and_restarted(
     redis_server.kill()
     redis_server.start()
     await store.add_messages(_turn(2))
-    assert await _texts(store) == ["question 1", "answer 1", "question 2", "answer 2"]
+    assert texts_of(await store.list_messages()) == ["question 1", "answer 1", "question 2", "answer 2"]
 
 
 async def test_turn_while_the_server_is_down_raises_redis_unavailable(
@@ -131,7 +127,7 @@ async def test_turn_that_failed_while_the_server_was_down_leaves_nothing_behind(
         await store.add_messages(_turn(2))
     redis_server.start()
     await store.add_messages(_turn(3))
-    assert await _texts(store) == ["question 1", "answer 1", "question 3", "answer 3"]
+    assert texts_of(await store.list_messages()) == ["question 1", "answer 1", "question 3", "answer 3"]
 
 
 async def test_reading_while_the_server_is_down_raises_redis_unavailable(
@@ -156,7 +152,7 @@ async def test_repeated_kills_lose_no_saved_turn_and_keep_no_failed_one(
         with pytest.raises(RedisUnavailableError):
             await store.add_messages(_turn(2 * cycle + 1))
         redis_server.start()
-    texts = await _texts(store)
+    texts = texts_of(await store.list_messages())
     record_figure(
         "lost connection: store",
         f"{RESTART_CYCLES} SIGKILL/restart cycles, {len(saved) // 2} turns acknowledged, "
@@ -177,7 +173,7 @@ async def test_a_reply_lost_after_the_server_committed_a_turn_does_not_save_it_t
         proxy.lose_next_exec_reply()
         await store.add_messages(_turn(2))  # reported as saved, because it was
         assert proxy.replies_lost == 1
-        texts = await _texts(store)
+        texts = texts_of(await store.list_messages())
     finally:
         await store.aclose()
         await proxy.aclose()

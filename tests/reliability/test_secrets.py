@@ -24,6 +24,8 @@ from tests.support.app_driver import LabApp, TurnNotSaved, app_env, has_tracebac
 from tests.support.model_server import ModelServer
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.faults
+
 REDIS_PASSWORD = "rpw-Kx7Q2-LEAKCANARY-redis"
 API_KEY = "sk-LEAKCANARY-apikey-9d8c7b6a5f"
 SECRETS = (REDIS_PASSWORD, API_KEY)

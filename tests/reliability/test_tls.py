@@ -12,6 +12,8 @@ from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableErro
 from tests.support.app_driver import LabApp, app_env, has_traceback
 from tests.support.tls import Certificates, TLSRedisProcess, make_certificates
 
+pytestmark = pytest.mark.faults
+
 PASSWORD = "tls-pw-Zq7xK2recognisable"
 
 

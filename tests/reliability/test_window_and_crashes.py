@@ -16,8 +16,11 @@ import pytest
 
 from lab11_persistence.redis_history.summary import Summary
 from tests.support.app_driver import wait_for
+from tests.support.messages import entry_texts
 from tests.support.valkey import ValkeyProcess
 from tests.support.window_workers import SEPARATOR, turn_texts
+
+pytestmark = pytest.mark.faults
 
 ROOT = Path(__file__).resolve().parents[2]
 TURNS = 30
@@ -88,15 +91,11 @@ def test_two_processes_write_one_thread_while_it_is_summarized(redis_server: Val
         assert outcome.summarized == outcome.listed[: outcome.in_list]  # in the list's own order
 
 
-def _texts(entries: list[str]) -> list[str]:
-    return [entry["contents"][0]["text"] for entry in map(json.loads, entries)]
-
-
 def test_a_process_killed_during_the_summary_call_loses_nothing(redis_server: ValkeyProcess, tmp_path: Path) -> None:
     first = _writer(redis_server.url, 1, turns=5)
     assert first.wait(timeout=60) == 0
     client = redis_server.client()
-    before_summary, before_list = client.get(SUMMARY_KEY), _texts(client.lrange(KEY, 0, -1))
+    before_summary, before_list = client.get(SUMMARY_KEY), entry_texts(client.lrange(KEY, 0, -1))
     assert Summary.parse(before_summary) is not None
 
     in_summary = tmp_path / "in-summary"
@@ -106,7 +105,7 @@ def test_a_process_killed_during_the_summary_call_loses_nothing(redis_server: Va
     doomed.wait(timeout=10)
 
     assert client.get(SUMMARY_KEY) == before_summary  # the previous summary, as it was
-    assert _texts(client.lrange(KEY, 0, -1)) == [*before_list, *turn_texts(2, 0)]  # and every message
+    assert entry_texts(client.lrange(KEY, 0, -1)) == [*before_list, *turn_texts(2, 0)]  # and every message
 
     survivor = _writer(redis_server.url, 3, turns=1)  # the next turn folds what the killed one could not
     assert survivor.wait(timeout=60) == 0

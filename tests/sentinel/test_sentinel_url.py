@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from lab11_persistence.redis_history.sentinel_url import DEFAULT_SENTINEL_PORT, is_sentinel_url, parse_sentinel_url
@@ -91,15 +88,3 @@ def test_a_bad_url_is_one_line_that_says_what_is_wrong_without_the_credentials(u
     assert says in message
     assert "\n" not in message
     assert PASSWORD not in message and USER not in message
-
-
-def test_reading_a_sentinel_url_does_not_import_redis_py() -> None:
-    """The app's start-up reads and describes REDIS_URL before it imports redis-py (see redis_history.urls)."""
-    probe = (
-        "import sys, lab11_persistence.redis_history.sentinel_url as u;"
-        "u.parse_sentinel_url('redis+sentinel://h:1/lab11');"
-        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'redis'))"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
-
-    assert result.stdout.strip() == "[]"

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
+import pytest
 import redis.asyncio as redis
 from agent_framework import ChatMessage
 from redis.crc import key_slot
 
 from redis_chat_message_store import RedisChatMessageStore
+from tests.support.lab_release import chat_turn
 from tests.support.round_trips import CountingConnection, counting_client
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = [pytest.mark.server, pytest.mark.shares_a_server]
 
-def _turn(number: int) -> list[ChatMessage]:
-    return [ChatMessage(role="user", text=f"q{number}"), ChatMessage(role="assistant", text=f"a{number}")]
+
+_turn = partial(chat_turn, user="q{}")
 
 
 # What the probe's own connection sends; not part of the store's traffic.

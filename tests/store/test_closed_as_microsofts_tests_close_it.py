@@ -14,6 +14,8 @@ from agent_framework_redis import RedisChatMessageStore as MicrosoftStore
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.server
+
 STORES = [pytest.param(RedisChatMessageStore, id="ours"), pytest.param(MicrosoftStore, id="microsoft")]
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import redis.asyncio as redis
 from agent_framework import ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = pytest.mark.server
 
 
 async def test_a_store_for_another_thread_keeps_working_after_the_first_is_closed(

@@ -10,6 +10,8 @@ from agent_framework import ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize(
     "corrupt",

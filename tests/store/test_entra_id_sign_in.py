@@ -48,6 +48,7 @@ def _client(server: ValkeyProcess, credential: object) -> redis.Redis:
     )
 
 
+@pytest.mark.server
 async def test_the_client_signs_in_as_the_tokens_object_id(redis_server: ValkeyProcess, entra: EntraSignIn) -> None:
     client = _client(redis_server, entra)
     assert await client.acl_whoami() == OBJECT_ID
@@ -55,6 +56,7 @@ async def test_the_client_signs_in_as_the_tokens_object_id(redis_server: ValkeyP
     await client.aclose()
 
 
+@pytest.mark.server
 async def test_nothing_gets_in_without_signing_in(redis_server: ValkeyProcess, entra: EntraSignIn) -> None:
     """The harness's own check: the default user is off, so a passing test really signed in."""
     anonymous = redis.Redis(host="127.0.0.1", port=redis_server.port, retry=Retry(NoBackoff(), 0))
@@ -63,6 +65,7 @@ async def test_nothing_gets_in_without_signing_in(redis_server: ValkeyProcess, e
     await anonymous.aclose()
 
 
+@pytest.mark.server
 async def test_the_next_write_and_read_go_through_after_rotation_revocation_and_kill(
     redis_server: ValkeyProcess, entra: EntraSignIn
 ) -> None:
@@ -77,6 +80,7 @@ async def test_the_next_write_and_read_go_through_after_rotation_revocation_and_
     await client.aclose()
 
 
+@pytest.mark.server
 async def test_tokens_are_renewed_before_they_expire_and_idle_connections_sign_in_again(
     redis_server: ValkeyProcess, tmp_path: Path
 ) -> None:
@@ -99,6 +103,7 @@ async def test_tokens_are_renewed_before_they_expire_and_idle_connections_sign_i
     await client.aclose()
 
 
+@pytest.mark.server
 async def test_a_failed_renewal_says_so_in_one_line_and_the_next_connection_signs_in(
     redis_server: ValkeyProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -116,6 +121,7 @@ async def test_a_failed_renewal_says_so_in_one_line_and_the_next_connection_sign
     await client.aclose()
 
 
+@pytest.mark.server
 async def test_a_failed_sign_in_is_one_line_that_says_to_run_az_login(
     redis_server: ValkeyProcess, entra: EntraSignIn
 ) -> None:
@@ -130,6 +136,7 @@ async def test_a_failed_sign_in_is_one_line_that_says_to_run_az_login(
     await client.aclose()
 
 
+@pytest.mark.server
 async def test_a_token_that_names_no_identity_is_refused_in_one_line(redis_server: ValkeyProcess) -> None:
     class NoObjectId:
         def get_token(self, *scopes: str, **kwargs: object) -> object:
@@ -143,6 +150,7 @@ async def test_a_token_that_names_no_identity_is_refused_in_one_line(redis_serve
     await client.aclose()
 
 
+@pytest.mark.server
 async def test_no_token_appears_in_reprs_logs_or_errors(
     redis_server: ValkeyProcess, entra: EntraSignIn, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -165,16 +173,19 @@ async def test_no_token_appears_in_reprs_logs_or_errors(
     await client.aclose()
 
 
+@pytest.mark.server
 def test_sign_in_gives_the_object_id_and_token_for_the_start_up_check(entra: EntraSignIn) -> None:
     assert sign_in(entra) == (OBJECT_ID, entra.current)
 
 
+@pytest.mark.server
 def test_sign_in_failure_is_one_line(entra: EntraSignIn) -> None:
     entra.sign_out()
     with pytest.raises(EntraIdSignInError, match=r"^Could not sign in to Redis with Microsoft Entra ID \(.*az login"):
         sign_in(entra)
 
 
+@pytest.mark.server
 async def test_default_azure_credential_signs_in_through_az_without_leaving_this_machine(
     redis_server: ValkeyProcess,
     entra: EntraSignIn,
@@ -199,6 +210,7 @@ async def test_default_azure_credential_signs_in_through_az_without_leaving_this
     assert all("https://redis.azure.com" in call for call in calls)
 
 
+@pytest.mark.fast
 def test_the_loopback_guard_stops_an_address_off_this_machine_before_connecting(
     off_machine_attempts: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -237,6 +249,7 @@ def _entra_store(server: ValkeyProcess, entra: EntraSignIn, thread_id: str = "th
     )
 
 
+@pytest.mark.server
 async def test_the_store_adds_and_lists_across_a_rotation(redis_server: ValkeyProcess, entra: EntraSignIn) -> None:
     store = _entra_store(redis_server, entra)
     await store.add_messages(TURN[:1])
@@ -247,6 +260,7 @@ async def test_the_store_adds_and_lists_across_a_rotation(redis_server: ValkeyPr
     await store.aclose()
 
 
+@pytest.mark.server
 async def test_the_stores_state_and_snapshot_hold_no_token(redis_server: ValkeyProcess, entra: EntraSignIn) -> None:
     store = _entra_store(redis_server, entra)
     await store.add_messages(TURN)
@@ -258,6 +272,7 @@ async def test_the_stores_state_and_snapshot_hold_no_token(redis_server: ValkeyP
     await store.aclose()
 
 
+@pytest.mark.server
 async def test_the_store_as_the_app_builds_it_signs_in_with_default_azure_credential(
     redis_server: ValkeyProcess, entra: EntraSignIn, off_machine_attempts: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -283,6 +298,7 @@ async def test_the_store_as_the_app_builds_it_signs_in_with_default_azure_creden
     assert off_machine_attempts == []
 
 
+@pytest.mark.server
 async def test_the_store_as_the_app_builds_it_renews_tokens_on_idle_connections(
     redis_server: ValkeyProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fakeredis
+import pytest
 from agent_framework import ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore
+
+pytestmark = pytest.mark.fast
 
 
 async def test_threads_do_not_expire_by_default(fake_redis: fakeredis.FakeAsyncRedis) -> None:

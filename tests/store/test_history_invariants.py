@@ -165,6 +165,7 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyPr
 
 @EXAMPLES
 @given(config=configurations, plan=turns)
+@pytest.mark.fast
 def test_the_invariants_hold_on_fakeredis(config: Configuration, plan: list[tuple[int, int]]) -> None:
     async def run() -> None:
         client = fakeredis.FakeAsyncRedis(decode_responses=True)
@@ -183,12 +184,14 @@ def server_url(shared_server: ValkeyProcess) -> str:
 
 @EXAMPLES
 @given(config=configurations, plan=turns)
+@pytest.mark.server
 def test_the_invariants_hold_on_a_real_server(
     server_url: str, config: Configuration, plan: list[tuple[int, int]]
 ) -> None:
     asyncio.run(_run(config, plan, {"redis_url": server_url}))
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("context_messages", [None, 0])
 async def test_a_summarizer_without_a_window_leaves_the_trim_to_max_messages(
     fake_redis: fakeredis.FakeAsyncRedis, context_messages: int | None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from agent_framework import ChatMessage
 from agent_framework_redis import RedisChatMessageStore as MicrosoftStore
 
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = [pytest.mark.server, pytest.mark.shares_a_server]
 
 TURN = [
     ChatMessage(role="user", text="Two nights in Porto, please 🍷", message_id="u1"),

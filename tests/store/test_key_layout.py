@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.keys import KeyLayout, key_names_thread, segment
 
+pytestmark = pytest.mark.fast
+
 ids = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=120)
 awkward = st.sampled_from(["a|b:c", "~x", "tenant|1:~x", "Ünïcødé", "CON", "con.txt", ".hidden", "end.", "x" * 400])
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fakeredis
+import pytest
 from agent_framework import ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore
+
+pytestmark = pytest.mark.fast
 
 
 async def test_every_key_under_the_prefix_is_a_thread_list(fake_redis: fakeredis.FakeAsyncRedis) -> None:

@@ -16,10 +16,10 @@ import redis
 from agent_framework import AgentThread, ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore
-from tests.app.conftest import app_env, data_dir, start_app  # noqa: F401 (the app's pexpect fixtures, reused)
 from tests.support import acl
 from tests.support.app_driver import LabApp, assert_clean
 from tests.support.entra import EntraSignIn
+from tests.support.lab_release import lab_store
 from tests.support.valkey import ValkeyProcess
 
 TURN = [
@@ -34,10 +34,7 @@ def app_user(redis_server: ValkeyProcess) -> Iterator[acl.AclUser]:
     yield acl.make_user(redis_server, acl.acl_setuser_arguments(password), acl.USER, password)
 
 
-def _store(url: str, thread_id: str, **options: object) -> RedisChatMessageStore:
-    return RedisChatMessageStore(redis_url=url, thread_id=thread_id, key_prefix=acl.KEY_PREFIX, **options)  # type: ignore[arg-type]
-
-
+@pytest.mark.server
 def test_the_server_accepts_the_acl_line(app_user: acl.AclUser) -> None:
     with app_user.server.client() as admin:
         user = admin.acl_getuser(acl.USER)
@@ -48,9 +45,10 @@ def test_the_server_accepts_the_acl_line(app_user: acl.AclUser) -> None:
     assert app_user.refused() == []
 
 
+@pytest.mark.server
 async def test_the_stores_whole_surface_runs_under_the_app_user(app_user: acl.AclUser) -> None:
-    store = _store(app_user.url, "thread_a", max_messages=10, ttl_seconds=600)
-    other = _store(app_user.url, "thread_b")
+    store = lab_store("thread_a", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX, max_messages=10, ttl_seconds=600)
+    other = lab_store("thread_b", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
     await store.add_messages(TURN)
     await other.add_messages(TURN)
     assert len(await store.list_messages()) == 2
@@ -67,6 +65,7 @@ async def test_the_stores_whole_surface_runs_under_the_app_user(app_user: acl.Ac
     assert app_user.refused() == []
 
 
+@pytest.mark.server
 async def test_the_window_and_its_summary_run_under_the_app_user(app_user: acl.AclUser) -> None:
     """Reading a turn's window, folding (WATCH ... EXEC, with a trim), a re-synchronized head, a fold that finds
     nothing left to do (UNWATCH), and clearing the summary with the thread."""
@@ -96,12 +95,13 @@ async def test_the_window_and_its_summary_run_under_the_app_user(app_user: acl.A
     assert app_user.refused() == []
 
 
+@pytest.mark.server
 async def test_listing_drops_a_vanished_thread_and_rebuilds_a_lost_index_under_the_app_user(
     app_user: acl.AclUser,
 ) -> None:
     """The rarer paths of menu 3: a thread whose key expired, and an index someone deleted."""
-    store = _store(app_user.url, "thread_a")
-    gone = _store(app_user.url, "thread_gone")
+    store = lab_store("thread_a", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
+    gone = lab_store("thread_gone", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
     await store.add_messages(TURN)
     await gone.add_messages(TURN)
     with app_user.server.client() as admin:
@@ -115,9 +115,10 @@ async def test_listing_drops_a_vanished_thread_and_rebuilds_a_lost_index_under_t
     assert app_user.refused() == []
 
 
+@pytest.mark.server
 async def test_the_write_token_is_readable_for_the_lost_reply_check(app_user: acl.AclUser) -> None:
     """After a lost reply the store reads its write token (GET) to learn whether the turn went in."""
-    store = _store(app_user.url, "thread_a")
+    store = lab_store("thread_a", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
     await store.add_messages(TURN)
     with app_user.client() as client:
         assert client.get(store.history.write_token_key(store.thread_id))
@@ -125,6 +126,7 @@ async def test_the_write_token_is_readable_for_the_lost_reply_check(app_user: ac
     assert app_user.refused() == []
 
 
+@pytest.mark.server
 def test_the_app_user_reaches_nothing_else(app_user: acl.AclUser) -> None:
     with app_user.client() as client:
         for refused in (
@@ -140,8 +142,9 @@ def test_the_app_user_reaches_nothing_else(app_user: acl.AclUser) -> None:
                 refused()
 
 
+@pytest.mark.server
 async def test_microsofts_list_api_runs_under_the_app_user(app_user: acl.AclUser) -> None:
-    store = _store(app_user.url, "thread_ms", messages=TURN)
+    store = lab_store("thread_ms", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX, messages=TURN)
     assert await store.count() == 2
     assert await store.__len__() == 2
     first = await store.getitem(0)
@@ -151,7 +154,7 @@ async def test_microsofts_list_api_runs_under_the_app_user(app_user: acl.AclUser
     assert await store.index(first) == 0
     await store.remove(first)
     state = await store.serialize_state()
-    other = _store(app_user.url, "thread_other")
+    other = lab_store("thread_other", redis_url=app_user.url, key_prefix=acl.KEY_PREFIX)
     await other.deserialize_state(state)
     assert await other.count() == 4
     for opened in (store, other):
@@ -159,6 +162,7 @@ async def test_microsofts_list_api_runs_under_the_app_user(app_user: acl.AclUser
     assert app_user.refused() == []
 
 
+@pytest.mark.server
 async def test_entra_id_sign_in_under_the_app_permissions_survives_a_rotation(
     redis_server: ValkeyProcess, tmp_path: Path
 ) -> None:
@@ -182,9 +186,10 @@ async def test_entra_id_sign_in_under_the_app_permissions_survives_a_rotation(
     assert entra.acl_log() == []
 
 
+@pytest.mark.app
 def test_an_app_session_runs_under_the_app_user(
     app_user: acl.AclUser,
-    start_app: Callable[..., LabApp],  # noqa: F811 (the fixture imported above)
+    start_app: Callable[..., LabApp],
 ) -> None:
     """Chat, peek, load a saved thread, start a fresh one, chat again, exit: nothing refused."""
     app = start_app({"REDIS_URL": app_user.url})
@@ -208,6 +213,7 @@ def test_an_app_session_runs_under_the_app_user(
     assert app_user.refused() == []
 
 
+@pytest.mark.server
 def test_the_thread_commands_run_under_the_app_user(app_user: acl.AclUser, tmp_path: Path) -> None:
     """threads, show, export, import (a Lua script per thread) and delete, as the README's user."""
     import json

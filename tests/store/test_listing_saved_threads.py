@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fakeredis
+import pytest
 from agent_framework import ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore
@@ -14,6 +15,7 @@ async def _save(store: RedisChatMessageStore, *texts: str) -> None:
     await store.add_messages([ChatMessage(role="user", text=text) for text in texts])
 
 
+@pytest.mark.fast
 async def test_listing_gives_each_thread_its_id_and_message_count(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11", thread_id="thread_a")
     await _save(store, "one", "two")
@@ -22,6 +24,7 @@ async def test_listing_gives_each_thread_its_id_and_message_count(fake_redis: fa
     assert listed == {"thread_a": 2, "thread_b": 1}
 
 
+@pytest.mark.fast
 async def test_listing_shows_the_start_of_the_first_user_message(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11")
     await store.add_messages(
@@ -32,6 +35,7 @@ async def test_listing_shows_the_start_of_the_first_user_message(fake_redis: fak
     assert len(thread.preview) <= 60
 
 
+@pytest.mark.fast
 async def test_listing_puts_the_most_recently_written_thread_first(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11", thread_id="old")
     newer = store.for_thread("new")
@@ -43,6 +47,7 @@ async def test_listing_puts_the_most_recently_written_thread_first(fake_redis: f
     assert [thread.thread_id for thread in await store.list_saved_threads()] == ["old", "new"]
 
 
+@pytest.mark.fast
 async def test_listing_with_a_limit_returns_at_most_that_many(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11")
     for number in range(30):
@@ -51,6 +56,7 @@ async def test_listing_with_a_limit_returns_at_most_that_many(fake_redis: fakere
     assert [thread.thread_id for thread in recent] == [f"t{number:02}" for number in range(29, 9, -1)]
 
 
+@pytest.mark.fast
 async def test_listing_skips_keys_that_are_not_lists(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11", thread_id="real")
     await _save(store, "x")
@@ -60,6 +66,7 @@ async def test_listing_skips_keys_that_are_not_lists(fake_redis: fakeredis.FakeA
     assert await fake_redis.type("lab11:a-hash") == "hash"
 
 
+@pytest.mark.fast
 async def test_glob_characters_in_the_prefix_match_only_themselves(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab[1]*", thread_id="mine")
     await _save(store, "x")
@@ -68,6 +75,7 @@ async def test_glob_characters_in_the_prefix_match_only_themselves(fake_redis: f
     assert [thread.redis_key for thread in await store.list_saved_threads()] == ["lab[1]*:mine"]
 
 
+@pytest.mark.fast
 async def test_threads_written_without_the_index_are_found(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     message = ChatMessage(role="user", text="from another tool").to_json()
     await fake_redis.rpush("lab11:thread_elsewhere", message)
@@ -75,6 +83,7 @@ async def test_threads_written_without_the_index_are_found(fake_redis: fakeredis
     assert [thread.thread_id for thread in await store.list_saved_threads(limit=20)] == ["thread_elsewhere"]
 
 
+@pytest.mark.fast
 async def test_a_cleared_thread_drops_out_of_the_recent_list(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11", thread_id="keep")
     gone = store.for_thread("gone")
@@ -85,6 +94,7 @@ async def test_a_cleared_thread_drops_out_of_the_recent_list(fake_redis: fakered
     assert await fake_redis.zrange(store.history.index_key, 0, -1) == ["keep"]
 
 
+@pytest.mark.server
 async def test_listing_uses_scan_and_never_keys(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, key_prefix="lab11")
     for number in range(5):
@@ -98,12 +108,14 @@ async def test_listing_uses_scan_and_never_keys(redis_server: ValkeyProcess) -> 
     await store.aclose()
 
 
+@pytest.mark.fast
 async def test_a_limit_of_zero_lists_nothing(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11")
     await _save(store, "x")
     assert await store.list_saved_threads(limit=0) == []
 
 
+@pytest.mark.server
 async def test_the_recent_threads_take_two_round_trips(redis_server: ValkeyProcess) -> None:
     client = counting_client(redis_server.port)
     store = RedisChatMessageStore(redis_client=client, key_prefix="lab11")

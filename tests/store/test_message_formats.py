@@ -25,6 +25,8 @@ from redis_chat_message_store import RedisChatMessageStore
 from tests.support import message_fixtures as fx
 from tests.support.message_strategies import messages
 
+pytestmark = pytest.mark.fast
+
 EVERY_LINE = pytest.mark.parametrize(("release", "number", "line"), fx.all_fixture_lines())
 
 

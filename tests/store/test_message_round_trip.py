@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import fakeredis
+import pytest
 from agent_framework import ChatMessage, Content
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.message_strategies import messages
+
+pytestmark = pytest.mark.fast
 
 
 async def _round_trip(message_list: list[ChatMessage]) -> list[ChatMessage]:

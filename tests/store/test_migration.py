@@ -1,4 +1,5 @@
-"""``redis_history.migration``: the lab's threads to Microsoft's scoped keys, on a real Valkey.
+"""``redis_history.migration``: the lab's threads to Microsoft's scoped keys, on fakeredis and a real Valkey
+(``redis_backend``: the scripts run in fakeredis's Lua and in the server's).
 
 Each thread moves whole (entries in 1.x JSON, its index score, its time to live) or not at all; a
 second run changes nothing; the source is deleted only once its target is complete and only if it
@@ -30,7 +31,7 @@ from lab11_persistence.redis_history.migration import (
 )
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support import message_fixtures as fx
-from tests.support.valkey import ValkeyProcess
+from tests.support.backends import ON_THE_REAL_ENGINE, RedisBackend
 
 SCOPE = {"tenant_id": "acme", "application_id": "travel-app"}
 
@@ -42,15 +43,15 @@ def lab_entry(role: str, text: str) -> str:
 
 
 @pytest.fixture
-async def histories(redis_server: ValkeyProcess) -> AsyncIterator[tuple[RedisHistory, RedisHistory]]:
-    source = RedisHistory.connect(redis_server.url, key_prefix="lab11")
+async def histories(redis_backend: RedisBackend) -> AsyncIterator[tuple[RedisHistory, RedisHistory]]:
+    source = RedisHistory.connect(redis_client=redis_backend.client(), key_prefix="lab11")
     yield source, source.with_settings(key_prefix="lab11", **SCOPE)
     await source.aclose()
 
 
 @pytest.fixture
-def admin(redis_server: ValkeyProcess) -> redis.Redis:
-    return redis_server.client()
+def admin(redis_backend: RedisBackend) -> redis.Redis:
+    return redis_backend.admin
 
 
 def save(admin: redis.Redis, thread_id: str, *texts: str, score: float | None = 1_700_000_000.25) -> None:
@@ -101,7 +102,7 @@ async def test_a_thread_moves_whole_in_1x_json_with_its_index_score_and_time_to_
 
 @pytest.mark.parametrize("release", fx.RELEASES)
 async def test_every_releases_json_is_rewritten_and_reads_back_on_the_labs_release(
-    histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis, redis_server: ValkeyProcess, release: str
+    histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis, redis_backend: RedisBackend, release: str
 ) -> None:
     source, target = histories
     lines = fx.fixture_lines(release)
@@ -109,7 +110,9 @@ async def test_every_releases_json_is_rewritten_and_reads_back_on_the_labs_relea
     (result,) = await migrate_threads(source, target, ["thread_old"])
     assert (result.outcome, result.messages) == (MIGRATED, len(lines))
     assert all(json.loads(entry)["type"] == "message" for entry in admin.lrange(target.key("thread_old"), 0, -1))
-    store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_old", key_prefix="lab11", **SCOPE)
+    store = RedisChatMessageStore(
+        redis_client=redis_backend.client(), thread_id="thread_old", key_prefix="lab11", **SCOPE
+    )
     messages = await store.list_messages()
     assert [fx.essentials(message.to_dict()) for message in messages] == [
         fx.essentials(json.loads(line)) for line in lines
@@ -136,11 +139,13 @@ async def test_a_second_run_changes_nothing(histories: tuple[RedisHistory, Redis
     assert everything(admin) == after
 
 
+@ON_THE_REAL_ENGINE
 async def test_delete_source_removes_the_thread_its_side_keys_and_its_index_entry(
-    histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis, redis_server: ValkeyProcess
+    histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis, redis_backend: RedisBackend
 ) -> None:
+    """Needs the real engine: deleting the source runs a script that calls redis.sha1hex (not in fakeredis's Lua)."""
     source, target = histories
-    store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_a", key_prefix="lab11")
+    store = RedisChatMessageStore(redis_client=redis_backend.client(), thread_id="thread_a", key_prefix="lab11")
     await store.add_messages([ChatMessage(role="user", text="hello")])  # leaves a write token beside the thread
     assert admin.exists(source.write_token_key("thread_a"))
     (result,) = await migrate_threads(source, target, ["thread_a"], delete_source=True)
@@ -151,10 +156,14 @@ async def test_delete_source_removes_the_thread_its_side_keys_and_its_index_entr
     await store.aclose()
 
 
+@ON_THE_REAL_ENGINE
 async def test_an_earlier_copy_is_completed_by_deleting_its_source(
     histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis
 ) -> None:
-    """Stopped between the copy and the delete (or run first without --delete-source): the next run deletes."""
+    """Stopped between the copy and the delete (or run first without --delete-source): the next run deletes.
+
+    Needs the real engine: deleting the source runs a script that calls redis.sha1hex (not in fakeredis's Lua).
+    """
     source, target = histories
     save(admin, "thread_a", "one", "two")
     await migrate_threads(source, target, ["thread_a"])
@@ -163,9 +172,11 @@ async def test_an_earlier_copy_is_completed_by_deleting_its_source(
     assert admin.exists("lab11:thread_a") == 0
 
 
+@ON_THE_REAL_ENGINE
 async def test_a_source_written_after_it_was_copied_is_kept(
     histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Needs the real engine: deleting the source runs a script that calls redis.sha1hex (not in fakeredis's Lua)."""
     source, target = histories
     save(admin, "thread_a", "one", "two")
     write_targets = migration._write_targets
@@ -181,9 +192,11 @@ async def test_a_source_written_after_it_was_copied_is_kept(
     assert admin.llen("lab11:thread_a") == 3 and admin.llen(target.key("thread_a")) == 2
 
 
+@ON_THE_REAL_ENGINE
 async def test_an_unreadable_entry_stops_that_thread_alone(
     histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis
 ) -> None:
+    """Needs the real engine: deleting the source runs a script that calls redis.sha1hex (not in fakeredis's Lua)."""
     source, target = histories
     save(admin, "thread_bad", "fine")
     admin.rpush("lab11:thread_bad", "{not json")
@@ -231,7 +244,9 @@ async def test_a_dry_run_writes_nothing_and_says_what_would_happen(
     assert everything(admin) == before
 
 
+@ON_THE_REAL_ENGINE
 async def test_every_thread_page_by_page(histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis) -> None:
+    """Needs the real engine: deleting the source runs a script that calls redis.sha1hex (not in fakeredis's Lua)."""
     source, target = histories
     for number in range(11):
         save(admin, f"thread_{number:02d}", f"question {number}", score=None if number == 3 else 1_700_000_000 + number)
@@ -244,9 +259,11 @@ async def test_every_thread_page_by_page(histories: tuple[RedisHistory, RedisHis
     assert [key for key in admin.scan_iter(match="lab11:*")] == ["lab11:not-a-thread"]
 
 
+@ON_THE_REAL_ENGINE
 async def test_a_thread_moves_with_its_summary_which_goes_on_where_it_stopped(
     histories: tuple[RedisHistory, RedisHistory], admin: redis.Redis
 ) -> None:
+    """Needs the real engine: deleting the source runs a script that calls redis.sha1hex (not in fakeredis's Lua)."""
     from lab11_persistence.offline_model.reasoning import summarize_messages
     from lab11_persistence.redis_history.summary import Summary
     from lab11_persistence.redis_history.window import ContextWindow

@@ -26,34 +26,40 @@ def locked_server(tmp_path: Path) -> ValkeyProcess:
     server.kill()
 
 
+@pytest.mark.fast
 def test_url_without_credentials_drops_user_and_password() -> None:
     assert (
         url_without_credentials(f"rediss://default:{PASSWORD}@cache.example:6380/0") == "rediss://cache.example:6380/0"
     )
 
 
+@pytest.mark.fast
 def test_describe_redis_url_names_host_port_and_db_only() -> None:
     assert describe_redis_url(f"rediss://:{PASSWORD}@cache.example:6380/3") == "cache.example:6380/3"
 
 
+@pytest.mark.fast
 def test_serialized_state_has_no_password() -> None:
     store = RedisChatMessageStore(redis_url=f"rediss://user:{PASSWORD}@cache.example:6380/0")
     assert store.current_state().redis_url == "rediss://cache.example:6380/0"
     assert PASSWORD not in store.current_state().model_dump_json()
 
 
+@pytest.mark.fast
 async def test_thread_snapshot_has_no_password() -> None:
     store = RedisChatMessageStore(redis_url=f"redis://:{PASSWORD}@127.0.0.1:6379/0")
     snapshot = await AgentThread(message_store=store).serialize()
     assert PASSWORD not in json.dumps(snapshot)
 
 
+@pytest.mark.fast
 def test_repr_has_no_password() -> None:
     store = RedisChatMessageStore(redis_url=f"redis://admin:{PASSWORD}@127.0.0.1:6379/0")
     assert PASSWORD not in repr(store)
     assert "admin" not in repr(store)
 
 
+@pytest.mark.server
 async def test_an_unreachable_server_error_names_host_and_port_but_not_the_password() -> None:
     port = free_port()
     store = RedisChatMessageStore(redis_url=f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
@@ -64,6 +70,7 @@ async def test_an_unreachable_server_error_names_host_and_port_but_not_the_passw
     await store.aclose()
 
 
+@pytest.mark.server
 async def test_a_wrong_password_error_does_not_echo_it(locked_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=f"redis://:wrong-{PASSWORD}@127.0.0.1:{locked_server.port}/0")
     with pytest.raises(RedisUnavailableError) as raised:
@@ -80,6 +87,7 @@ async def _saved_thread(server: ValkeyProcess) -> dict:
     return serialized
 
 
+@pytest.mark.server
 async def test_rebuilding_takes_credentials_from_an_explicit_url_first(
     locked_server: ValkeyProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -89,6 +97,7 @@ async def test_rebuilding_takes_credentials_from_an_explicit_url_first(
     await store.aclose()
 
 
+@pytest.mark.server
 async def test_rebuilding_takes_credentials_from_redis_url_in_the_environment(
     locked_server: ValkeyProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,6 +107,7 @@ async def test_rebuilding_takes_credentials_from_redis_url_in_the_environment(
     await store.aclose()
 
 
+@pytest.mark.server
 async def test_rebuilding_falls_back_to_the_stored_url_as_it_is(
     redis_server: ValkeyProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -107,6 +117,7 @@ async def test_rebuilding_falls_back_to_the_stored_url_as_it_is(
     await store.aclose()
 
 
+@pytest.mark.server
 async def test_rebuilding_with_no_url_that_connects_is_a_clear_error(
     locked_server: ValkeyProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:

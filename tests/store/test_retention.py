@@ -1,9 +1,9 @@
 """``redis_history.retention``: deleting threads nobody wrote for a while, from the recency index alone.
 
-On a real Valkey: idle threads go with their side keys and index entries, recent ones stay; a
-thread written after the page was read is kept; someone else's data under a thread's key is left
-alone; a dry run deletes nothing; and the server sees ZRANGEBYSCORE and one script per thread,
-never KEYS, SCAN or a read of a message. The cluster run is in tests/cluster.
+On fakeredis and a real Valkey (``redis_backend``): idle threads go with their side keys and index
+entries, recent ones stay; a thread written after the page was read is kept; someone else's data
+under a thread's key is left alone; a dry run deletes nothing; and the server sees ZRANGEBYSCORE and
+one script per thread, never KEYS, SCAN or a read of a message. The cluster run is in tests/cluster.
 """
 
 from __future__ import annotations
@@ -18,23 +18,25 @@ from agent_framework import ChatMessage
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.retention import _prune_page, count_idle_threads, prune_threads
 from redis_chat_message_store import RedisChatMessageStore
+from tests.support.backends import ON_THE_REAL_ENGINE, RedisBackend
 from tests.support.round_trips import ServerMonitor
-from tests.support.valkey import ValkeyProcess
 
 DAY = 86400.0
 NOW = time.time()
 
 
 @pytest.fixture
-async def history(redis_server: ValkeyProcess) -> AsyncIterator[RedisHistory]:
-    history = RedisHistory.connect(redis_server.url, key_prefix="lab11", tenant_id="acme", application_id="app")
+async def history(redis_backend: RedisBackend) -> AsyncIterator[RedisHistory]:
+    history = RedisHistory.connect(
+        redis_client=redis_backend.client(), key_prefix="lab11", tenant_id="acme", application_id="app"
+    )
     yield history
     await history.aclose()
 
 
 @pytest.fixture
-def admin(redis_server: ValkeyProcess) -> redis.Redis:
-    return redis_server.client()
+def admin(redis_backend: RedisBackend) -> redis.Redis:
+    return redis_backend.admin
 
 
 async def write(history: RedisHistory, admin: redis.Redis, thread_id: str, days_ago: float, messages: int = 2) -> None:
@@ -98,15 +100,17 @@ async def test_a_dry_run_deletes_nothing(history: RedisHistory, admin: redis.Red
     assert {key: admin.type(key) for key in admin.scan_iter()} == before
 
 
+@ON_THE_REAL_ENGINE
 async def test_many_threads_page_by_page_and_only_the_index_and_scripts_on_the_server(
-    history: RedisHistory, admin: redis.Redis, redis_server: ValkeyProcess
+    history: RedisHistory, admin: redis.Redis, redis_backend: RedisBackend
 ) -> None:
+    """Needs the real engine: what the server was sent is read with MONITOR."""
     pipe = admin.pipeline(transaction=False)
     for number in range(120):
         pipe.rpush(history.key(f"thread_{number}"), "{}")
         pipe.zadd(history.index_key, {f"thread_{number}": NOW - (100 if number % 2 else 1) * DAY})
     pipe.execute()
-    with ServerMonitor(redis_server.port) as monitor:
+    with ServerMonitor(redis_backend.server.port) as monitor:
         results = await pruned(history, NOW - 30 * DAY, page_size=25)
         sent = {name for _, name in monitor.commands()}
     assert len(results) == 60 and not any(result.kept for result in results)
@@ -116,9 +120,9 @@ async def test_many_threads_page_by_page_and_only_the_index_and_scripts_on_the_s
 
 
 async def test_the_labs_layout_and_the_store_prune_the_same_way(
-    redis_server: ValkeyProcess, admin: redis.Redis
+    redis_backend: RedisBackend, admin: redis.Redis
 ) -> None:
-    store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_old", key_prefix="lab11")
+    store = RedisChatMessageStore(redis_client=redis_backend.client(), thread_id="thread_old", key_prefix="lab11")
     await store.add_messages([ChatMessage(role="user", text="long ago")])
     admin.zadd("lab11.recent-threads", {"thread_old": NOW - 60 * DAY})
     assert [result.thread_id for result in await pruned(store.history, NOW - 30 * DAY)] == ["thread_old"]

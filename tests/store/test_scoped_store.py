@@ -15,6 +15,7 @@ from agent_framework import AgentThread, ChatMessage
 from hypothesis import HealthCheck, given, settings
 
 from redis_chat_message_store import RedisChatMessageStore, RedisStoreState, resume_thread
+from tests.support.lab_release import lab_store
 from tests.support.message_strategies import messages
 from tests.support.valkey import ValkeyProcess
 
@@ -22,12 +23,9 @@ SCOPE = {"tenant_id": "acme", "application_id": "travel-app", "agent_id": "plann
 KEY = "lab11|v2|acme|travel-app|planner|redis_memory|thread_1"
 
 
-def _store(client: fakeredis.FakeAsyncRedis, thread_id: str = "thread_1", **scope: str) -> RedisChatMessageStore:
-    return RedisChatMessageStore(redis_client=client, thread_id=thread_id, key_prefix="lab11", **(scope or SCOPE))
-
-
+@pytest.mark.fast
 async def test_a_scoped_store_writes_1x_json_at_microsofts_key(fake_redis: fakeredis.FakeAsyncRedis) -> None:
-    store = _store(fake_redis)
+    store = lab_store(redis_client=fake_redis, **SCOPE)
     await store.add_messages([ChatMessage(role="user", text="hello"), ChatMessage(role="assistant", text="hi")])
     assert store.redis_key == KEY
     entries = [json.loads(entry) for entry in await fake_redis.lrange(KEY, 0, -1)]
@@ -37,18 +35,20 @@ async def test_a_scoped_store_writes_1x_json_at_microsofts_key(fake_redis: faker
     assert await fake_redis.exists("lab11:thread_1", "lab11.recent-threads") == 0
 
 
+@pytest.mark.fast
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(written=messages)
 async def test_every_message_comes_back_the_same_through_the_1x_json(
     fake_redis: fakeredis.FakeAsyncRedis, written: ChatMessage
 ) -> None:
-    store = _store(fake_redis, "thread_generated")
+    store = lab_store("thread_generated", redis_client=fake_redis, **SCOPE)
     await store.clear()
     await store.add_messages([written])
     (read,) = await store.list_messages()
     assert read.to_dict() == written.to_dict()
 
 
+@pytest.mark.fast
 def test_without_a_scope_nothing_changes() -> None:
     store = RedisChatMessageStore(redis_url="redis://127.0.0.1:6379/0", thread_id="thread_1", key_prefix="lab11")
     assert store.redis_key == "lab11:thread_1"
@@ -58,6 +58,7 @@ def test_without_a_scope_nothing_changes() -> None:
     assert store.history.index_key == "lab11.recent-threads"
 
 
+@pytest.mark.fast
 def test_microsofts_checks_apply_to_the_store() -> None:
     with pytest.raises(ValueError, match="application_id must be a non-empty string"):
         RedisChatMessageStore(redis_url="redis://h:1/0", tenant_id="acme")
@@ -67,6 +68,7 @@ def test_microsofts_checks_apply_to_the_store() -> None:
         RedisChatMessageStore(redis_url="redis://h:1/0", application_id="app", key_format="legacy")
 
 
+@pytest.mark.server
 async def test_a_snapshot_resumes_on_the_same_scoped_key(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_1", key_prefix="lab11", **SCOPE)
     await store.add_messages([ChatMessage(role="user", text="remember me")])
@@ -85,9 +87,10 @@ async def test_a_snapshot_resumes_on_the_same_scoped_key(redis_server: ValkeyPro
         await opened.aclose()
 
 
+@pytest.mark.fast
 async def test_each_scope_lists_only_its_own_threads(fake_redis: fakeredis.FakeAsyncRedis) -> None:
-    acme = _store(fake_redis, "thread_a")
-    globex = _store(fake_redis, "thread_g", tenant_id="globex", application_id="travel-app")
+    acme = lab_store("thread_a", redis_client=fake_redis, **SCOPE)
+    globex = lab_store("thread_g", redis_client=fake_redis, tenant_id="globex", application_id="travel-app")
     lab = RedisChatMessageStore(redis_client=fake_redis, thread_id="thread_l", key_prefix="lab11")
     for store in (acme, globex, lab, acme.for_thread("thread_b")):
         await store.add_messages([ChatMessage(role="user", text=f"hi from {store.thread_id}")])
@@ -99,6 +102,7 @@ async def test_each_scope_lists_only_its_own_threads(fake_redis: fakeredis.FakeA
     assert [thread.thread_id for thread in await lab.list_saved_threads()] == ["thread_l"]
 
 
+@pytest.mark.fast
 async def test_threads_microsofts_provider_wrote_are_listed_once_indexed(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     """Microsoft's provider keeps no index: the first listing finds its sessions by SCAN of the scope alone."""
     entry = json.dumps({"type": "message", "role": "user", "contents": [{"type": "text", "text": "hi"}]})
@@ -106,10 +110,11 @@ async def test_threads_microsofts_provider_wrote_are_listed_once_indexed(fake_re
     await fake_redis.rpush(KEY.replace("thread_1", "~redis-session-mfrggzdfmztq"), entry)
     await fake_redis.rpush(KEY.replace("thread_1", "session-1"), entry)
     await fake_redis.rpush(KEY.replace("planner", "other-agent"), entry)
-    listed = await _store(fake_redis).list_saved_threads(20)
+    listed = await lab_store(redis_client=fake_redis, **SCOPE).list_saved_threads(20)
     assert [thread.thread_id for thread in listed] == ["session-1"]  # a key no session id gives is passed over
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("other", [{"tenant_id": "globex"}, {"agent_id": "concierge"}], ids=["tenant", "agent"])
 async def test_the_same_session_id_in_another_tenant_or_agent_is_another_history(
     redis_server: ValkeyProcess, other: dict[str, str]

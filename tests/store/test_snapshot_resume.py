@@ -65,6 +65,8 @@ def _python(script: str, redis_url: str, stdin: str = "") -> str:
     return done.stdout
 
 
+@pytest.mark.server
+@pytest.mark.shares_a_server
 async def test_thread_serialize_keeps_the_store_metadata(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_1", key_prefix="lab11")
     snapshot = await AgentThread(message_store=store).serialize()
@@ -72,6 +74,8 @@ async def test_thread_serialize_keeps_the_store_metadata(redis_server: ValkeyPro
     await store.aclose()
 
 
+@pytest.mark.server
+@pytest.mark.shares_a_server
 async def test_resume_thread_after_a_json_round_trip_has_the_whole_history(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, key_prefix="lab11")
     await store.add_messages([ChatMessage(role="user", text="one"), ChatMessage(role="assistant", text="two")])
@@ -85,6 +89,8 @@ async def test_resume_thread_after_a_json_round_trip_has_the_whole_history(redis
     await resumed.message_store.aclose()
 
 
+@pytest.mark.server
+@pytest.mark.shares_a_server
 def test_resume_thread_in_another_process_has_the_whole_history(redis_server: ValkeyProcess) -> None:
     snapshot = _python(WRITER, redis_server.url)
     assert "Lisbon" not in snapshot  # the snapshot carries no transcript: Redis holds it
@@ -92,6 +98,7 @@ def test_resume_thread_in_another_process_has_the_whole_history(redis_server: Va
     assert history == [["user", "I am flying to Lisbon in May."], ["assistant", "Noted: Lisbon, May."]]
 
 
+@pytest.mark.fast
 async def test_resume_thread_rejects_a_snapshot_without_a_store() -> None:
     with pytest.raises(ValueError, match="chat_message_store_state"):
         await resume_thread({"type": "agent_thread_state", "service_thread_id": "abc"})

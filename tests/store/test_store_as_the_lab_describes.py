@@ -10,10 +10,9 @@ import pytest
 from agent_framework import ChatMessage
 
 from redis_chat_message_store import RedisChatMessageStore, RedisStoreState
+from tests.support.messages import texts_of
 
-
-def _texts(messages: list[ChatMessage]) -> list[str]:
-    return [message.text for message in messages]
+pytestmark = pytest.mark.fast
 
 
 def test_a_store_without_redis_url_is_refused() -> None:
@@ -51,7 +50,7 @@ async def test_add_messages_appends_in_order(fake_redis: fakeredis.FakeAsyncRedi
     store = RedisChatMessageStore(redis_client=fake_redis)
     await store.add_messages([ChatMessage(role="user", text="one"), ChatMessage(role="assistant", text="two")])
     await store.add_messages([ChatMessage(role="user", text="three")])
-    assert _texts(await store.list_messages()) == ["one", "two", "three"]
+    assert texts_of(await store.list_messages()) == ["one", "two", "three"]
 
 
 async def test_list_messages_returns_chat_messages_with_their_roles(fake_redis: fakeredis.FakeAsyncRedis) -> None:
@@ -76,13 +75,13 @@ async def test_max_messages_keeps_only_the_newest(fake_redis: fakeredis.FakeAsyn
     store = RedisChatMessageStore(redis_client=fake_redis, max_messages=3)
     for number in range(7):
         await store.add_messages([ChatMessage(role="user", text=f"m{number}")])
-    assert _texts(await store.list_messages()) == ["m4", "m5", "m6"]
+    assert texts_of(await store.list_messages()) == ["m4", "m5", "m6"]
 
 
 async def test_max_messages_trims_a_batch_larger_than_the_limit(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis, max_messages=2)
     await store.add_messages([ChatMessage(role="user", text=f"m{number}") for number in range(5)])
-    assert _texts(await store.list_messages()) == ["m3", "m4"]
+    assert texts_of(await store.list_messages()) == ["m3", "m4"]
 
 
 async def test_each_entry_is_compact_json_of_to_dict(fake_redis: fakeredis.FakeAsyncRedis) -> None:
@@ -112,7 +111,7 @@ async def test_other_message_shapes_are_read_back(fake_redis: fakeredis.FakeAsyn
 async def test_dicts_and_strings_are_accepted_by_add_messages(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     store = RedisChatMessageStore(redis_client=fake_redis)
     await store.add_messages([ChatMessage(role="assistant", text="a").to_dict(), "b"])  # type: ignore[list-item]
-    assert _texts(await store.list_messages()) == ["a", "b"]
+    assert texts_of(await store.list_messages()) == ["a", "b"]
 
 
 async def test_count_messages_is_the_list_length(fake_redis: fakeredis.FakeAsyncRedis) -> None:
@@ -165,7 +164,7 @@ async def test_deserialize_rebuilds_the_store_from_store_metadata(fake_redis: fa
     await original.add_messages([ChatMessage(role="user", text="remember me")])
     rebuilt = await RedisChatMessageStore.deserialize(dict(await original.serialize()), redis_client=fake_redis)
     assert (rebuilt.redis_key, rebuilt.max_messages) == (original.redis_key, 5)
-    assert _texts(await rebuilt.list_messages()) == ["remember me"]
+    assert texts_of(await rebuilt.list_messages()) == ["remember me"]
 
 
 async def test_update_from_state_switches_this_store_to_the_saved_thread(
@@ -176,7 +175,7 @@ async def test_update_from_state_switches_this_store_to_the_saved_thread(
     current = RedisChatMessageStore(redis_client=fake_redis, key_prefix="lab11")
     await current.update_from_state(dict(await saved.serialize()), redis_client=fake_redis)
     assert current.thread_id == saved.thread_id
-    assert _texts(await current.list_messages()) == ["saved"]
+    assert texts_of(await current.list_messages()) == ["saved"]
 
 
 async def test_deserialize_without_store_metadata_fails_fast() -> None:

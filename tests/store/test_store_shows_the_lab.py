@@ -5,8 +5,12 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import pytest
+
 import redis_chat_message_store
 from redis_chat_message_store import RedisChatMessageStore
+
+pytestmark = pytest.mark.fast
 
 MOST_LINES = 300
 

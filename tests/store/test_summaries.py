@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lab11_persistence.config import DEFAULT_CONTEXT_MESSAGES, load_settings
 from lab11_persistence.summaries import (
     SUMMARIZING_INSTRUCTIONS,
@@ -9,6 +11,8 @@ from lab11_persistence.summaries import (
     summarizing_request,
     summary_for_model,
 )
+
+pytestmark = pytest.mark.fast
 
 
 def _message(role: str, text: str) -> dict[str, object]:

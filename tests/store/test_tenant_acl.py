@@ -22,7 +22,6 @@ from agent_framework import AgentThread, ChatMessage
 
 from lab11_persistence.redis_history.keys import KeyLayout
 from redis_chat_message_store import RedisChatMessageStore
-from tests.app.conftest import app_env, data_dir, start_app  # noqa: F401 (the app's pexpect fixtures, reused)
 from tests.support import acl, app_driver
 from tests.support.app_driver import LabApp, assert_clean
 from tests.support.valkey import ValkeyProcess
@@ -42,11 +41,13 @@ def tenant(redis_server: ValkeyProcess) -> Iterator[acl.AclUser]:
     yield acl.make_user(redis_server, arguments, acl.tenant_user(TENANT), password)
 
 
+@pytest.mark.fast
 def test_the_docs_quote_the_tested_lines() -> None:
     assert f"```\n{acl.tenant_acl_line(TENANT)}\n```" in (ROOT / "docs" / "many-users.md").read_text(encoding="utf-8")
     assert f"```\n{acl.ACL_LINE}\n```" in (ROOT / "docs" / "least-privilege.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.server
 async def test_the_stores_whole_surface_runs_under_the_tenants_user(tenant: acl.AclUser) -> None:
     store = RedisChatMessageStore(
         redis_url=tenant.url, thread_id="thread_a", key_prefix="lab11", max_messages=10, ttl_seconds=600, **SCOPE
@@ -72,6 +73,7 @@ async def test_the_stores_whole_surface_runs_under_the_tenants_user(tenant: acl.
     assert tenant.refused() == []
 
 
+@pytest.mark.server
 def test_the_tenants_user_reaches_no_other_tenant_and_no_lab11_key(tenant: acl.AclUser) -> None:
     globex = KeyLayout.resolve("lab11", tenant_id="globex", application_id="travel-app")
     with tenant.server.client() as admin:
@@ -87,9 +89,10 @@ def test_the_tenants_user_reaches_no_other_tenant_and_no_lab11_key(tenant: acl.A
         client.rpush(KeyLayout.resolve("lab11", tenant_id=TENANT, application_id="x", agent_id="y").key("t"), "{}")
 
 
+@pytest.mark.app
 def test_an_app_session_runs_under_the_tenants_user(
     tenant: acl.AclUser,
-    start_app: Callable[..., LabApp],  # noqa: F811
+    start_app: Callable[..., LabApp],
 ) -> None:
     app = start_app({"REDIS_URL": tenant.url, **SCOPE_ENV})
     key = app.menu()
@@ -118,6 +121,7 @@ def test_an_app_session_runs_under_the_tenants_user(
     assert tenant.refused() == []
 
 
+@pytest.mark.server
 def test_the_thread_commands_run_under_the_tenants_user(tenant: acl.AclUser, tmp_path: Path) -> None:
     with tenant.server.client() as admin:
         for number in range(3):
@@ -144,6 +148,7 @@ def test_the_thread_commands_run_under_the_tenants_user(tenant: acl.AclUser, tmp
     assert tenant.refused() == []
 
 
+@pytest.mark.server
 def test_migrate_runs_under_a_user_with_the_labs_and_the_tenants_patterns(
     redis_server: ValkeyProcess, tmp_path: Path
 ) -> None:

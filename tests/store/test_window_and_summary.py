@@ -24,8 +24,12 @@ from lab11_persistence.redis_history.message_json import message_text
 from lab11_persistence.redis_history.summary import Summary
 from lab11_persistence.summaries import SUMMARIZING_INSTRUCTIONS
 from redis_chat_message_store import RedisChatMessageStore
+from tests.support.lab_release import chat_turn, lab_store
+from tests.support.messages import entry_texts
 from tests.support.model_server import ModelServer, RecordedRequest
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = [pytest.mark.server, pytest.mark.shares_a_server]
 
 FIRST = "My name is Ana and I'm planning a trip to Lisbon."
 WINDOW = DEFAULT_CONTEXT_MESSAGES
@@ -64,24 +68,15 @@ class FoldRecorder:
         return "|".join([*([previous] if previous else []), *texts])
 
 
-def _turn(number: int) -> list[ChatMessage]:
-    return [ChatMessage(role="user", text=f"u{number}"), ChatMessage(role="assistant", text=f"a{number}")]
-
-
 def _store(server: ValkeyProcess, summarizer: Any, *, window: int = 4, max_messages: int | None = None, **kw: Any):  # type: ignore[no-untyped-def]
-    return RedisChatMessageStore(
-        redis_url=server.url,
-        thread_id=kw.pop("thread_id", "thread_w"),
-        key_prefix="lab11",
-        max_messages=max_messages,
-        context_messages=window,
-        summarizer=summarizer,
-        **kw,
+    thread_id = kw.pop("thread_id", "thread_w")
+    return lab_store(
+        thread_id, redis_url=server.url, max_messages=max_messages, context_messages=window, summarizer=summarizer, **kw
     )
 
 
 def _stored_texts(server: ValkeyProcess, key: str = "lab11:thread_w") -> list[str]:
-    return [entry["contents"][0]["text"] for entry in map(json.loads, server.client().lrange(key, 0, -1))]
+    return entry_texts(server.client().lrange(key, 0, -1))
 
 
 def _summary(server: ValkeyProcess, thread_id: str = "thread_w") -> Summary | None:
@@ -153,7 +148,7 @@ async def test_the_list_keeps_every_message_until_the_summary_covers_it(redis_se
     summarizer.fail = True
     store = _store(redis_server, summarizer, window=4, max_messages=6)
     for number in range(8):
-        await store.add_messages(_turn(number))
+        await store.add_messages(chat_turn(number))
         await store.list_messages()  # a turn's read: the fold before it fails too
     assert len(_stored_texts(redis_server)) == 16  # over the cap: none is covered, so none is trimmed
     summarizer.fail = False
@@ -168,7 +163,7 @@ async def test_the_list_keeps_every_message_until_the_summary_covers_it(redis_se
 async def test_the_summary_never_enters_the_message_list(redis_server: ValkeyProcess) -> None:
     store = _store(redis_server, summarize_messages, window=4)
     for number in range(6):
-        await store.add_messages(_turn(number))
+        await store.add_messages(chat_turn(number))
         sent = await store.list_messages()
     assert sent[0].role.value == "system" and sent[0].text.startswith("Summary of the ")
     assert _stored_texts(redis_server) == [text for n in range(6) for text in (f"u{n}", f"a{n}")]
@@ -182,7 +177,7 @@ async def test_the_summary_never_enters_the_message_list(redis_server: ValkeyPro
 async def test_without_a_window_the_store_sends_every_message_as_the_lab_does(redis_server: ValkeyProcess) -> None:
     store = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_w", key_prefix="lab11", max_messages=6)
     for number in range(5):
-        await store.add_messages(_turn(number))
+        await store.add_messages(chat_turn(number))
     assert [message.text for message in await store.list_messages()] == _stored_texts(redis_server)
     assert len(_stored_texts(redis_server)) == 6
     assert _summary(redis_server) is None
@@ -197,7 +192,7 @@ async def test_a_turn_reads_the_window_and_the_summary_in_one_round_trip(
 ) -> None:
     store = _store(redis_server, summarize_messages, window=4)
     for number in range(10):
-        await store.add_messages(_turn(number))
+        await store.add_messages(chat_turn(number))
     await store.list_messages()  # settles the last fold
     socket_writes.clear()
     sent = await store.list_messages()
@@ -233,11 +228,11 @@ async def test_a_fold_cancelled_during_the_summary_call_changes_nothing(redis_se
     summarizer = FoldRecorder()
     store = _store(redis_server, summarizer, window=4, max_messages=6)
     for number in range(4):
-        await store.add_messages(_turn(number))
+        await store.add_messages(chat_turn(number))
         await store.list_messages()
     before_list, before_summary = _stored_texts(redis_server), redis_server.client().get("{lab11:thread_w}:summary")
     summarizer.release, summarizer.entered = asyncio.Event(), asyncio.Event()
-    await store.add_messages(_turn(4))
+    await store.add_messages(chat_turn(4))
     await asyncio.wait_for(summarizer.entered.wait(), timeout=10)
     assert store.window is not None
     await store.window.settle(timeout=0)  # gives up on it: cancelled before its EXEC
@@ -253,7 +248,7 @@ async def test_a_thread_another_store_wrote_is_summarized_before_its_next_turn(r
     plain = RedisChatMessageStore(redis_url=redis_server.url, thread_id="thread_w", key_prefix="lab11")
     await plain.add_messages([ChatMessage(role="user", text=FIRST)])
     for number in range(30):
-        await plain.add_messages(_turn(number))
+        await plain.add_messages(chat_turn(number))
     await plain.aclose()
     store = _store(redis_server, summarize_messages, window=4)
     sent = await store.list_messages()
@@ -270,7 +265,7 @@ async def test_restart_and_resume_keep_the_summary(redis_server: ValkeyProcess) 
     store = _store(redis_server, summarize_messages, window=4)
     await store.add_messages([ChatMessage(role="user", text=FIRST), ChatMessage(role="assistant", text="ok")])
     for number in range(4):
-        await store.add_messages(_turn(number))
+        await store.add_messages(chat_turn(number))
     await store.aclose()  # waits for the last fold
     resumed = RedisChatMessageStore.from_state(await store.serialize_state(), redis_url=redis_server.url)
     again = _store(redis_server, summarize_messages, window=4, thread_id=resumed.thread_id)
@@ -293,7 +288,7 @@ async def test_the_summary_lives_in_the_threads_hash_slot(redis_server: ValkeyPr
 async def test_clearing_a_thread_deletes_its_summary(redis_server: ValkeyProcess) -> None:
     store = _store(redis_server, summarize_messages, window=2)
     for number in range(3):
-        await store.add_messages(_turn(number))
+        await store.add_messages(chat_turn(number))
     await store.list_messages()
     assert _summary(redis_server) is not None
     await store.clear()
@@ -304,7 +299,7 @@ async def test_clearing_a_thread_deletes_its_summary(redis_server: ValkeyProcess
 async def test_the_summary_expires_with_the_thread(redis_server: ValkeyProcess) -> None:
     store = _store(redis_server, summarize_messages, window=2, ttl_seconds=600)
     for number in range(3):
-        await store.add_messages(_turn(number))
+        await store.add_messages(chat_turn(number))
     await store.list_messages()
     ttl = redis_server.client().ttl("{lab11:thread_w}:summary")
     assert 0 < ttl <= 600
@@ -317,7 +312,7 @@ async def test_a_window_larger_than_the_thread_sends_the_whole_thread_and_no_sum
 ) -> None:
     store = _store(redis_server, summarize_messages, window=10)
     for number in range(window):
-        await store.add_messages(_turn(number))
+        await store.add_messages(chat_turn(number))
     sent = await store.list_messages()
     assert [message.text for message in sent] == _stored_texts(redis_server)
     assert _summary(redis_server) is None
@@ -327,7 +322,7 @@ async def test_a_window_larger_than_the_thread_sends_the_whole_thread_and_no_sum
 async def test_a_window_grown_past_what_was_summarized_sends_no_message_twice(redis_server: ValkeyProcess) -> None:
     small = _store(redis_server, summarize_messages, window=4)
     for number in range(5):
-        await small.add_messages(_turn(number))
+        await small.add_messages(chat_turn(number))
     await small.aclose()  # 10 messages, the first 6 summarized
     grown = _store(redis_server, summarize_messages, window=8)
     sent = await grown.list_messages()

@@ -87,6 +87,15 @@ class LabApp:
     def send(self, line: str) -> None:
         self.child.sendline(line)
 
+    def type_keys(self, keys: str, chunk: int = 4096) -> None:
+        """Keys (a paste) sent a piece at a time, reading the echo of each piece before the next:
+        a program that echoes what it reads would otherwise block on a full terminal, and so would
+        this writer."""
+        for start in range(0, len(keys), chunk):
+            piece = keys[start : start + chunk]
+            self.child.send(piece)
+            self.expect_exact(piece[-64:])
+
     def choose(self, option: str) -> None:
         """Answer the menu (the same keystrokes as ``send``; reads better in menu-driven tests)."""
         self.send(option)

@@ -94,6 +94,24 @@ class ClusterNode:
                 time.sleep(0.02)
         raise RuntimeError(f"valkey-server on {self.address} did not answer in time")
 
+    def wait_until_replicated(self, timeout: float = FAILOVER_TIMEOUT_SECONDS) -> None:
+        """Wait until this primary's replicas hold everything it has accepted so far.
+
+        Replication is asynchronous: on a busy machine a replica can be behind when its primary is killed,
+        and then loses what it had not received yet. A test that means "nothing acknowledged is lost in a
+        failover" waits for that first, so its outcome does not depend on how fast the machine is (issue 23
+        is about confirming it in the store itself)."""
+        deadline = time.monotonic() + timeout
+        with self.client() as primary:
+            target = int(primary.info("replication")["master_repl_offset"])
+            while time.monotonic() < deadline:
+                info = primary.info("replication")
+                offsets = [int(value["offset"]) for name, value in info.items() if name.startswith("slave")]
+                if offsets and min(offsets) >= target:
+                    return
+                time.sleep(0.02)
+        raise RuntimeError(f"the replicas of {self.address} did not catch up within {timeout:.0f}s")
+
     def kill(self) -> None:
         """A crash: SIGKILL, no chance to hand anything over."""
         if self.alive:

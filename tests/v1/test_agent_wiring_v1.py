@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lab11_persistence.agent_wiring import AZURE_OPENAI_API_VERSION
 from lab11_persistence.config import load_settings
 from lab11_persistence.v1.agent import build_chat_client
 from tests.support.app_driver import run_with_app_modules
+
+pytestmark = pytest.mark.v1
 
 
 def test_the_azure_client_on_1x_speaks_the_same_api_version_on_the_deployment_route() -> None:

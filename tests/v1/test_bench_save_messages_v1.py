@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = pytest.mark.v1
 
 ROOT = Path(__file__).resolve().parents[2]
 

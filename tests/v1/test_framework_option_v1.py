@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.app_driver import APP, LabApp, app_env, assert_clean, stop_embedded_server
 
+pytestmark = pytest.mark.v1
+
 ON_1X = "On Agent Framework 1.x: the same threads, through RedisHistoryProvider."
 
 

@@ -22,7 +22,10 @@ from lab11_persistence.v1 import agent as agent_v1
 from lab11_persistence.v1 import history_provider as redis_history_provider
 from lab11_persistence.v1.history_provider import RedisHistoryProvider
 from tests.support import message_fixtures as fx
+from tests.support.messages import texts_of
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = pytest.mark.v1
 
 LAB_TURNS = [
     '{"type":"chat_message","role":{"type":"role","value":"user"},"contents":[{"type":"text",'
@@ -35,15 +38,11 @@ LAB_TURNS = [
 ]
 
 
-def _texts(messages: list[Message]) -> list[str]:
-    return [message.text for message in messages]
-
-
 async def test_saved_messages_come_back_in_order(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     provider = RedisHistoryProvider(redis_client=fake_redis, key_prefix="lab11")
     await provider.save_messages("thread_1", [Message(role="user", contents=["one"])])
     await provider.save_messages("thread_1", [Message(role="assistant", contents=["two"])])
-    assert _texts(await provider.get_messages("thread_1")) == ["one", "two"]
+    assert texts_of(await provider.get_messages("thread_1")) == ["one", "two"]
 
 
 async def test_the_key_is_the_labs_prefix_colon_thread_id(fake_redis: fakeredis.FakeAsyncRedis) -> None:
@@ -63,7 +62,7 @@ async def test_max_messages_keeps_only_the_newest(fake_redis: fakeredis.FakeAsyn
     provider = RedisHistoryProvider(redis_client=fake_redis, max_messages=2)
     for number in range(5):
         await provider.save_messages("t", [Message(role="user", contents=[f"m{number}"])])
-    assert _texts(await provider.get_messages("t")) == ["m3", "m4"]
+    assert texts_of(await provider.get_messages("t")) == ["m3", "m4"]
 
 
 @pytest.mark.parametrize("release", fx.RELEASES)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import agent_framework
@@ -21,6 +21,8 @@ import pytest
 
 if hasattr(agent_framework, "ChatMessage"):  # the lab's release: these tests run in the 1.x environment
     pytest.skip("needs Agent Framework 1.x (.venv-v1)", allow_module_level=True)
+
+from functools import partial
 
 from agent_framework import Message
 
@@ -32,8 +34,11 @@ from lab11_persistence.v1.history_provider import RedisHistoryProvider
 from tests.reliability.faults import ReplyLosingProxy
 from tests.support.cluster import ValkeyCluster
 from tests.support.entra import OBJECT_ID, EntraSignIn, wait_until
+from tests.support.messages import texts_of, turn_texts
 from tests.support.round_trips import ServerMonitor
 from tests.support.valkey import ValkeyProcess
+
+pytestmark = pytest.mark.v1
 
 PREFIX = "lab11"
 # What one save sends, in order: the whole transaction is one socket write and one reply.
@@ -47,12 +52,7 @@ def _turn(number: int) -> list[Message]:
     ]
 
 
-def _texts_of(numbers: Sequence[int]) -> list[str]:
-    return [text for number in numbers for text in (f"question {number}", f"answer {number}")]
-
-
-async def _texts(provider: RedisHistoryProvider, session_id: str) -> list[str]:
-    return [message.text for message in await provider.get_messages(session_id)]
+_texts_of = partial(turn_texts, user="question {}", assistant="answer {}")
 
 
 def _offline_agent(provider: RedisHistoryProvider):  # type: ignore[no-untyped-def]
@@ -133,7 +133,7 @@ async def test_a_reply_lost_after_the_server_committed_a_save_does_not_save_it_t
         proxy.lose_next_exec_reply()
         await provider.save_messages("thread_lost", _turn(2))  # reported as saved, because it was
         assert proxy.replies_lost == 1
-        texts = await _texts(provider, "thread_lost")
+        texts = texts_of(await provider.get_messages("thread_lost"))
     finally:
         await provider.aclose()
         await proxy.aclose()
@@ -151,7 +151,7 @@ async def test_the_next_save_and_read_go_through_after_a_clean_server_restart(
     await provider.save_messages("thread_r", _turn(1))
     redis_server.restart()
     await provider.save_messages("thread_r", _turn(2))
-    assert await _texts(provider, "thread_r") == _texts_of([1, 2])
+    assert texts_of(await provider.get_messages("thread_r")) == _texts_of([1, 2])
 
 
 async def test_the_next_save_and_read_go_through_after_the_server_is_killed_and_restarted(
@@ -161,7 +161,7 @@ async def test_the_next_save_and_read_go_through_after_the_server_is_killed_and_
     redis_server.kill()
     redis_server.start()
     await provider.save_messages("thread_r", _turn(2))
-    assert await _texts(provider, "thread_r") == _texts_of([1, 2])
+    assert texts_of(await provider.get_messages("thread_r")) == _texts_of([1, 2])
 
 
 async def test_the_next_save_and_read_go_through_after_the_server_cuts_every_connection(
@@ -171,7 +171,7 @@ async def test_the_next_save_and_read_go_through_after_the_server_cuts_every_con
     with redis_server.client() as admin:
         assert int(admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")) >= 1
     await provider.save_messages("thread_r", _turn(2))
-    assert await _texts(provider, "thread_r") == _texts_of([1, 2])
+    assert texts_of(await provider.get_messages("thread_r")) == _texts_of([1, 2])
 
 
 async def test_a_save_while_the_server_is_down_fails_in_one_line_and_leaves_nothing_behind(
@@ -184,7 +184,7 @@ async def test_a_save_while_the_server_is_down_fails_in_one_line_and_leaves_noth
     assert "\n" not in str(failed.value)
     redis_server.start()
     await provider.save_messages("thread_r", _turn(3))
-    assert await _texts(provider, "thread_r") == _texts_of([1, 3])
+    assert texts_of(await provider.get_messages("thread_r")) == _texts_of([1, 3])
 
 
 # -- 4. cluster mode ---------------------------------------------------------------------------
@@ -205,7 +205,7 @@ async def test_on_a_cluster_sessions_on_every_primary_save_and_read_in_the_labs_
     for address, session_ids in spread.items():
         key = f"{key_prefix}:{session_ids[0]}"
         assert provider.redis_key(session_ids[0]) == key
-        assert await _texts(provider, session_ids[0]) == _texts_of([1, 2])
+        assert texts_of(await provider.get_messages(session_ids[0])) == _texts_of([1, 2])
         with redis_cluster.node_at(address).client() as owner:  # the list lives on the primary that owns its slot
             assert (owner.type(key), owner.llen(key)) == ("list", 4)
             assert owner.exists(f"{{{key}}}:last-write") == 1  # the write token, in the thread's slot
@@ -233,7 +233,7 @@ async def test_on_a_cluster_a_save_is_one_transaction_on_the_node_that_owns_the_
     ]
     assert [(port, commands) for port, commands in socket_writes if "ZADD" in commands] == [(index_owner, ["ZADD"])]
     assert len(socket_writes) == 2
-    assert await _texts(provider, "thread_c") == ["answer 0", *_texts_of([1])]  # trimmed to the newest 3
+    assert texts_of(await provider.get_messages("thread_c")) == ["answer 0", *_texts_of([1])]  # trimmed to the newest 3
     await provider.aclose()
 
 
@@ -315,7 +315,7 @@ async def test_the_provider_signs_in_with_entra_id_and_saves_and_reads_across_a_
     assert entra.rotate() >= 1  # a new token, the old one revoked, the provider's connection cut
     assert entra.connections() == 0
     await provider.save_messages("thread_e", _turn(2))
-    assert await _texts(provider, "thread_e") == _texts_of([1, 2])
+    assert texts_of(await provider.get_messages("thread_e")) == _texts_of([1, 2])
     assert entra.connections() >= 1
     assert entra.failed_sign_ins() == []
     await provider.aclose()
@@ -334,7 +334,7 @@ async def test_the_providers_idle_connection_signs_in_again_when_the_token_renew
     assert await wait_until(lambda: entra.auth_calls() >= 1), "the provider's idle connection was never signed in"
     assert "No registered callback" not in caplog.text
     await provider.save_messages("thread_e", _turn(2))
-    assert await _texts(provider, "thread_e") == _texts_of([1, 2])
+    assert texts_of(await provider.get_messages("thread_e")) == _texts_of([1, 2])
     assert entra.failed_sign_ins() == []
     await provider.aclose()
 

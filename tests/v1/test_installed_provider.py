@@ -13,6 +13,8 @@ import pytest
 from tests.packaging.test_installed_wheel import build_wheel
 from tests.support.app_driver import app_env, assert_clean, stop_embedded_server
 
+pytestmark = pytest.mark.v1
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -26,6 +26,8 @@ from lab11_persistence.redis_history.message_json import (
 )
 from tests.support import message_fixtures as fx
 
+pytestmark = pytest.mark.v1
+
 
 def _on_1x(line: str) -> Message:
     return Message.from_dict(v1_message_dict(decode_entry(line)))

@@ -22,6 +22,8 @@ from agent_framework_redis import RedisHistoryProvider as MicrosoftProvider
 
 from lab11_persistence.v1.history_provider import RedisHistoryProvider
 
+pytestmark = pytest.mark.v1
+
 CLIENT = redis.Redis(decode_responses=True)  # never connects: only the arguments are checked
 SCOPE = {"application_id": "app", "tenant_id": "acme"}
 

@@ -39,6 +39,8 @@ from tests.support.app_driver import APP, LabApp, app_env, assert_clean
 from tests.support.cluster import ValkeyCluster
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.v1
+
 SCOPE = {"tenant_id": "tenant|1:~x", "application_id": "travel-app", "agent_id": "planner"}
 
 

@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.v1.history_provider import RedisHistoryProvider
 
+pytestmark = pytest.mark.v1
+
 CLIENT = redis.Redis(decode_responses=True)  # never connects: keys are computed, not used
 any_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=140)
 literal_ish = st.text(alphabet="abcxyz0189._-|:~ ", min_size=1, max_size=30)

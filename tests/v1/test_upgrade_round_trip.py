@@ -20,6 +20,8 @@ if hasattr(agent_framework, "ChatMessage"):  # the lab's release: these tests ru
 
 from tests.support.app_driver import APP, ROOT, LabApp, app_env, assert_clean, stop_embedded_server
 
+pytestmark = pytest.mark.v1
+
 LAB_PYTHON = ROOT / ".venv" / "bin" / "python"
 FIRST = "My name is Ana and I'm planning a trip to Lisbon."
 SECOND = "I travel in May and I love seafood."

@@ -5,6 +5,9 @@ from __future__ import annotations
 from importlib.metadata import version
 
 import agent_framework
+import pytest
+
+pytestmark = pytest.mark.v1
 
 
 def test_agent_framework_is_the_pinned_1x_release() -> None:

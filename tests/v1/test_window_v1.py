@@ -27,6 +27,8 @@ from lab11_persistence.v1 import agent as agent_v1
 from tests.support.model_server import ModelServer, RecordedRequest
 from tests.support.valkey import ValkeyProcess
 
+pytestmark = pytest.mark.v1
+
 FIRST = "My name is Ana and I'm planning a trip to Lisbon."
 WINDOW = 40
 

@@ -19,7 +19,8 @@ from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import counted, local_time, removed_note, summary_heading, unconfirmed_line
+from lab11_persistence.console.wording import local_time, removed_note, summary_heading, unconfirmed_line
+from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.archive import (
     IMPORT_KEPT,
     IMPORT_NOT_A_LIST,

@@ -16,7 +16,8 @@ from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.terminal import StdinLines
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import counted, delete_question, local_time, said_yes
+from lab11_persistence.console.wording import delete_question, local_time, said_yes
+from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.retention import count_idle_threads, prune_threads
 

@@ -19,13 +19,13 @@ from lab11_persistence.config import KEY_PREFIX, Settings, SetupError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.terminal import Terminal, WaitingIndicator
 from lab11_persistence.console.wording import (
-    counted,
     delete_question,
     history_heading,
     removed_note,
     said_yes,
     summary_heading,
 )
+from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.keys import KeyLayout, new_thread_id
 from lab11_persistence.transcript import Transcript
 

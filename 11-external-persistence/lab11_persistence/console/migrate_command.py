@@ -15,7 +15,8 @@ from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import counted, unconfirmed_line
+from lab11_persistence.console.wording import unconfirmed_line
+from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.migration import PAGE_SIZE, Migration, migrate_all, migrate_threads
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from lab11_persistence.console.wording import counted
+from lab11_persistence.counting import counted
 
 PROGRESS_AFTER_SECONDS = 1.0
 

@@ -27,7 +27,7 @@ from lab11_persistence.console.framework_choice import (
 )
 from lab11_persistence.console.menu import Conversation, MenuSession
 from lab11_persistence.console.terminal import Terminal, configure_logging
-from lab11_persistence.console.wording import counted
+from lab11_persistence.counting import counted
 from lab11_persistence.frameworks import LAB, REQUIRED_FRAMEWORK, V1
 from lab11_persistence.redis_history.urls import describe_redis_url  # standard library only
 from lab11_persistence.server.choice import redis_for

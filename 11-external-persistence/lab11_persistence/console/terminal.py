@@ -6,13 +6,16 @@ escape sequence is shown, never obeyed; the app's own colours are the only ones 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from lab11_persistence.config import Settings
+from lab11_persistence.console.line_editing import LineEditor, keys_one_by_one, show_typed
 
 # How soon a Ctrl-C is noticed when it did not interrupt the read itself (see StdinLines).
 CTRL_C_POLL_SECONDS = 0.2
@@ -27,27 +30,46 @@ class StdinLines:
     imports), lands just before the read starts, or is handled by asyncio's runner (which only
     cancels its task) never wakes a blocked read, and that Ctrl-C would be lost. Between slices the
     main thread runs its Ctrl-C handler, within CTRL_C_POLL_SECONDS. Bytes that are not valid text
-    (a broken paste, a hostile pipe) arrive as U+FFFD.
+    (a broken paste, a hostile pipe) arrive as U+FFFD. On a terminal the keys are read as typed and
+    edited by LineEditor, so that a line of any length arrives whole.
     """
 
     def __init__(self) -> None:
         self._unread = b""  # bytes read past the end of the line last returned
+        self._editor = LineEditor()
+        self._keys = False  # inside keys_one_by_one: what is read are keys for the editor
 
     def read_line(self) -> str:
         """The next line without its newline; EOFError at end of input."""
-        line = self._poll(CTRL_C_POLL_SECONDS)
-        while line is None:
+        with self.reading():
             line = self._poll(CTRL_C_POLL_SECONDS)
+            while line is None:
+                line = self._poll(CTRL_C_POLL_SECONDS)
         return line
 
     async def read_line_async(self) -> str:
         """The same, inside a coroutine: the event loop (and its Ctrl-C handling) runs while it waits, and
         the line is read as soon as it is typed (the loop watches standard input)."""
-        line = self._poll(0)
-        while line is None:
-            await self._readable()
+        with self.reading():
             line = self._poll(0)
+            while line is None:
+                await self._readable()
+                line = self._poll(0)
         return line
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """While inside, a terminal hands over keys as typed (see LineEditor). Entered before the
+        prompt is printed, so that nothing typed after the prompt meets the terminal's line limit."""
+        if self._keys:
+            yield
+            return
+        with keys_one_by_one(_stdin_fd(), self._editor) as keys:
+            self._keys = keys
+            try:
+                yield
+            finally:
+                self._keys = False
 
     async def _readable(self) -> None:
         """Until standard input has something to read (on Windows, or with no file descriptor: a short wait)."""
@@ -68,27 +90,52 @@ class StdinLines:
 
     def _poll(self, timeout: float) -> str | None:
         """A complete line if one is (or within ``timeout`` becomes) available, else None."""
-        try:
-            fd = sys.stdin.fileno()
-        except (AttributeError, OSError, ValueError):  # stdin replaced or closed
-            fd = -1
+        fd = _stdin_fd()
         if fd < 0 or os.name == "nt":  # Windows cannot select() on a console
             line = sys.stdin.readline()
             if not line:
                 raise EOFError
             return line.rstrip("\n")
         while b"\n" not in self._unread:
-            readable, _, _ = select.select([fd], [], [], timeout)
-            if not readable:
+            taken = self._take(fd, timeout)
+            if taken is None:
                 return None
-            chunk = os.read(fd, 65536)
-            if not chunk:  # end of input: the last line may lack its newline
+            data, ended = taken
+            self._unread += data
+            if ended:  # end of input: the last line may lack its newline
                 if not self._unread:
                     raise EOFError
                 break
-            self._unread += chunk
         line, _, self._unread = self._unread.partition(b"\n")
         return line.decode(sys.stdin.encoding or "utf-8", errors="replace")
+
+    def _take(self, fd: int, timeout: float) -> tuple[bytes, bool] | None:
+        """What arrived within ``timeout`` (None: nothing yet): bytes of lines, and whether the input ended.
+
+        From a terminal the bytes are keys: only the lines they complete are returned, the rest is
+        the line still being edited."""
+        if self._keys and self._editor.pending:  # keys typed after a Ctrl-D come first
+            keys = b""
+        else:
+            readable, _, _ = select.select([fd], [], [], timeout)
+            if not readable:
+                return None
+            keys = os.read(fd, 65536)
+        if not self._keys:
+            return keys, not keys
+        if not keys and not self._editor.pending:  # the terminal hung up
+            return b"", True
+        lines, echo, ended = self._editor.feed(keys)
+        show_typed(1 if os.isatty(1) else fd, echo)
+        return lines, ended
+
+
+def _stdin_fd() -> int:
+    """Standard input's file descriptor, or -1 (replaced by an object without one, or closed)."""
+    try:
+        return sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return -1
 
 
 class Terminal:
@@ -122,13 +169,15 @@ class Terminal:
 
     def ask(self, prompt: str) -> str:
         """One line from the user, stripped; EOFError at end of input, KeyboardInterrupt on Ctrl-C."""
-        print(prompt, end="", flush=True)
-        return self.lines.read_line().strip()
+        with self.lines.reading():
+            print(prompt, end="", flush=True)
+            return self.lines.read_line().strip()
 
     async def ask_async(self, prompt: str) -> str:
         """The same, inside a coroutine: the event loop's other work goes on while the user types."""
-        print(prompt, end="", flush=True)
-        return (await self.lines.read_line_async()).strip()
+        with self.lines.reading():
+            print(prompt, end="", flush=True)
+            return (await self.lines.read_line_async()).strip()
 
     def notice(self, text: str) -> None:
         """A line said while the waiting indicator may be on screen (it goes on below)."""

@@ -9,11 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from lab11_persistence.console.inert_text import inert_line
-
-
-def counted(number: int, noun: str) -> str:
-    """``1 message``, ``2 messages``, ``1,204 messages``: every count the app prints goes through here."""
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+from lab11_persistence.counting import counted
 
 
 def local_time(timestamp: float | None) -> str:

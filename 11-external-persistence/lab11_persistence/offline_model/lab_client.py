@@ -83,12 +83,7 @@ class OfflineChatClient(BaseChatClient):
         self, *, messages: MutableSequence[ChatMessage], options: dict[str, Any], **kwargs: Any
     ) -> AsyncIterable[ChatResponseUpdate]:
         text = self._reply_text(messages)
-        response_id, message_id = f"resp_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
+        ids = {"response_id": f"resp_{uuid.uuid4().hex}", "message_id": f"msg_{uuid.uuid4().hex}"}
+        fields = {"role": "assistant", "model_id": self.model_id, **ids}
         async for chunk in typed_out(text, self.chunk_delay):
-            yield ChatResponseUpdate(
-                role="assistant",
-                contents=[Content.from_text(chunk)],
-                response_id=response_id,
-                message_id=message_id,
-                model_id=self.model_id,
-            )
+            yield ChatResponseUpdate(contents=[Content.from_text(chunk)], **fields)

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.message_json import message_text
 from lab11_persistence.summaries import read_summary_for_model
 
@@ -297,8 +298,7 @@ def _sentence(phrase: str) -> str:
 
 def compose_reply(memory: Recollection, question: str) -> str:
     """The offline answer: how much history arrived, what it says, and a reply to the question."""
-    plural = "" if memory.earlier_messages == 1 else "s"
-    received = f"[{DISPLAY_NAME}] I received {memory.earlier_messages} earlier message{plural} from this thread"
+    received = f"[{DISPLAY_NAME}] I received {counted(memory.earlier_messages, 'earlier message')} from this thread"
     if memory.summarized_messages:
         received += f", and a summary of the {memory.summarized_messages} before them"
     parts = [received + "."]

@@ -49,13 +49,8 @@ class OfflineChatClientV1(FunctionInvocationLayer, BaseChatClient):  # type: ign
             return whole()
 
         async def chunks() -> AsyncIterator[ChatResponseUpdate]:
+            fields = {"role": "assistant", "response_id": response_id, "message_id": message_id, "model": self.model_id}
             async for chunk in typed_out(text, self.chunk_delay):
-                yield ChatResponseUpdate(
-                    role="assistant",
-                    contents=[Content.from_text(chunk)],
-                    response_id=response_id,
-                    message_id=message_id,
-                    model=self.model_id,
-                )
+                yield ChatResponseUpdate(contents=[Content.from_text(chunk)], **fields)
 
         return self._build_response_stream(chunks())

@@ -30,6 +30,7 @@ from typing import Any
 
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.keys import key_names_thread
+from lab11_persistence.redis_history.thread_scripts import PUSH_ENTRIES_FROM_ARGV_5
 
 __all__ = [
     "EXPORT_FIELDS",
@@ -74,17 +75,12 @@ class ExportFormatError(ValueError):
 # KEYS[1] the thread, KEYS[2] its summary (same slot), KEYS[3] the index (absent on a cluster, where it
 # lives in another slot); ARGV: replace flag, score, thread id, summary record ('' for none), then the
 # entries. Returns 1 written, 0 kept, -1 not a list.
-_IMPORT_SCRIPT = """
+_IMPORT_SCRIPT = f"""
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind ~= 'none' and kind ~= 'list' then return -1 end
 if kind == 'list' and ARGV[1] ~= '1' and redis.call('LLEN', KEYS[1]) > 0 then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
-local i = 5
-while i <= #ARGV do
-  local last = math.min(i + 999, #ARGV)
-  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, last))
-  i = last + 1
-end
+{PUSH_ENTRIES_FROM_ARGV_5}
 if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4]) end
 if KEYS[3] then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3]) end
 return 1

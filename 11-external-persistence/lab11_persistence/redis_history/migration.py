@@ -26,6 +26,7 @@ from typing import Any
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.message_json import decode_entry, encode_entry, v1_message_dict
 from lab11_persistence.redis_history.summary import Summary, fingerprint
+from lab11_persistence.redis_history.thread_scripts import PUSH_ENTRIES_FROM_ARGV_5
 
 __all__ = [
     "ALREADY",
@@ -54,7 +55,7 @@ PAGE_SIZE = 500
 # another slot). ARGV[1] index score, ARGV[2] thread id, ARGV[3] milliseconds to live (0: none),
 # ARGV[4] the summary record ('' for none), ARGV[5..] the entries.
 # Returns 1 written, 0 already there, -1 not a list, -2 other messages there.
-_WRITE_TARGET = """
+_WRITE_TARGET = f"""
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind ~= 'none' and kind ~= 'list' then return -1 end
 local count = #ARGV - 4
@@ -65,12 +66,7 @@ if kind == 'list' then
     if head[i] ~= ARGV[i + 4] then return -2 end
   end
 else
-  local i = 5
-  while i <= #ARGV do
-    local last = math.min(i + 999, #ARGV)
-    redis.call('RPUSH', KEYS[1], unpack(ARGV, i, last))
-    i = last + 1
-  end
+{PUSH_ENTRIES_FROM_ARGV_5}
   if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4]) end
   if tonumber(ARGV[3]) > 0 then
     redis.call('PEXPIRE', KEYS[1], ARGV[3])
