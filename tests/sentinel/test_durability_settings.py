@@ -79,3 +79,10 @@ def test_a_bad_sentinel_url_is_one_line_without_its_password() -> None:
 
     message = str(raised.value)
     assert "service name" in message and "s3cret" not in message and "\n" not in message
+
+
+def test_a_sibling_and_another_layout_of_a_history_keep_its_confirmation() -> None:
+    history = RedisHistory(object(), min_replicas=1, replica_timeout_ms=300)  # type: ignore[arg-type]
+
+    assert history.sibling().confirmation == ReplicaConfirmation(1, 300)
+    assert history.with_settings(key_prefix="other").confirmation == ReplicaConfirmation(1, 300)

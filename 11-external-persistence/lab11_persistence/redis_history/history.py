@@ -149,7 +149,7 @@ class RedisHistory:
     def sibling(self) -> RedisHistory:
         """The same settings on a client of its own (closing one leaves the other working) when this
         one owns its client; otherwise the same borrowed client."""
-        settings = self.settings
+        settings = {**self.settings, "confirmation": self.confirmation}
         if self._owns_client and self.endpoint is not None:
             return RedisHistory.open(self.endpoint, **settings)
         return RedisHistory(self.client, endpoint=self.endpoint, **settings)
@@ -161,7 +161,6 @@ class RedisHistory:
             "key_prefix": self.key_prefix,
             "max_messages": self.max_messages,
             "ttl_seconds": self.ttl_seconds,
-            "confirmation": self.confirmation,
             **self.layout.scope,
         }
 
