@@ -3,15 +3,13 @@
 - ``add_messages``: RPUSH the turn, then LTRIM to ``max_messages`` (one MULTI/EXEC);
 - ``list_messages``: LRANGE 0 -1, each entry back into a ``ChatMessage``; with ``context_messages=N``,
   a summary of the older messages (written by ``summarizer``) and the newest N (``redis_history.window``);
-- ``serialize`` / ``deserialize`` / ``update_from_state``: only what it takes to reconnect (thread id,
-  key prefix, limits, the URL without credentials), because Redis already holds the transcript;
-- ``serialize_state`` / ``deserialize_state``: the same as a ``RedisStoreState`` dict.
+- ``serialize`` / ``deserialize`` / ``update_from_state`` (``*_state``: the same as a ``RedisStoreState`` dict):
+  only what it takes to reconnect (thread id, key prefix, limits, the URL without credentials), not the transcript.
 
-The rest (the write token that saves a turn once, retries, failover, the window, listing, sealing) is the
-package's ``lab11_persistence.redis_history``, shared with the 1.x provider; Microsoft's list methods and snapshot
-rules are ``lab11_persistence.store_compat``. Entries are ``ChatMessage.to_dict()`` as compact JSON, as Microsoft's
-store writes them (with ``application_id``, at the 1.x provider's scoped key, in 1.x JSON; with ``encryption_keys``
-sealed by the core, docs/encryption.md)."""
+The rest (a turn saved once and confirmed by replicas, retries, failover, the window, listing, sealing) is
+``lab11_persistence.redis_history``, shared with the 1.x provider; Microsoft's list methods and snapshot rules are
+``lab11_persistence.store_compat``. Entries are ``ChatMessage.to_dict()`` as compact JSON, as Microsoft's store
+writes them (on scoped keys: 1.x JSON; with ``encryption_keys``: sealed by the core, docs/encryption.md)."""
 
 from __future__ import annotations
 
@@ -53,8 +51,7 @@ class RedisStoreState(BaseModel):
     ttl_seconds: int | None = None
     redis_url: str | None = None
     cluster: bool = False
-    # Microsoft's scoped keys (None: the lab's layout)
-    tenant_id: str | None = None
+    tenant_id: str | None = None  # this and the next three: Microsoft's scoped keys (None: the lab's layout)
     application_id: str | None = None
     agent_id: str | None = None
     source_id: str | None = None
@@ -68,10 +65,10 @@ class RedisStoreState(BaseModel):
 class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
     """The lab's ``ChatMessageStoreProtocol`` implementation on a Redis list.
 
-    Connect with exactly one of: ``redis_url``; ``credential_provider`` with ``host`` (Microsoft Entra ID);
-    ``redis_client`` (borrowed, never closed here); or a ``history`` to share. The scope arguments choose the key
-    as Microsoft's 1.x provider does (with none, ``{key_prefix}:{thread_id}``); ``context_messages`` and
-    ``summarizer`` bound what the model is sent; ``encryption_keys`` (``"ID:KEY,..."`` or entries) seals entries."""
+    Connect with exactly one of: ``redis_url`` (``redis+sentinel://`` too); ``credential_provider`` with ``host``
+    (Entra ID); ``redis_client`` (borrowed, never closed here); or a ``history`` to share. Scope arguments choose the
+    key as Microsoft's 1.x provider does; ``context_messages`` and ``summarizer`` bound what the model is sent;
+    ``encryption_keys`` (``"ID:KEY,..."``) seals entries; ``min_replicas`` replicas must hold each turn."""
 
     def __init__(
         self,
@@ -99,6 +96,8 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
         key_format: str | None = None,
         source_id: str = "redis_memory",
         encryption_keys: str | Sequence[str] | None = None,
+        min_replicas: int = 0,
+        replica_timeout_ms: int | None = None,
     ) -> None:
         self.redis_url = redis_url
         self.thread_id = thread_id or new_thread_id()
@@ -110,7 +109,8 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
             scope = {"tenant_id": tenant_id, "application_id": application_id, "agent_id": agent_id}
             layout = KeyLayout.resolve(key_prefix, key_format=key_format, source_id=source_id, **scope)
             limits = {"max_messages": max_messages, "ttl_seconds": ttl_seconds, "encryption_keys": encryption_keys}
-            history = RedisHistory.over(connection, layout=layout, **limits)
+            replicas = {"min_replicas": min_replicas, "replica_timeout_ms": replica_timeout_ms}
+            history = RedisHistory.over(connection, layout=layout, **limits, **replicas)
         self.history, self._initial_messages = history, list(messages or [])
         self.context_messages, self.summarizer = context_messages, summarizer
         self._window: ContextWindow | None = None

@@ -39,6 +39,8 @@ def history_options(
         "context_messages": settings.context_messages,
         "summarizer": summarizer,
         "encryption_keys": Keyring(settings.encryption_keys),  # LAB11_ENCRYPTION_KEYS, parsed once by config
+        "min_replicas": settings.min_replicas,  # LAB11_MIN_REPLICAS, LAB11_REPLICA_TIMEOUT_MS
+        "replica_timeout_ms": settings.replica_timeout_ms,
         **settings.key_scope,  # LAB11_APPLICATION_ID...: Microsoft's scoped keys
     }
 

@@ -32,6 +32,13 @@ EVERY_MESSAGE_WORDS = ("0", "all", "off", "none")  # LAB11_CONTEXT_MESSAGES: the
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+# LAB11_MIN_REPLICAS: replicas that must hold a turn before it counts as saved (0: the primary alone, the lab's way).
+DEFAULT_MIN_REPLICAS = 0
+# LAB11_REPLICA_TIMEOUT_MS: how long a turn waits for them. A healthy replica answers within a round trip
+# (about a millisecond on a LAN), so 1 s is only ever spent on a replica that is lagging or cut off;
+# short enough for a chat turn, long enough to ride out a replica's brief stall.
+DEFAULT_REPLICA_TIMEOUT_MS = 1000
+MAX_REPLICA_TIMEOUT_MS = 10_000  # below the connection's 15 s command timeout
 EXIT_OK, EXIT_REDIS, EXIT_SETUP = 0, 1, 2
 INSTRUCTIONS = (
     "You are a concise travel planner. Use every fact the user has told you earlier in this "
@@ -70,6 +77,8 @@ VARIABLES = (
     "NO_COLOR",
     "LAB11_CONTEXT_MESSAGES",
     "LAB11_ENCRYPTION_KEYS",
+    "LAB11_MIN_REPLICAS",
+    "LAB11_REPLICA_TIMEOUT_MS",
     "LAB11_ENV_FILE",
 )
 
@@ -126,6 +135,9 @@ class Settings:
     context_messages: int | None = DEFAULT_CONTEXT_MESSAGES
     # LAB11_ENCRYPTION_KEYS as (id, 32-byte key) pairs, the sealing one first; () = plaintext (encryption_setting)
     encryption_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    # A turn is saved once this many replicas hold it (WAIT), waiting at most replica_timeout_ms.
+    min_replicas: int = DEFAULT_MIN_REPLICAS
+    replica_timeout_ms: int = DEFAULT_REPLICA_TIMEOUT_MS
     problems: tuple[str, ...] = ()
 
     def check(self) -> None:
@@ -188,6 +200,8 @@ class Settings:
                 "openai_base_url",
                 "openai_chat_model_id",
                 "context_messages",
+                "min_replicas",
+                "replica_timeout_ms",
             )
         )
         flags = (
@@ -265,6 +279,32 @@ def _encryption_keys(value: str | None, problems: list[str]) -> tuple[tuple[str,
         return ()
 
 
+def _count(name: str, value: str | None, problems: list[str], default: int, meaning: str) -> int:
+    """A whole number, 0 or more (``LAB11_MIN_REPLICAS``, ``LAB11_REPLICA_TIMEOUT_MS``); unset is the default."""
+    if value is None:
+        return default
+    if value.isdigit():
+        return int(value)
+    problems.append(f"{name} must be {meaning} (a whole number, 0 or more), not {value[:40]!r}.")
+    return default
+
+
+def _replica_settings(settings: Settings) -> str | None:
+    """One line when LAB11_REPLICA_TIMEOUT_MS cannot bound a turn's wait for its replicas, else None.
+
+    WAIT with a timeout of 0 waits forever; one longer than the connection's command timeout (15 s) would be
+    cut off as a lost connection instead of reported as unconfirmed.
+    """
+    if not settings.min_replicas:
+        return None
+    if not 0 < settings.replica_timeout_ms <= MAX_REPLICA_TIMEOUT_MS:
+        return (
+            f"LAB11_REPLICA_TIMEOUT_MS must be from 1 to {MAX_REPLICA_TIMEOUT_MS} milliseconds with "
+            f"LAB11_MIN_REPLICAS set, not {settings.replica_timeout_ms} (0 would wait forever)."
+        )
+    return None
+
+
 def _half_configured_model(settings: Settings) -> str | None:
     """One line when the model settings show an intent they do not complete, else None.
 
@@ -336,7 +376,7 @@ def _scope_without_application(settings: Settings) -> str | None:
 
 
 #: Problems that only show once the settings are read together.
-_COMBINED_CHECKS = (_half_configured_model, _entra_id_misuse, _scope_without_application)
+_COMBINED_CHECKS = (_half_configured_model, _entra_id_misuse, _scope_without_application, _replica_settings)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
@@ -374,6 +414,16 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         no_color=bool(get("NO_COLOR")),
         context_messages=_context_messages(get("LAB11_CONTEXT_MESSAGES"), problems),
         encryption_keys=_encryption_keys(get("LAB11_ENCRYPTION_KEYS"), problems),
+        min_replicas=_count(
+            "LAB11_MIN_REPLICAS", get("LAB11_MIN_REPLICAS"), problems, DEFAULT_MIN_REPLICAS, "how many replicas"
+        ),
+        replica_timeout_ms=_count(
+            "LAB11_REPLICA_TIMEOUT_MS",
+            get("LAB11_REPLICA_TIMEOUT_MS"),
+            problems,
+            DEFAULT_REPLICA_TIMEOUT_MS,
+            "how many milliseconds a turn waits for its replicas",
+        ),
     )
     problems.extend(problem for check in _COMBINED_CHECKS if (problem := check(settings)))
     return replace(settings, problems=tuple(problems))

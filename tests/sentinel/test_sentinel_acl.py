@@ -12,6 +12,7 @@ import pytest
 from lab11_persistence.redis_history.confirmation import execute_confirmed
 from lab11_persistence.redis_history.sentinel import open_sentinel_primary
 from tests.support.acl import USER, acl_setuser_arguments
+from tests.support.app_driver import LabApp, app_env
 from tests.support.sentinel import CONFIRMATION_ACL_LINE, SENTINEL_CLIENT_ACL_LINE, SentinelDeployment, client_options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,3 +62,24 @@ def test_the_sentinel_page_quotes_the_lines_tested_here() -> None:
 
     assert f"```\n{SENTINEL_CLIENT_ACL_LINE}\n```" in page
     assert f"```\n{CONFIRMATION_ACL_LINE}\n```" in page
+
+
+@pytest.mark.sentinel
+def test_the_app_with_min_replicas_starts_and_saves_a_confirmed_turn_under_the_documented_acl(
+    sentinel: SentinelDeployment, least_privilege_url: str, tmp_path: Path
+) -> None:
+    """The start-up check (SENTINEL MASTERS, then AUTH, PING and ROLE on the primary), a turn and its WAIT."""
+    env = app_env(tmp_path / "home", tmp_path / "data", REDIS_URL=least_privilege_url, LAB11_MIN_REPLICAS="1")
+    app = LabApp(env, tmp_path)
+    try:
+        app.menu()
+        app.say("My name is Ada.")
+        status = app.exit()
+    finally:
+        app.kill()
+
+    assert status == 0 and "replica" not in app.transcript.split("assistant: ", 1)[1]
+    assert least_privilege_url.split("@")[0].split(":")[-1] not in app.transcript  # the password, never shown
+    for process in [*sentinel.sentinels, *sentinel.nodes]:
+        with process.client() as admin:
+            assert admin.execute_command("ACL", "LOG") == [], f"refused on port {process.port}"

@@ -78,6 +78,10 @@ COMMANDS: dict[str, str] = {
     "zrangebyscore": "lab11 prune: the threads last written before the cutoff, a page at a time",
     "zcount": "lab11 prune: how many threads it is about to delete (the question it asks)",
     "object|idletime": "rebuilding the index: how long each thread has been unused",
+    # replica confirmation (LAB11_MIN_REPLICAS)
+    "wait": "a turn, an import, a migration with min_replicas: how many replicas hold it, sent after the writes",
+    "waitaof": "the same, on the replicas' disks, where a history is given ReplicaConfirmation(on_disk=True)",
+    "role": "the start-up check with LAB11_MIN_REPLICAS: how many replicas the primary has",
     # a Redis Cluster (REDIS_CLUSTER=1)
     "cluster|slots": "redis-py's cluster client learns which node holds which slots",
     "command": "redis-py's cluster client learns which arguments of each command are keys",

@@ -14,16 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from lab11_persistence.config import EXIT_OK
+from lab11_persistence.config import EXIT_OK, EXIT_REDIS
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert, inert_line
 from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import local_time, removed_note, summary_heading
+from lab11_persistence.console.wording import local_time, removed_note, summary_heading, unconfirmed_line
 from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.archive import (
     IMPORT_KEPT,
     IMPORT_NOT_A_LIST,
+    IMPORT_UNCONFIRMED,
     IMPORT_WRITTEN,
     ExportFormatError,
     ThreadDump,
@@ -119,7 +120,7 @@ async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[st
         check_keys(history, dump)
         total += 1
     progress = Progress(total)
-    counts = {IMPORT_WRITTEN: 0, IMPORT_KEPT: 0, IMPORT_NOT_A_LIST: 0}
+    counts = {IMPORT_WRITTEN: 0, IMPORT_KEPT: 0, IMPORT_NOT_A_LIST: 0, IMPORT_UNCONFIRMED: 0}
     batch: list[ThreadDump] = []
     done = 0
 
@@ -138,7 +139,8 @@ async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[st
     if batch:
         await flush()
     progress.finish()
-    written, kept, foreign = counts[IMPORT_WRITTEN], counts[IMPORT_KEPT], counts[IMPORT_NOT_A_LIST]
+    unconfirmed = counts[IMPORT_UNCONFIRMED]
+    written, kept, foreign = counts[IMPORT_WRITTEN] + unconfirmed, counts[IMPORT_KEPT], counts[IMPORT_NOT_A_LIST]
     verb = "replaced or written" if args.replace else "written"
     line = f"Imported {counted(total, 'thread')}: {written:,} {verb}"
     if not args.replace:
@@ -146,4 +148,7 @@ async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[st
     if foreign:
         line += f", {foreign:,} left alone (the key holds something other than a thread)"
     out.write(line + ".\n")
+    if unconfirmed:
+        sys.stderr.write(f"lab11: {unconfirmed_line(unconfirmed, history.confirmation.min_replicas)}\n")
+        return EXIT_REDIS
     return EXIT_OK

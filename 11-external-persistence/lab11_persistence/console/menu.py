@@ -285,6 +285,7 @@ class MenuSession:
 
         from redis.exceptions import RedisError
 
+        from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError
         from lab11_persistence.redis_history.connection import RedisUnavailableError
         from lab11_persistence.redis_history.window import CATCH_UP_NOTICE
 
@@ -312,7 +313,9 @@ class MenuSession:
             if started:
                 self.term.say()
             self.stop_if_a_key_is_missing(failure)
-            if isinstance(failure, (RedisUnavailableError, RedisError)):
+            if isinstance(failure, ReplicaConfirmationError):  # saved on the primary: said, never sent again
+                self.term.error(f"{self._one_line(failure)}; it is not sent again, and the thread goes on.")
+            elif isinstance(failure, (RedisUnavailableError, RedisError)):
                 if started:
                     self.term.error("The reply above could not be saved, so this turn is not in the history.")
                 restarted = None

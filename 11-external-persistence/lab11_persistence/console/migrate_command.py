@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import IO
 
-from lab11_persistence.config import EXIT_OK, EXIT_SETUP, KEY_PREFIX
+from lab11_persistence.config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, KEY_PREFIX
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.thread_lookup import resolve_thread
+from lab11_persistence.console.wording import unconfirmed_line
 from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.migration import PAGE_SIZE, Migration, migrate_all, migrate_threads, sealed_threads
@@ -26,6 +27,7 @@ MIGRATE_WORDS = {
     "not-a-list": "not migrated: the target key holds something other than a thread (both left as they are)",
     "unreadable": "not migrated",
     "gone": "no longer there",
+    "unconfirmed": "written, but not confirmed by enough replicas in time (LAB11_MIN_REPLICAS): source kept",
 }
 MIGRATE_PROBLEMS = ("conflict", "not-a-list", "unreadable")
 
@@ -71,7 +73,7 @@ async def cmd_migrate(history: RedisHistory, args: argparse.Namespace, out: IO[s
                     counts["deleted"] += result.source_deleted
                     if result.outcome in ("migrated", "already"):
                         counts["messages"] += result.messages
-                    if result.outcome in MIGRATE_PROBLEMS:
+                    if result.outcome in (*MIGRATE_PROBLEMS, "unconfirmed"):
                         sys.stderr.write(f"lab11: {migration_line(result, args.dry_run, args.delete_source)}\n")
                     elif not args.all:
                         out.write(migration_line(result, args.dry_run, args.delete_source) + "\n")
@@ -86,6 +88,9 @@ async def cmd_migrate(history: RedisHistory, args: argparse.Namespace, out: IO[s
         raise
     progress.finish()
     out.write(migration_summary(counts, history.layout.thread_key_prefix, args.dry_run, args.delete_source) + "\n")
+    if counts["unconfirmed"]:  # on the primary only: run again once the replicas are back
+        sys.stderr.write(f"lab11: {unconfirmed_line(counts['unconfirmed'], history.confirmation.min_replicas)}\n")
+        return EXIT_REDIS
     return EXIT_SETUP if any(counts[problem] for problem in MIGRATE_PROBLEMS) else EXIT_OK
 
 

@@ -27,6 +27,8 @@ async def open_history(
         cluster=settings.redis_is_cluster,
         key_prefix=KEY_PREFIX,
         encryption_keys=Keyring(settings.encryption_keys),  # threads and show open entries; writes seal
+        min_replicas=settings.min_replicas,  # what the commands write (import, migrate) is confirmed as a turn is
+        replica_timeout_ms=settings.replica_timeout_ms,
         **(layout or key_layout(settings)).scope,
     )
     try:

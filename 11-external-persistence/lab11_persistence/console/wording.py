@@ -52,3 +52,12 @@ def history_heading(redis_key: str, kept: int, removed: int) -> str:
         return f"History of {inert_line(redis_key)} ({counted(kept, 'message')}, oldest first):"
     first, last = removed + 1, removed + kept
     return f"History of {inert_line(redis_key)} (messages {first:,} to {last:,} of the conversation, oldest first):"
+
+
+def unconfirmed_line(threads: int, required: int) -> str:
+    """What a writing command says of the threads it wrote that fewer replicas than asked confirmed in time."""
+    return (
+        f"{counted(threads, 'thread')} written on the primary but not confirmed by {required} "
+        f"replica{'s' if required != 1 else ''} in time (LAB11_MIN_REPLICAS): they would be lost if the primary "
+        "failed before its replicas catch up."
+    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "EXPORT_FIELDS",
     "IMPORT_KEPT",
     "IMPORT_NOT_A_LIST",
+    "IMPORT_UNCONFIRMED",
     "IMPORT_WRITTEN",
     "ExportFormatError",
     "ThreadDump",
@@ -87,6 +88,7 @@ if KEYS[3] then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3]) end
 return 1
 """
 IMPORT_WRITTEN, IMPORT_KEPT, IMPORT_NOT_A_LIST = 1, 0, -1
+IMPORT_UNCONFIRMED = 2  # written on the primary, but fewer replicas than the history's min_replicas confirmed it
 
 
 def _last_used(score: Any) -> float | None:
@@ -247,7 +249,9 @@ async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *
     same threads twice changes nothing), and a key that is not a list is never touched. Returns,
     per thread, ``IMPORT_WRITTEN``, ``IMPORT_KEPT`` or ``IMPORT_NOT_A_LIST``. Single node: one
     round trip for the lot; cluster: one call per thread, the index alongside (another slot).
-    The history's ``max_messages`` and TTL do not apply: an import restores what was exported.
+    The history's ``max_messages`` and TTL do not apply: an import restores what was exported. With the
+    history's ``min_replicas``, the writes are confirmed as a turn is (``ConfirmedWriter.writes``), and a
+    thread written but not confirmed in time is ``IMPORT_UNCONFIRMED``.
     """
     now = time.time()
     client = history.client
@@ -262,6 +266,21 @@ async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *
 
     def thread_keys(thread: ThreadDump) -> list[str]:
         return [history.key(thread.thread_id), history.summary_key(thread.thread_id)]
+
+    if history.confirmation:
+        index_keys = [] if history.cluster else [history.index_key]
+
+        def write(thread: ThreadDump) -> Callable[[Any], None]:
+            keys = [*thread_keys(thread), *index_keys]
+            return lambda pipe: pipe.eval(_IMPORT_SCRIPT, len(keys), *keys, *arguments(thread))
+
+        writes = [(history.key(thread.thread_id), write(thread)) for thread in threads]
+        done = await history.call(lambda: history.confirmed.writes(writes))
+        results = [IMPORT_UNCONFIRMED if int(reply) == IMPORT_WRITTEN and not ok else int(reply) for reply, ok in done]
+        if history.cluster and (written := [t for t, r in zip(threads, results, strict=True) if r > 0]):
+            scores = {thread.thread_id: score_of(thread) for thread in written}
+            await history.call(lambda: client.zadd(history.index_key, scores))
+        return results
 
     if not history.cluster:
 

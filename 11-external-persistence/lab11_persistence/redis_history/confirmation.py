@@ -29,14 +29,27 @@ opened by ``sentinel.open_sentinel_primary``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
 from redis.exceptions import ExecAbortError, ResponseError
 
-__all__ = ["ConfirmedReplies", "ReplicaConfirmationError", "execute_confirmed"]
+from lab11_persistence.config import DEFAULT_REPLICA_TIMEOUT_MS
+
+__all__ = [
+    "ConfirmedReplies",
+    "QueueCommands",
+    "ReplicaConfirmation",
+    "ReplicaConfirmationError",
+    "confirmed_writes",
+    "execute_confirmed",
+    "run_confirmed",
+]
+
+#: ``queue(pipe)``: queues commands on a plain (non-transactional) pipeline, as ``pipe.rpush(...)`` does.
+QueueCommands = Callable[[Any], None]
 
 
 class ReplicaConfirmationError(RuntimeError):
@@ -55,6 +68,39 @@ class ReplicaConfirmationError(RuntimeError):
             f"The turn is saved on the primary but confirmed {where} {confirmed} of {required} "
             f"replica{'s' if required != 1 else ''} in time; it would be lost if the primary failed now."
         )
+
+
+@dataclass(frozen=True)
+class ReplicaConfirmation:
+    """How many replicas must hold a write before it counts as saved, and how long to wait for them.
+
+    The default, 0 replicas, is the lab's behaviour: the primary's reply is the acknowledgement and no WAIT
+    is sent. ``on_disk`` asks for WAITAOF instead of WAIT (see the module's docstring).
+    """
+
+    min_replicas: int = 0
+    timeout_ms: int = DEFAULT_REPLICA_TIMEOUT_MS  # 0 is WAIT's "forever": the store and the settings refuse it
+    on_disk: bool = False
+
+    def __post_init__(self) -> None:
+        if self.min_replicas < 0 or self.timeout_ms < 0:
+            raise ValueError("min_replicas and replica_timeout_ms are 0 or more.")
+
+    def __bool__(self) -> bool:
+        return self.min_replicas > 0
+
+    def wait_command(self) -> tuple[Any, ...]:
+        # WAITAOF numlocal=0: the primary's own disk is its appendfsync setting's business, and numlocal=1
+        # would be an error on a primary without an append-only file.
+        if self.on_disk:
+            return ("WAITAOF", 0, self.min_replicas, self.timeout_ms)
+        return ("WAIT", self.min_replicas, self.timeout_ms)
+
+    def replicas_in(self, reply: Any) -> int:
+        """How many replicas a WAIT (or WAITAOF) reply counts."""
+        if isinstance(reply, Exception):
+            raise reply
+        return int(reply[1]) if self.on_disk else int(reply)
 
 
 @dataclass(frozen=True)
@@ -86,39 +132,86 @@ async def execute_confirmed(
     on_disk: bool = False,
 ) -> ConfirmedReplies:
     """Run ``commands`` as one MULTI/EXEC and, on the same connection in the same round trip, WAIT for
-    ``min_replicas`` replicas for at most ``timeout_ms`` (WAITAOF with ``on_disk``).
-
-    ``min_replicas=0`` sends no WAIT: the plain transaction. A reply inside EXEC that is an error (say
-    WRONGTYPE) is returned in ``replies`` as the exception, as ``pipe.execute(raise_on_error=False)`` does;
-    a command the server refused to queue raises it, and the transaction did not run. Whether to send
-    again after a lost connection is the caller's decision (the transaction may have run): wrap the call
-    in ``connection.single_attempt()`` as ``RedisHistory.append`` does. The client's socket timeout must
-    exceed ``timeout_ms``. A plain client only: on a cluster, give the client of the slot's primary.
-    """
+    ``min_replicas`` replicas for at most ``timeout_ms`` (WAITAOF with ``on_disk``); see ``run_confirmed``."""
     if min_replicas < 0 or timeout_ms < 0:
         raise ValueError("min_replicas and timeout_ms are 0 or more.")
-    async with client.pipeline(transaction=False) as pipe:
-        pipe.execute_command("MULTI")
+    confirmation = ReplicaConfirmation(min_replicas, timeout_ms, on_disk)
+
+    def queue(pipe: Any) -> None:
         for command in commands:
             pipe.execute_command(*command)
-        pipe.execute_command("EXEC")
-        if min_replicas:
-            # WAITAOF numlocal=0: the primary's own disk is its appendfsync setting's business, and numlocal=1
-            # would be an error on a primary without an append-only file.
-            wait = ("WAITAOF", 0, min_replicas, timeout_ms) if on_disk else ("WAIT", min_replicas, timeout_ms)
-            pipe.execute_command(*wait)
+
+    return await run_confirmed(client, queue, confirmation)
+
+
+async def run_confirmed(
+    client: redis.Redis, queue: QueueCommands, confirmation: ReplicaConfirmation, *, transaction: bool = True
+) -> ConfirmedReplies:
+    """The commands ``queue(pipe)`` queues, as one MULTI/EXEC (``transaction``) or a plain pipeline, and then,
+    on the same connection in the same round trip, the confirmation's WAIT (none for 0 replicas).
+
+    A reply inside EXEC that is an error (say WRONGTYPE) is returned in ``replies`` as the exception, as
+    ``pipe.execute(raise_on_error=False)`` does; a command the server refused to queue raises it, and the
+    transaction did not run. Whether to send again after a lost connection is the caller's decision (the
+    transaction may have run): wrap the call in ``connection.single_attempt()`` as ``RedisHistory.write_turn``
+    does. The client's socket timeout must exceed the confirmation's timeout. A plain client only: on a
+    cluster, give the client of the slot's primary (``confirmed_writer.ConfirmedWriter`` does).
+    """
+    async with client.pipeline(transaction=False) as pipe:
+        if transaction:
+            # Inside MULTI every command answers QUEUED, which redis-py's per-command reply parsing would choke on
+            # (redis 7.1's RPUSH: int("QUEUED")); EXEC's replies are not parsed either way. This pipeline's alone.
+            pipe.response_callbacks = {}
+            pipe.execute_command("MULTI")
+        queue(pipe)
+        queued = len(pipe) - (1 if transaction else 0)
+        if transaction:
+            pipe.execute_command("EXEC")
+        if confirmation:
+            pipe.execute_command(*confirmation.wait_command())
         replies = await pipe.execute(raise_on_error=False)
-    queued, executed = replies[1 : 1 + len(commands)], replies[1 + len(commands)]
-    if isinstance(executed, ExecAbortError):
-        raise next((reply for reply in queued if isinstance(reply, Exception)), executed)
-    if isinstance(executed, Exception):
-        raise executed
-    if executed is None:
-        raise ResponseError("EXEC returned nothing: the transaction was discarded")
-    if not min_replicas:
-        return ConfirmedReplies(list(executed), replicas=0, required=0)
-    waited = replies[-1]
-    if isinstance(waited, Exception):
-        raise waited
-    replicas = int(waited[1]) if on_disk else int(waited)
-    return ConfirmedReplies(list(executed), replicas=replicas, required=min_replicas, on_disk=on_disk)
+    if transaction:
+        executed = replies[1 + queued]
+        if isinstance(executed, ExecAbortError):
+            raise next((reply for reply in replies[1 : 1 + queued] if isinstance(reply, Exception)), executed)
+        if isinstance(executed, Exception):
+            raise executed
+        if executed is None:
+            raise ResponseError("EXEC returned nothing: the transaction was discarded")
+        results = list(executed)
+    else:
+        results = list(replies[:queued])
+    if not confirmation:
+        return ConfirmedReplies(results, replicas=0, required=0)
+    replicas = confirmation.replicas_in(replies[-1])
+    required, on_disk = confirmation.min_replicas, confirmation.on_disk
+    return ConfirmedReplies(results, replicas=replicas, required=required, on_disk=on_disk)
+
+
+async def confirmed_writes(
+    primary_for: Callable[[str], Awaitable[redis.Redis]],
+    writes: Sequence[tuple[str, QueueCommands]],
+    confirmation: ReplicaConfirmation,
+) -> list[tuple[Any, bool]]:
+    """Writes that need not be one transaction (an import's threads, a migration's), each ``(key, queue)`` with
+    ``queue(pipe)`` queuing one command: pipelined per primary (``primary_for(key)``: the client whose
+    connection serves the key), the confirmation's WAIT last on each, so that it counts exactly those writes.
+    Each write's reply and whether its primary's replicas confirmed it; a reply that is an error is raised.
+    """
+    groups: dict[int, tuple[redis.Redis, list[int]]] = {}
+    for position, (key, _queue) in enumerate(writes):
+        client = await primary_for(key)
+        groups.setdefault(id(client), (client, []))[1].append(position)
+    results: list[tuple[Any, bool]] = [(None, False)] * len(writes)
+    for client, positions in groups.values():
+
+        def queue_all(pipe: Any, positions: list[int] = positions) -> None:
+            for position in positions:
+                writes[position][1](pipe)
+
+        done = await run_confirmed(client, queue_all, confirmation, transaction=False)
+        for position, reply in zip(positions, done.replies, strict=True):
+            if isinstance(reply, Exception):
+                raise reply
+            results[position] = (reply, done.confirmed)
+    return results

@@ -31,6 +31,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from lab11_persistence.redis_history.sentinel_url import is_sentinel_url, parse_sentinel_url
 from lab11_persistence.redis_history.urls import describe_redis_url, url_without_credentials
 
 __all__ = [
@@ -130,6 +131,8 @@ class RedisEndpoint:
 
     @property
     def public_url(self) -> str:
+        if self.url and is_sentinel_url(self.url):
+            return parse_sentinel_url(self.url).public_url
         if self.url:
             return url_without_credentials(self.url)
         return f"{'rediss' if self.ssl else 'redis'}://{self.host}:{self.port}/0"
@@ -139,14 +142,31 @@ class RedisEndpoint:
         return describe_redis_url(self.public_url)
 
     @property
+    def sentinel(self) -> bool:
+        """A ``redis+sentinel://`` URL: the primary is the one the sentinels name, and it can fail over."""
+        return self.url is not None and is_sentinel_url(self.url)
+
+    @property
     def has_password(self) -> bool:
-        return self.credential_provider is not None or bool(self.url and urlsplit(self.url).password)
+        return self.credential_provider is not None or bool(self.url and self._url_secrets()[0])
+
+    def _url_secrets(self) -> tuple[str | None, str | None]:
+        """The URL's password and user name (a sentinel URL's too: several hosts are not one netloc)."""
+        if not self.url:
+            return None, None
+        if is_sentinel_url(self.url):
+            try:
+                where = parse_sentinel_url(self.url)
+            except ValueError:
+                return None, None
+            return where.password, where.username
+        parts = urlsplit(self.url)
+        return parts.password, parts.username
 
     def redact(self, text: str) -> str:
         """Remove the URL's password and user name from text that might echo them back."""
         if self.url:
-            parts = urlsplit(self.url)
-            for secret in (parts.password, parts.username):
+            for secret in self._url_secrets():
                 if secret:
                     text = text.replace(secret, "***")
         return text
@@ -171,10 +191,14 @@ class RedisEndpoint:
         }
         if self.credential_provider is not None:
             options["credential_provider"] = self.credential_provider
-        tls = urlsplit(self.url).scheme == "rediss" if self.url else self.ssl
+        tls = urlsplit(self.url).scheme in ("rediss", "rediss+sentinel") if self.url else self.ssl
         if tls and self.ssl_ca_certs:
             options["ssl_ca_certs"] = self.ssl_ca_certs
         try:
+            if self.url is not None and is_sentinel_url(self.url):  # the primary the sentinels name, followed
+                from lab11_persistence.redis_history.sentinel import open_sentinel_primary
+
+                return open_sentinel_primary(parse_sentinel_url(self.url), **options)
             if self.url is None:
                 where = {"host": self.host, "port": self.port, "ssl": self.ssl, "username": self.username}
                 return RedisCluster(**where, **options) if self.cluster else redis.Redis(**where, **options)

@@ -42,6 +42,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lab11_persistence.redis_history.codec import BrokenSealError, EntryCodec
+from lab11_persistence.redis_history.confirmation import ConfirmedReplies, ReplicaConfirmation
+from lab11_persistence.redis_history.confirmed_writer import ConfirmedWriter
 from lab11_persistence.redis_history.connection import (
     CLUSTER_RETRYABLE_ERRORS,
     RETRIES,
@@ -93,11 +95,18 @@ class RedisHistory:
         endpoint: RedisEndpoint | None = None,
         owns_client: bool = False,
         encryption_keys: str | Sequence[str] | Keyring | None = None,
+        confirmation: ReplicaConfirmation | None = None,
+        min_replicas: int = 0,
+        replica_timeout_ms: int | None = None,
         **layout_arguments: Any,
     ) -> None:
         """``layout``, or the arguments that give one: ``key_prefix`` and Microsoft's scope arguments, as
         ``KeyLayout.resolve`` takes them (with none, the lab's layout ``chat_messages:{thread_id}``).
-        ``encryption_keys``: ``LAB11_ENCRYPTION_KEYS`` (``sealing``), applied to every entry by ``codec``."""
+        ``encryption_keys``: ``LAB11_ENCRYPTION_KEYS`` (``sealing``), applied to every entry by ``codec``.
+        ``confirmation``: how many replicas must hold a turn before ``write_turn`` returns (none by default), or
+        the two numbers that give one, ``min_replicas`` and ``replica_timeout_ms`` (None: the default, 1 s)."""
+        self.confirmed = ConfirmedWriter.of(client, confirmation, min_replicas, replica_timeout_ms)
+        self.confirmation = self.confirmed.confirmation
         if max_messages is not None and max_messages <= 0:
             raise ValueError("max_messages must be a positive number or None.")
         if ttl_seconds is not None and ttl_seconds <= 0:
@@ -117,6 +126,8 @@ class RedisHistory:
         self.index = RecencyIndex(client, self.layout, self.codec)
         self.index_key = self.index.key
         self._owns_client = owns_client
+        # A cluster or a Sentinel-managed primary can fail over: a call waits for the new primary.
+        self.fails_over = self.cluster or (endpoint is not None and endpoint.sentinel)
         # Entries already reported as unreadable: the agent reads the whole thread on every turn,
         # and one warning per bad entry is enough.
         self._reported_entries: set[int] = set()
@@ -143,7 +154,7 @@ class RedisHistory:
     def sibling(self) -> RedisHistory:
         """The same settings on a client of its own (closing one leaves the other working) when this
         one owns its client; otherwise the same borrowed client."""
-        settings = {**self.settings, "encryption_keys": self.codec.keyring}  # the keys are no setting to show
+        settings = {**self.settings, "encryption_keys": self.codec.keyring, "confirmation": self.confirmation}
         if self._owns_client and self.endpoint is not None:
             return RedisHistory.open(self.endpoint, **settings)
         return RedisHistory(self.client, endpoint=self.endpoint, **settings)
@@ -161,11 +172,12 @@ class RedisHistory:
     def with_settings(self, **settings: Any) -> RedisHistory:
         """The same client, borrowed (this history still owns it), under other settings: another layout
         of the same server, e.g. the source and the target of a migration."""
-        return RedisHistory(self.client, endpoint=self.endpoint, **{"encryption_keys": self.codec.keyring, **settings})
+        carried = {"encryption_keys": self.codec.keyring, "confirmation": self.confirmation}
+        return RedisHistory(self.client, endpoint=self.endpoint, **{**carried, **settings})
 
     def reconfigured(self, **settings: Any) -> RedisHistory:
         """The same client (and its ownership) under another prefix or limits; this one is not to be used again."""
-        settings = {"encryption_keys": self.codec.keyring, **settings}
+        settings = {"encryption_keys": self.codec.keyring, "confirmation": self.confirmation, **settings}
         history = RedisHistory(self.client, endpoint=self.endpoint, owns_client=self._owns_client, **settings)
         self._owns_client = False
         return history
@@ -214,6 +226,7 @@ class RedisHistory:
         return self.layout.thread_keys(thread_id)
 
     async def aclose(self) -> None:
+        await self.confirmed.aclose()
         if self._owns_client:
             await self.client.aclose()
 
@@ -224,13 +237,13 @@ class RedisHistory:
 
         Public so that other work over these threads (``archive``, ``migration``, ``retention``) fails the
         same way a turn does. On a single server redis-py's own retries are enough, except for what runs with them off
-        (``tries_of_our_own`` more tries). On a cluster redis-py gives up sooner than the engine can
-        elect a new primary, so this waits up to CLUSTER_FAILOVER_WAIT_SECONDS. A refused password
+        (``tries_of_our_own`` more tries). On a cluster, or under Sentinel, redis-py gives up sooner than a new
+        primary can be elected, so this waits up to CLUSTER_FAILOVER_WAIT_SECONDS. A refused password
         is never retried.
         """
         retryable = CLUSTER_RETRYABLE_ERRORS if self.cluster else (RedisConnectionError, RedisTimeoutError)
         started = time.monotonic()
-        delay = 0.1 if self.cluster else RETRY_BACKOFF_BASE
+        delay = 0.1 if self.fails_over else RETRY_BACKOFF_BASE
         failures = 0
         while True:
             try:
@@ -245,7 +258,7 @@ class RedisHistory:
                 raise RedisPasswordRefusedError(f"Redis at {self.location} refused the connection ({hint}).") from None
             except (*retryable, OSError) as error:
                 failures += 1
-                if self.cluster:
+                if self.fails_over:
                     out_of_time = time.monotonic() - started + delay > CLUSTER_FAILOVER_WAIT_SECONDS
                 else:
                     out_of_time = failures > tries_of_our_own
@@ -301,16 +314,17 @@ class RedisHistory:
         transaction also stores a fresh token, redis-py's own retry is off for it, and before each
         resend the token tells whether the earlier attempt was applied. On a cluster the index lives
         in another slot, so it is its own command, sent alongside.
+
+        With ``confirmation`` (``min_replicas`` > 0) the WAIT follows the EXEC in the same round trip, on the
+        same connection (``confirmed_writer``); fewer replicas in time raise ReplicaConfirmationError once
+        the turn is saved: it is on the primary, and it is never sent again.
         """
         key, token_key, token = self.key(thread_id), self.write_token_key(thread_id), uuid.uuid4().hex
         sent = False
         length: int | None = None
+        confirmed: ConfirmedReplies | None = None
 
-        async def send_once() -> None:
-            nonlocal sent, length
-            if sent and await self.client.get(token_key) == token:
-                return  # applied; only its reply was lost
-            pipe = await self.transaction()
+        def queue_turn(pipe: Any) -> None:
             push(pipe, key)
             if self.ttl_seconds:
                 pipe.expire(key, self.ttl_seconds)
@@ -319,8 +333,23 @@ class RedisHistory:
             pipe.set(token_key, token, ex=WRITE_TOKEN_TTL_SECONDS)
             if not self.cluster:
                 pipe.zadd(self.index_key, {thread_id: time.time()})
+
+        async def send_once() -> None:
+            nonlocal sent, length, confirmed
+            if sent and await self.client.get(token_key) == token:  # applied; only its reply was lost
+                if self.confirmation:  # a confirmed write after it (the token again) vouches for it too
+                    confirmed = await self.confirmed.transaction(
+                        key, lambda pipe: pipe.set(token_key, token, xx=True, keepttl=True)
+                    )
+                return
             sent = True
-            replies = await pipe.execute(raise_on_error=False)
+            if self.confirmation:
+                confirmed = await self.confirmed.transaction(key, queue_turn)
+                replies = confirmed.replies
+            else:
+                pipe = await self.transaction()
+                queue_turn(pipe)
+                replies = await pipe.execute(raise_on_error=False)
             turn_replies, index_replies = (replies, []) if self.cluster else (replies[:-1], replies[-1:])
             for reply in turn_replies:  # the turn itself failed (e.g. the key is not a list)
                 if isinstance(reply, Exception):
@@ -339,6 +368,8 @@ class RedisHistory:
             await asyncio.gather(write, self.call(lambda: self.index.touch(thread_id)))
         else:
             await write
+        if confirmed is not None:  # saved on the primary either way: never sent again, reported instead
+            confirmed.check()
         return length
 
     async def append_if_empty(self, thread_id: str, entries: Sequence[str]) -> bool:

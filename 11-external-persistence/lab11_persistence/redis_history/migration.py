@@ -40,6 +40,7 @@ __all__ = [
     "GONE",
     "MIGRATED",
     "NOT_A_LIST",
+    "UNCONFIRMED",
     "UNREADABLE",
     "Migration",
     "convert_entries",
@@ -54,6 +55,7 @@ CONFLICT = "conflict"  # the target holds other messages: both left alone
 NOT_A_LIST = "not-a-list"  # the target key holds something else: left alone
 UNREADABLE = "unreadable"  # an entry is not a message: nothing written
 GONE = "gone"  # the source no longer holds messages
+UNCONFIRMED = "unconfirmed"  # written, but fewer replicas than the target's min_replicas confirmed it: source kept
 PAGE_SIZE = 500
 
 # KEYS[1] the target, KEYS[2] its summary (same slot), KEYS[3] its recency index (absent on a cluster:
@@ -305,20 +307,36 @@ async def _read_sources(history: RedisHistory, thread_ids: Sequence[str]) -> dic
 
 
 async def _write_targets(history: RedisHistory, pending: dict[str, tuple[_Source, list[str]]]) -> dict[str, str]:
-    """One script per thread, pipelined; on a cluster the index entries follow, in another slot."""
-    pipe = history.client.pipeline(transaction=False)
-    for thread_id, (found, converted) in pending.items():
+    """One script per thread, pipelined; on a cluster the index entries follow, in another slot. With the
+    target's ``min_replicas``, confirmed as a turn is: a thread written but not confirmed is ``UNCONFIRMED``."""
+
+    def write(pipe: Any, thread_id: str) -> None:
+        found, converted = pending[thread_id]
         keys = [history.key(thread_id), history.summary_key(thread_id)] + (
             [] if history.cluster else [history.index_key]
         )
         summary = converted_summary(found.summary, converted)
         pipe.eval(_WRITE_TARGET, len(keys), *keys, repr(found.score), thread_id, found.ttl_ms, summary, *converted)
-    replies = await pipe.execute()
-    outcomes = {thread_id: _WRITE_RESULTS[int(reply)] for thread_id, reply in zip(pending, replies, strict=True)}
+
+    if history.confirmation:
+        writes = [
+            (history.key(thread_id), lambda pipe, thread_id=thread_id: write(pipe, thread_id)) for thread_id in pending
+        ]
+        done = await history.confirmed.writes(writes)
+        outcomes = {}
+        for thread_id, (reply, confirmed) in zip(pending, done, strict=True):
+            outcome = _WRITE_RESULTS[int(reply)]
+            outcomes[thread_id] = UNCONFIRMED if outcome == MIGRATED and not confirmed else outcome
+    else:
+        pipe = history.client.pipeline(transaction=False)
+        for thread_id in pending:
+            write(pipe, thread_id)
+        replies = await pipe.execute()
+        outcomes = {thread_id: _WRITE_RESULTS[int(reply)] for thread_id, reply in zip(pending, replies, strict=True)}
     indexed = {
         thread_id: pending[thread_id][0].score
         for thread_id, outcome in outcomes.items()
-        if outcome in (MIGRATED, ALREADY)
+        if outcome in (MIGRATED, ALREADY, UNCONFIRMED)
     }
     if history.cluster and indexed:
         await history.client.zadd(history.index_key, indexed, gt=True)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from lab11_persistence.redis_history.sentinel_url import is_sentinel_url, parse_sentinel_url
+
 __all__ = ["describe_redis_url", "url_without_credentials"]
 
 
 def url_without_credentials(url: str) -> str:
     """The same URL with any username and password removed (safe to store or show)."""
+    if is_sentinel_url(url):
+        return parse_sentinel_url(url).public_url  # ValueError (one line, no secret) for a bad one
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
@@ -26,6 +30,8 @@ def url_without_credentials(url: str) -> str:
 def describe_redis_url(url: str) -> str:
     """Where a Redis URL points (``host:port/db`` or the socket path), for messages; never its credentials."""
     try:
+        if is_sentinel_url(url):
+            return parse_sentinel_url(url).location
         parts = urlsplit(url)
         if parts.scheme == "unix":
             return f"unix socket {parts.path}"

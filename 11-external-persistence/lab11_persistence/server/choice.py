@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lab11_persistence.config import EXIT_REDIS, Settings, SetupError
+from lab11_persistence.config import EXIT_REDIS, EXIT_SETUP, Settings, SetupError
 from lab11_persistence.server import entra_id  # light: azure.identity only when REDIS_ENTRA_ID=1
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,14 +19,31 @@ def redis_for(settings: Settings) -> tuple[str, EmbeddedServer | None]:
     """
     if settings.redis_url:
         # Imported by the branch that needs it, so that the other's cost never reaches the first menu:
-        from lab11_persistence.server.probe import RedisProbeError, probe_redis  # standard library only (ssl: ~30 ms)
+        from lab11_persistence.server.probe import (  # standard library only (ssl: ~30 ms)
+            RedisProbeError,
+            TooFewReplicasError,
+            probe_redis,
+        )
 
         try:
             token_credentials = entra_id.probe_credentials(settings)
-            probe_redis(settings.redis_url, ca_cert=settings.redis_ca_cert, token_credentials=token_credentials)
+            probe_redis(
+                settings.redis_url,
+                ca_cert=settings.redis_ca_cert,
+                token_credentials=token_credentials,
+                min_replicas=settings.min_replicas,
+            )
+        except TooFewReplicasError as error:  # a setting the server cannot meet: exit 2, as a bad setting
+            raise SetupError(str(error), EXIT_SETUP) from None
         except (RedisProbeError, entra_id.EntraIdSignInError) as error:
             raise SetupError(str(error), EXIT_REDIS) from None
         return settings.redis_url, None
+    if settings.min_replicas:  # before a server is started for nothing
+        raise SetupError(
+            f"LAB11_MIN_REPLICAS={settings.min_replicas} but the embedded Valkey server has 0 replicas: "
+            "set REDIS_URL to a primary with replicas, or unset LAB11_MIN_REPLICAS.",
+            EXIT_SETUP,
+        )
     from lab11_persistence.server.embedded_server import EmbeddedServer, EmbeddedServerError
 
     try:

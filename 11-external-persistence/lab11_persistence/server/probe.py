@@ -13,14 +13,20 @@ password or token.
 With Microsoft Entra ID sign-in (``REDIS_ENTRA_ID=1``) the URL has no password: the app signs in
 first (``entra_id.probe_credentials``) and hands the user name and token over, so the check
 still answers "does this server accept us", now for the identity that signed in.
+
+A ``redis+sentinel://`` URL is asked of its sentinels first (``SENTINEL MASTERS``), and
+the primary they name is checked. With ``min_replicas`` (``LAB11_MIN_REPLICAS``) the check also reads
+how many replicas the primary has (``ROLE``): fewer is ``TooFewReplicasError``.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
+from lab11_persistence.redis_history.sentinel_url import SentinelURL, is_sentinel_url, parse_sentinel_url
 from lab11_persistence.redis_history.urls import describe_redis_url
 
 TIMEOUT_SECONDS = 5.0
@@ -31,18 +37,25 @@ class RedisProbeError(Exception):
     """REDIS_URL does not lead to a Redis that accepts us (one line, no secret)."""
 
 
+class TooFewReplicasError(RedisProbeError):
+    """The server has fewer replicas than LAB11_MIN_REPLICAS asks to confirm each turn (a setting to fix)."""
+
+
 def probe_redis(
     url: str,
     *,
     ca_cert: str | None = None,
     timeout: float = TIMEOUT_SECONDS,
     token_credentials: tuple[str, str] | None = None,
+    min_replicas: int = 0,
 ) -> None:
     """Connect, authenticate as the URL says, PING; raise RedisProbeError saying what is wrong.
 
     ``token_credentials``: ``(user name, token)`` from Microsoft Entra ID sign-in, sent instead of
-    the URL's credentials (it has none then).
+    the URL's credentials (it has none then). ``min_replicas``: how many replicas the server must have.
     """
+    if is_sentinel_url(url):
+        url = _primary_of(url, ca_cert, timeout)
     where = describe_redis_url(url)
     try:
         parts = urlsplit(url)
@@ -72,8 +85,107 @@ def probe_redis(
         connection = plain if context is None else _start_tls(plain, context, host, where)
         with connection:
             replies = _exchange(connection, commands)
-    sent = "token" if token_credentials is not None else "password" if password is not None else None
-    _judge(replies, where, sent=sent)
+            sent = "token" if token_credentials is not None else "password" if password is not None else None
+            _judge(replies, where, sent=sent)
+            if min_replicas:
+                _count_replicas(connection, where, min_replicas)
+
+
+def _count_replicas(connection: socket.socket, where: str, min_replicas: int) -> None:
+    """``ROLE``'s list of replicas against LAB11_MIN_REPLICAS (a replica node is not judged: on a cluster the URL
+    may name one, and its primary's replicas are not its own). ROLE, not INFO: a narrower grant for the app's user."""
+    role = _ask(connection, ["ROLE"], where)
+    if not isinstance(role, list) or not role or role[0] != "master":
+        return
+    found = len(role[2]) if len(role) > 2 and isinstance(role[2], list) else 0
+    if found < min_replicas:
+        raise TooFewReplicasError(
+            f"LAB11_MIN_REPLICAS={min_replicas} but Redis at {where} has {found} replica"
+            f"{'s' if found != 1 else ''} connected: every turn would be reported as unconfirmed "
+            "(add replicas, or lower LAB11_MIN_REPLICAS)."
+        )
+
+
+def _primary_of(url: str, ca_cert: str | None, timeout: float) -> str:
+    """The ``redis://`` (or ``rediss://``) URL of the primary the sentinels name, with the URL's credentials."""
+    try:
+        where = parse_sentinel_url(url)
+    except ValueError as error:
+        raise RedisProbeError(f"REDIS_URL: {error}") from None
+    problems = []
+    for host, port in where.sentinels:
+        try:
+            address = _ask_sentinel(where, host, port, ca_cert, timeout)
+        except (OSError, RedisProbeError) as error:
+            problems.append(f"{host}:{port} {getattr(error, 'strerror', None) or error}")
+            continue
+        if address is None:
+            raise RedisProbeError(
+                f"The sentinel at {host}:{port} monitors no service named {where.service!r}: "
+                "check the name after the hosts in REDIS_URL."
+            )
+        primary_host, primary_port = address
+        credentials = ""
+        if where.password is not None:
+            credentials = f"{quote(where.username or '', safe='')}:{quote(where.password, safe='')}@"
+        netloc = f"[{primary_host}]" if ":" in primary_host else primary_host
+        return f"{'rediss' if where.tls else 'redis'}://{credentials}{netloc}:{primary_port}/{where.db}"
+    raise RedisProbeError(f"No sentinel of REDIS_URL answered ({'; '.join(problems)}).")
+
+
+def _ask_sentinel(
+    where: SentinelURL, host: str, port: int, ca_cert: str | None, timeout: float
+) -> tuple[str, int] | None:
+    address = f"sentinel {host}:{port}"
+    with socket.create_connection((host, port), timeout=timeout) as plain:
+        connection = plain if not where.tls else _start_tls(plain, _tls_context(ca_cert), host, address)
+        with connection:
+            if where.password is not None:
+                credentials = [where.username, where.password] if where.username else [where.password]
+                _ask(connection, ["AUTH", *credentials], address)
+            # SENTINEL MASTERS, as redis-py's discovery asks: the one command the app's user needs on a sentinel
+            reply = _ask(connection, ["SENTINEL", "MASTERS"], address)
+    for entry in reply if isinstance(reply, list) else []:
+        fields = dict(zip(entry[::2], entry[1::2], strict=False)) if isinstance(entry, list) else {}
+        if fields.get("name") == where.service:
+            return str(fields["ip"]), int(fields["port"])
+    return None
+
+
+def _ask(connection: socket.socket, command: list[str], where: str) -> Any:
+    """One command and its whole reply (RESP2: a status, a number, a bulk string, an array, or nil)."""
+    try:
+        connection.sendall(_encode(command))
+        reader = connection.makefile("rb")
+        reply = _read_reply(reader)
+    except (OSError, ValueError, IndexError):
+        raise RedisProbeError(f"The server at {where} did not answer as Redis does.") from None
+    if isinstance(reply, _ErrorReply):
+        raise RedisProbeError(f"{where} answered {command[0]} with an error: {_first_words(str(reply))}")
+    return reply
+
+
+class _ErrorReply(str):
+    pass
+
+
+def _read_reply(reader: Any) -> Any:
+    line = reader.readline().decode(errors="replace").rstrip("\r\n")
+    kind, rest = line[:1], line[1:]
+    if kind == "+":
+        return rest
+    if kind == "-":
+        return _ErrorReply(rest)
+    if kind == ":":
+        return int(rest)
+    if kind == "$":
+        if int(rest) < 0:
+            return None
+        data = reader.read(int(rest) + 2)
+        return data[:-2].decode(errors="replace")
+    if kind == "*":
+        return None if int(rest) < 0 else [_read_reply(reader) for _ in range(int(rest))]
+    raise ValueError(f"not a RESP reply: {line[:20]!r}")
 
 
 def _tls_context(ca_cert: str | None) -> ssl.SSLContext:

@@ -148,6 +148,7 @@ async def repointed(
     the old history is closed (a summary still being written lands first).
     """
     settings = {**history_settings(state), "encryption_keys": history.codec.keyring}  # never in a state: keys
+    settings["confirmation"] = history.confirmation  # the replicas asked for stay
     cluster = bool(state.get("cluster")) if cluster is None else cluster
     endpoint = history.endpoint
     same_server = redis_url is None and (

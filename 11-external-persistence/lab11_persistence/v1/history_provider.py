@@ -48,6 +48,9 @@ class RedisHistoryProvider(HistoryProvider):
     ``agent_id`` and ``key_format`` are Microsoft's, with its checks; with none of them (Microsoft's
     default would refuse to start without ``application_id``) the key is the lab's, and no warning.
     ``encryption_keys`` (``"ID:KEY,..."``, a sequence of entries, or a ``Keyring``) seals every entry.
+    ``redis_url`` may be a ``redis+sentinel://`` URL. With ``min_replicas=N``, ``save_messages`` returns once N
+    replicas hold the run's messages, or raises ``ReplicaConfirmationError`` after ``replica_timeout_ms`` (default
+    1 s): they are saved on the primary then, and are not sent again.
     """
 
     def __init__(
@@ -73,6 +76,8 @@ class RedisHistoryProvider(HistoryProvider):
         context_messages: int | None = None,
         summarizer: Summarizer | None = None,
         encryption_keys: str | Sequence[str] | Keyring | None = None,
+        min_replicas: int = 0,
+        replica_timeout_ms: int | None = None,
         **history_options: Any,
     ) -> None:
         super().__init__(source_id, **history_options)
@@ -86,13 +91,10 @@ class RedisHistoryProvider(HistoryProvider):
         layout = KeyLayout.resolve(key_prefix, key_format=key_format, source_id=source_id, **scope)
         self.redis_url = redis_url  # Microsoft's public attribute, as given
         self.max_messages = max_messages  # 0, as Microsoft's: nothing is saved (and nothing stored is removed)
-        self.history = RedisHistory.over(
-            connection,
-            layout=layout,
-            max_messages=max_messages or None,
-            ttl_seconds=ttl_seconds,
-            encryption_keys=encryption_keys,  # LAB11_ENCRYPTION_KEYS: every entry sealed by the core's codec
-        )
+        limits = {"max_messages": max_messages or None, "ttl_seconds": ttl_seconds}
+        confirmation = {"min_replicas": min_replicas, "replica_timeout_ms": replica_timeout_ms}
+        sealing = {"encryption_keys": encryption_keys}  # LAB11_ENCRYPTION_KEYS: every entry sealed by the core
+        self.history = RedisHistory.over(connection, layout=layout, **limits, **confirmation, **sealing)
         self.summarizer = summarizer
         self.window = ContextWindow(self.history, context_messages, summarizer) if context_messages else None
 
