@@ -475,10 +475,12 @@ class TestRun:
             sys.exit("--fast runs the fast layer in .venv; tests/v1 runs in .venv-v1: leave out --fast for it.")
 
     def parallel(self, cores: int | None) -> list[str]:
-        """pytest-xdist's options for this run: the whole suite runs on up to four workers, one test file per
-        worker at a time (``loadfile``: a module's shared server or deployment starts once). The fast layer
-        is quicker on one, and a run that says ``-n`` or ``-p no:xdist`` itself keeps its own choice."""
-        workers = min(cores or 1, MAX_WORKERS)
+        """pytest-xdist's options for this run: one worker more than the cores (much of a test's time is spent
+        waiting on a server, a pseudo-terminal or a failover), at most four, each taking a test file at a time
+        (``loadfile``: a module's shared server or deployment starts once). One core runs one process; so does
+        the fast layer, which is quicker that way; a run that says ``-n`` or ``-p no:xdist`` keeps its choice.
+        Measured on 2 cores: the main suite took 322 s on two workers and 229 s on three."""
+        workers = min((cores or 1) + 1, MAX_WORKERS) if (cores or 1) > 1 else 1
         chosen = any(option == "-n" or option.startswith(("-n", "--numprocesses")) for option in self.options)
         if self.fast or workers < 2 or chosen or "no:xdist" in self.options:
             return []

@@ -157,14 +157,15 @@ def test_the_exit_status_combines_every_part(statuses: list[int], combined: int)
 @pytest.mark.parametrize(
     ("arguments", "cores", "parallel"),
     [
-        ([], 2, ["-n", "2", "--dist", "loadfile"]),
+        ([], 2, ["-n", "3", "--dist", "loadfile"]),
+        ([], 3, ["-n", "4", "--dist", "loadfile"]),
         ([], 16, ["-n", "4", "--dist", "loadfile"]),
         ([], 1, []),
         (["--fast"], 2, []),
         (["-n", "3"], 2, []),
         (["-n3"], 2, []),
         (["-p", "no:xdist"], 2, []),
-        (["tests/store", "-q"], 2, ["-n", "2", "--dist", "loadfile"]),
+        (["tests/store", "-q"], 2, ["-n", "3", "--dist", "loadfile"]),
     ],
 )
 def test_the_suite_runs_on_the_machines_cores_unless_told_otherwise(
