@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import encryption, export_import, migrate_prune, report, save_messages_v1, window
+from bench import encryption, export_import, migrate_prune, replica_confirmation, report, save_messages_v1, window
 from bench.measure import Plan, Results, run_store_measurements
 from bench.proxy import ProxyProcess
 from bench.server import valkey_server
@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     results.encryption = encryption.measure(
         plan.add_calls * 3, REKEY_SIZES_QUICK if args.quick else REKEY_SIZES
     )  # add_messages with and without LAB11_ENCRYPTION_KEYS at 5 ms, and lab11 rekey --all
+    print("· add_messages with min_replicas=1 against 0, one replica, at 5 ms ...", flush=True)
+    results.replica_confirmation = replica_confirmation.measure(20 if args.quick else 200)
     print("· model input and Redis bytes read per turn, with and without the window ...", flush=True)
     results.window = window.measure(quick=args.quick)
     print("· start-up ...", flush=True)
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nlab11 migrate and prune:\n" + migrate_prune.table(results.migrate_prune))
     print("\nEncryption at rest:\n" + encryption.add_table(results.encryption[0]))
     print(encryption.rekey_table(results.encryption[1]))
+    print("\nTurns confirmed by a replica:\n" + replica_confirmation.table(results.replica_confirmation))
     print(f"\n({elapsed:.0f} s)")
     if not args.no_write:
         args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -98,6 +98,7 @@ class Results:
     window: list[dict[str, Any]] = field(default_factory=list)  # model input and Redis bytes per turn (bench.window)
     migrate_prune: list[dict[str, float]] = field(default_factory=list)  # lab11 migrate --all / prune, per size
     encryption: tuple[dict[str, float], list[dict[str, float]]] | None = None  # bench.encryption: add, rekey rows
+    replica_confirmation: dict[int, list[float]] | None = None  # bench.replica_confirmation: seconds per call
 
 
 def _prefix(name: str) -> str:

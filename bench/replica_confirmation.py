@@ -8,7 +8,7 @@ alternately, so that drift in the machine's load falls on both alike. The goal i
 rides in the turn's own round trip (MULTI ... EXEC WAIT in one socket write), so what it adds is only the
 replica's acknowledgement, not a round trip of the client's.
 
-Run alone it prints the row; ``python -m bench`` does not run it yet (the coordinator adds it there).
+Run alone it prints the row; ``python -m bench`` runs it with the rest and puts it in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -89,11 +89,8 @@ def row(times: dict[int, list[float]]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.replica_confirmation", description=__doc__)
-    parser.add_argument("--turns", type=int, default=200, help="measured turns per setting")
-    parser.add_argument("--warmup", type=int, default=10)
-    args = parser.parse_args(argv)
+def measure(turns: int, warmup: int = 10) -> dict[int, list[float]]:
+    """Seconds per call for min_replicas 0 and 1, on a primary with one replica started for the purpose."""
     with tempfile.TemporaryDirectory(prefix="lab11-bench-replica-") as directory:
         primary = DataNode(Path(directory) / "primary")
         primary.start()
@@ -103,14 +100,39 @@ def main(argv: list[str] | None = None) -> int:
             replica.start()
             wait_for_replication(primary, replica)
             proxy = ProxyProcess(primary.port, [DELAY_MS]).start()
-            times = asyncio.run(measure_turns(proxy.ports[DELAY_MS], args.turns, args.warmup))
+            return asyncio.run(measure_turns(proxy.ports[DELAY_MS], turns, warmup))
         finally:
             if proxy is not None:
                 proxy.stop()
             replica.kill()
             primary.kill()
-    print("| Measure | n | min_replicas=1 ÷ 0 | goal | met |\n|---|---|---|---|---|")
-    print(row(times))
+
+
+def table(times: dict[int, list[float]]) -> str:
+    return "| Measure | n | min_replicas=1 ÷ 0 | goal | met |\n|---|---|---|---|---|\n" + row(times)
+
+
+def section(times: dict[int, list[float]], command: str) -> list[str]:
+    """Its part of docs/benchmarks.md."""
+    return [
+        "## Turns confirmed by a replica (LAB11_MIN_REPLICAS)",
+        "",
+        "`add_messages` on a primary with one replica, the client at 5 ms one way through the delay proxy, with",
+        "`min_replicas=1` (the turn's MULTI/EXEC and a WAIT in one round trip) against `min_replicas=0`, call",
+        f"by call alternately. `python -m bench.replica_confirmation` runs this part alone; this run: `{command}`.",
+        "",
+        table(times),
+        "",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.replica_confirmation", description=__doc__)
+    parser.add_argument("--turns", type=int, default=200, help="measured turns per setting")
+    parser.add_argument("--warmup", type=int, default=10)
+    args = parser.parse_args(argv)
+    times = measure(args.turns, args.warmup)
+    print(table(times))
     print(
         f"(p95: {sorted(times[1])[int(len(times[1]) * 0.95) - 1] * 1000:.1f} ms with the replica, "
         f"{sorted(times[0])[int(len(times[0]) * 0.95) - 1] * 1000:.1f} ms without)",

@@ -812,6 +812,10 @@ def render_document(
         from bench import encryption
 
         lines += encryption.section(*results.encryption, command)
+    if results.replica_confirmation:
+        from bench import replica_confirmation
+
+        lines += replica_confirmation.section(results.replica_confirmation, command)
     if plot_name:
         lines += [
             "## list_messages against history length",
