@@ -4,16 +4,14 @@ whole or not at all, and resumable after Ctrl-C (the work itself is ``redis_hist
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import IO
 
 from lab11_persistence.config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, KEY_PREFIX
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert_line
-from lab11_persistence.console.progress import Progress
+from lab11_persistence.console.progress import Progress, walk_pages
 from lab11_persistence.console.thread_lookup import resolve_thread
 from lab11_persistence.console.wording import unconfirmed_line
 from lab11_persistence.counting import counted
@@ -63,30 +61,19 @@ async def cmd_migrate(history: RedisHistory, args: argparse.Namespace, out: IO[s
 
     progress = Progress(None if args.all else len(thread_ids), "checked" if args.dry_run else "migrated")
     counts = dict.fromkeys((*MIGRATE_WORDS, "messages", "deleted"), 0)
-    done = 0
-    try:
-        pages = migrate_all(source, history, **options) if args.all else explicit_pages()
-        async with aclosing(pages):  # closed here, even when stopped, not at the loop's shutdown
-            async for page in pages:
-                for result in page:
-                    counts[result.outcome] += 1
-                    counts["deleted"] += result.source_deleted
-                    if result.outcome in ("migrated", "already"):
-                        counts["messages"] += result.messages
-                    if result.outcome in (*MIGRATE_PROBLEMS, "unconfirmed"):
-                        sys.stderr.write(f"lab11: {migration_line(result, args.dry_run, args.delete_source)}\n")
-                    elif not args.all:
-                        out.write(migration_line(result, args.dry_run, args.delete_source) + "\n")
-                done += len(page)
-                progress.update(done)
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        progress.finish()
-        sys.stderr.write(
-            f"\nlab11: interrupted after {counted(done, 'thread')}. Each thread is migrated whole or not at all: "
-            "run the same command again to go on.\n"
-        )
-        raise
-    progress.finish()
+
+    def tally(result: Migration) -> None:
+        counts[result.outcome] += 1
+        counts["deleted"] += result.source_deleted
+        if result.outcome in ("migrated", "already"):
+            counts["messages"] += result.messages
+        if result.outcome in (*MIGRATE_PROBLEMS, "unconfirmed"):
+            sys.stderr.write(f"lab11: {migration_line(result, args.dry_run, args.delete_source)}\n")
+        elif not args.all:
+            out.write(migration_line(result, args.dry_run, args.delete_source) + "\n")
+
+    pages = migrate_all(source, history, **options) if args.all else explicit_pages()
+    await walk_pages(pages, progress, "migrated", tally)
     out.write(migration_summary(counts, history.layout.thread_key_prefix, args.dry_run, args.delete_source) + "\n")
     if counts["unconfirmed"]:  # on the primary only: run again once the replicas are back
         sys.stderr.write(f"lab11: {unconfirmed_line(counts['unconfirmed'], history.confirmation.min_replicas)}\n")

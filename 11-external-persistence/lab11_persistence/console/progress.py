@@ -1,4 +1,4 @@
-"""Progress of a long thread command (import, migrate, prune) on standard error.
+"""Progress of a long thread command (import, migrate, prune, rekey) on standard error, and its walk over pages.
 
 Quiet for a short run: the count appears only once the work has taken more than a second, then at
 most once a second; on a terminal it rewrites one line, elsewhere (a log file) it writes one line each.
@@ -6,10 +6,17 @@ most once a second; on a terminal it rewrites one line, elsewhere (a log file) i
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import TypeVar
 
+from lab11_persistence.console.wording import interrupted_line
 from lab11_persistence.counting import counted
+
+T = TypeVar("T")
 
 PROGRESS_AFTER_SECONDS = 1.0
 
@@ -42,3 +49,21 @@ class Progress:
     def _write(self, text: str) -> None:
         sys.stderr.write(f"\r{text}" if self.tty else f"{text}\n")
         sys.stderr.flush()
+
+
+async def walk_pages(pages: AsyncIterator[list[T]], progress: Progress, verb: str, each: Callable[[T], None]) -> None:
+    """Hand every result of every page to ``each``, counting on ``progress``. On Ctrl-C, say how far it got and
+    that the same command goes on from there (each thread is done whole or not at all), then stop."""
+    done = 0
+    try:
+        async with aclosing(pages):  # closed here, even when stopped, not at the loop's shutdown
+            async for page in pages:
+                for result in page:
+                    each(result)
+                done += len(page)
+                progress.update(done)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        progress.finish()
+        sys.stderr.write(interrupted_line(done, verb))
+        raise
+    progress.finish()

@@ -4,18 +4,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import IO
 
 from lab11_persistence.config import EXIT_OK, EXIT_SETUP
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert_line
-from lab11_persistence.console.progress import Progress
+from lab11_persistence.console.progress import Progress, walk_pages
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import counted
+from lab11_persistence.counting import counted
 from lab11_persistence.encryption_setting import SETTING
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.rekey import (
@@ -61,27 +58,16 @@ async def cmd_rekey(history: RedisHistory, args: argparse.Namespace, out: IO[str
 
     progress = Progress(None if args.all else len(thread_ids), "checked")
     counts = dict.fromkeys((REKEYED, WOULD_REKEY, CURRENT, GONE, BUSY, "entries", "unreadable"), 0)
-    done = 0
+
+    def tally(result: Rekey) -> None:
+        counts[result.outcome] += 1
+        counts["entries"] += result.rewritten
+        counts["unreadable"] += result.unreadable
+        if not args.all or result.outcome == BUSY:
+            out.write(rekey_line(result) + "\n")
+
     pages = rekey_all(history, dry_run=args.dry_run) if args.all else explicit_pages()
-    try:
-        async with aclosing(pages):
-            async for page in pages:
-                for result in page:
-                    counts[result.outcome] += 1
-                    counts["entries"] += result.rewritten
-                    counts["unreadable"] += result.unreadable
-                    if not args.all or result.outcome == BUSY:
-                        out.write(rekey_line(result) + "\n")
-                done += len(page)
-                progress.update(done)
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        progress.finish()
-        sys.stderr.write(
-            f"\nlab11: interrupted after {counted(done, 'thread')}. Each thread is rekeyed whole or not at all: "
-            "run the same command again to go on.\n"
-        )
-        raise
-    progress.finish()
+    await walk_pages(pages, progress, "rekeyed", tally)
     out.write(rekey_summary(counts, history.codec.keyring.sealing_key_id or "", args.dry_run) + "\n")
     return EXIT_SETUP if counts[BUSY] else EXIT_OK
 

@@ -61,3 +61,11 @@ def unconfirmed_line(threads: int, required: int) -> str:
         f"replica{'s' if required != 1 else ''} in time (LAB11_MIN_REPLICAS): they would be lost if the primary "
         "failed before its replicas catch up."
     )
+
+
+def interrupted_line(done: int, verb: str) -> str:
+    """What a long command says on Ctrl-C: how far it got, and that running it again goes on (it is resumable)."""
+    return (
+        f"\nlab11: interrupted after {counted(done, 'thread')}. Each thread is {verb} whole or not at all: "
+        "run the same command again to go on.\n"
+    )

@@ -404,6 +404,20 @@ class RedisHistory:
             await self.call(lambda: self.index.touch(thread_id))
         return seeded
 
+    async def entries_and_summaries(self, thread_ids: Sequence[str]) -> list[tuple[Any, Any]]:
+        """Each thread's stored entries and summary record as stored, in one pipeline: ``(entries, summary)``
+        per thread, in order, a command's own error (a key that is not a list) in its place."""
+
+        async def read() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for thread_id in thread_ids:
+                pipe.lrange(self.key(thread_id), 0, -1)
+                pipe.get(self.summary_key(thread_id))
+            return await self.replies(pipe)
+
+        replies = await self.call(read)
+        return [(replies[position], replies[position + 1]) for position in range(0, len(replies), 2)]
+
     async def entries(self, thread_id: str) -> list[str]:
         """The thread's stored entries, oldest first, as they are (a key that is not a list holds none)."""
         return await self.read_list(thread_id, lambda client, key: client.lrange(key, 0, -1))

@@ -254,18 +254,8 @@ def _opened(history: RedisHistory, found: _Source, decrypt: bool) -> _Source:
 
 async def sealed_threads(history: RedisHistory, thread_ids: Sequence[str]) -> list[str]:
     """Which of these threads hold a sealed entry or summary (one pipeline): those migrate needs --decrypt for."""
-
-    async def read() -> list[Any]:
-        pipe = history.client.pipeline(transaction=False)
-        for thread_id in thread_ids:
-            pipe.lrange(history.key(thread_id), 0, -1)
-            pipe.get(history.summary_key(thread_id))
-        return await history.replies(pipe)
-
-    replies = await history.call(read)
     sealed = []
-    for position, thread_id in enumerate(thread_ids):
-        entries, summary = replies[2 * position : 2 * position + 2]
+    for thread_id, (entries, summary) in zip(thread_ids, await history.entries_and_summaries(thread_ids), strict=True):
         entries = entries if isinstance(entries, list) else []
         if any(map(is_sealed, entries)) or is_sealed(summary):
             sealed.append(thread_id)

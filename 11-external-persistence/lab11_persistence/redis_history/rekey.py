@@ -61,18 +61,8 @@ async def rekey_threads(history: RedisHistory, thread_ids: Sequence[str], *, dry
     """
     if not history.codec.seals:
         raise ValueError("rekey needs LAB11_ENCRYPTION_KEYS: the first key is the one threads are sealed under.")
-
-    async def read_page() -> list[Any]:
-        pipe = history.client.pipeline(transaction=False)
-        for thread_id in thread_ids:
-            pipe.lrange(history.key(thread_id), 0, -1)
-            pipe.get(history.summary_key(thread_id))
-        return await history.replies(pipe)
-
-    replies = await history.call(read_page)
     results = []
-    for position, thread_id in enumerate(thread_ids):
-        entries, summary = replies[2 * position : 2 * position + 2]
+    for thread_id, (entries, summary) in zip(thread_ids, await history.entries_and_summaries(thread_ids), strict=True):
         if isinstance(entries, Exception) or not entries:
             results.append(Rekey(thread_id, GONE))
         elif not _stale(history, entries, summary):
