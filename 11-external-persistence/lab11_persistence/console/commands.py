@@ -73,7 +73,7 @@ def _error(settings: Settings, message: str) -> None:
 
 def main(argv: list[str], settings: Settings) -> int:
     """Run one subcommand; returns the exit status."""
-    import logging
+    import logging  # the menu's path imports this module; logging is set up here, for a command only
 
     if problem := unknown_command(argv):
         sys.stderr.write(f"lab11: {problem}\n")
@@ -110,10 +110,7 @@ def main(argv: list[str], settings: Settings) -> int:
         sys.stderr.write("\n")
         return 130
     except Exception as error:
-        from redis.exceptions import RedisError
-
-        from lab11_persistence.redis_history.connection import RedisUnavailableError
-        from lab11_persistence.redis_history.sealing import MissingKeyError
+        from lab11_persistence.console.deferred import MissingKeyError, RedisError, RedisUnavailableError
 
         if isinstance(error, MissingKeyError):  # a configuration error: one line naming the key id
             _error(settings, str(error))

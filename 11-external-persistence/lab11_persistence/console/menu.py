@@ -118,19 +118,19 @@ class MenuSession:
     def conversation(self) -> Conversation:
         """Wait for the background imports, then build the agent and the first thread (once)."""
         if self._conversation is None:
-            import asyncio
+            from lab11_persistence.console import deferred  # the one place of what the first menu does not need
 
             if not self.open_conversation.ready:
                 self.term.say(self.term.paint("Loading the Agent Framework…", "2"))
             self._conversation = self.open_conversation(self.thread_id)
-            self.loop = asyncio.new_event_loop()
+            self.loop = deferred.asyncio.new_event_loop()
         return self._conversation
 
     # -- running actions so that Ctrl-C cancels them cleanly -------------------------------
 
     def run(self, coroutine: Any) -> Any:
         """Run a coroutine on the session's loop; Ctrl-C cancels it and raises Interrupted."""
-        import asyncio
+        from lab11_persistence.console.deferred import asyncio
 
         self.conversation()  # the loop exists once the conversation does
         assert self.loop is not None
@@ -219,9 +219,7 @@ class MenuSession:
         ``restarted``: whether the embedded server was already restarted for this failure (a turn does that
         off the event loop before it reports); None restarts it here, outside any running loop.
         """
-        from redis.exceptions import RedisError
-
-        from lab11_persistence.redis_history.connection import RedisPasswordRefusedError, RedisUnavailableError
+        from lab11_persistence.console.deferred import RedisError, RedisPasswordRefusedError, RedisUnavailableError
 
         detail = self._one_line(error)
         sign_in = _in_chain(error, "ClientAuthenticationError")  # azure.core: no Azure credential worked
@@ -281,13 +279,13 @@ class MenuSession:
             self.term.error("Stopped. Nothing from this turn was saved; you can send it again.")
 
     async def _stream_reply(self, prompt: str) -> None:
-        import asyncio
-
-        from redis.exceptions import RedisError
-
-        from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError
-        from lab11_persistence.redis_history.connection import RedisUnavailableError
-        from lab11_persistence.redis_history.window import CATCH_UP_NOTICE
+        from lab11_persistence.console.deferred import (
+            CATCH_UP_NOTICE,
+            RedisError,
+            RedisUnavailableError,
+            ReplicaConfirmationError,
+            asyncio,
+        )
 
         CATCH_UP_NOTICE.set(self._say_catching_up)  # this task's context only
         conversation = self.conversation()
