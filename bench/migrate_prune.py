@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.document import replace_section
 from bench.export_import import run_command, seed
 from bench.server import valkey_server
 from tests.support.app_driver import app_env
@@ -88,20 +89,8 @@ def section(rows: list[dict[str, float]], command: str = "python -m bench", load
 
 
 def write_section(document: Path, lines: list[str]) -> None:
-    """Put the section into docs/benchmarks.md: in place of its earlier version, else before the plot's."""
-    text = document.read_text(encoding="utf-8")
-    block = "\n".join(lines)  # ends with a new line
-    if TITLE in text:
-        start = text.index(TITLE)
-        following = text.find("\n## ", start)
-        rest = text[following + 1 :] if following != -1 else ""
-        text = text[:start] + block + ("\n" + rest if rest else "")
-    elif "\n## list_messages against history length" in text:
-        at = text.index("\n## list_messages against history length") + 1
-        text = text[:at] + block + "\n" + text[at:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    document.write_text(text, encoding="utf-8")
+    """Put the section into docs/benchmarks.md (``bench.document.replace_section``)."""
+    replace_section(document, TITLE, lines)
 
 
 def main(argv: list[str] | None = None) -> int:
