@@ -17,19 +17,13 @@ import redis
 
 from tests.support.app_driver import APP, LabApp, assert_clean
 from tests.support.app_driver import app_env as clean_env
+from tests.support.messages import lab_entry
 from tests.support.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.app
 
 INDEX = "lab11.recent-threads"
 ESCAPES = "\x1b]0;TITLE\x07\x1b[2J\rOVERWRITE"
-
-
-def entry(role: str, text: str) -> str:
-    """A message as the lab's release stores it."""
-    return json.dumps(
-        {"type": "chat_message", "role": {"type": "role", "value": role}, "contents": [{"type": "text", "text": text}]}
-    )
 
 
 @pytest.fixture
@@ -76,7 +70,9 @@ def seed_many(client: redis.Redis, count: int) -> None:
     pipe = client.pipeline(transaction=False)
     for number in range(count):
         thread_id = f"thread_{number:05d}"
-        pipe.rpush(f"lab11:{thread_id}", entry("user", f"question {number}"), entry("assistant", f"answer {number}"))
+        pipe.rpush(
+            f"lab11:{thread_id}", lab_entry("user", f"question {number}"), lab_entry("assistant", f"answer {number}")
+        )
         pipe.zadd(INDEX, {thread_id: 1_700_000_000 + number + 0.123456})
     pipe.rpush("lab11:thread_00007", "{corrupt: not json")
     pipe.execute()
@@ -108,7 +104,7 @@ def test_export_all_then_import_into_a_flushed_server_restores_every_key_entry_a
 
 
 def test_the_export_file_is_private_to_its_user(lab11, client: redis.Redis, tmp_path: Path) -> None:
-    save_thread(client, "thread_a", [entry("user", "hello")], 1_700_000_000)
+    save_thread(client, "thread_a", [lab_entry("user", "hello")], 1_700_000_000)
     export = tmp_path / "a.jsonl"
 
     assert lab11("export", "thread_a", "-o", str(export)).returncode == 0
@@ -132,11 +128,11 @@ def test_importing_the_same_file_twice_changes_nothing(lab11, client: redis.Redi
 
 
 def test_import_keeps_a_thread_that_holds_messages_unless_replace(lab11, client: redis.Redis, tmp_path: Path) -> None:
-    exported_entries = [entry("user", "as exported")]
+    exported_entries = [lab_entry("user", "as exported")]
     save_thread(client, "thread_a", exported_entries, 1_700_000_000)
     export = tmp_path / "a.jsonl"
     lab11("export", "thread_a", "-o", str(export))
-    client.rpush("lab11:thread_a", entry("assistant", "written after the export"))
+    client.rpush("lab11:thread_a", lab_entry("assistant", "written after the export"))
     newer = client.lrange("lab11:thread_a", 0, -1)
 
     lab11("import", str(export))
@@ -149,8 +145,10 @@ def test_import_keeps_a_thread_that_holds_messages_unless_replace(lab11, client:
 
 
 def test_show_finds_a_thread_by_number_by_id_and_by_key(lab11, client: redis.Redis) -> None:
-    save_thread(client, "thread_old", [entry("user", "older thread")], 1_700_000_000)
-    save_thread(client, "thread_new", [entry("user", "I'm Ana"), entry("assistant", "Hello Ana")], 1_700_000_100)
+    save_thread(client, "thread_old", [lab_entry("user", "older thread")], 1_700_000_000)
+    save_thread(
+        client, "thread_new", [lab_entry("user", "I'm Ana"), lab_entry("assistant", "Hello Ana")], 1_700_000_100
+    )
 
     shown = [lab11("show", thread).stdout for thread in ("1", "thread_new", "lab11:thread_new")]
 
@@ -164,8 +162,8 @@ def test_show_finds_a_thread_by_number_by_id_and_by_key(lab11, client: redis.Red
 
 
 def test_threads_lists_the_most_recent_first_with_count_and_first_words(lab11, client: redis.Redis) -> None:
-    save_thread(client, "thread_old", [entry("user", "older thread")], 1_700_000_000)
-    save_thread(client, "thread_new", [entry("user", "I'm Ana"), entry("assistant", "Hi")], 1_700_000_100)
+    save_thread(client, "thread_old", [lab_entry("user", "older thread")], 1_700_000_000)
+    save_thread(client, "thread_new", [lab_entry("user", "I'm Ana"), lab_entry("assistant", "Hi")], 1_700_000_100)
 
     rows = lab11("threads").stdout.splitlines()[1:]
 
@@ -176,7 +174,7 @@ def test_threads_lists_the_most_recent_first_with_count_and_first_words(lab11, c
 
 
 def test_json_output_is_only_the_json_document(lab11, client: redis.Redis) -> None:
-    save_thread(client, "thread_a", [entry("user", "hello"), "not json"], 1_700_000_000)
+    save_thread(client, "thread_a", [lab_entry("user", "hello"), "not json"], 1_700_000_000)
 
     listed = json.loads(lab11("threads", "--json").stdout)
     shown = json.loads(lab11("show", "thread_a", "--json").stdout)
@@ -188,7 +186,7 @@ def test_json_output_is_only_the_json_document(lab11, client: redis.Redis) -> No
 
 
 def test_a_stored_escape_sequence_is_shown_inert_by_show_and_threads(lab11, client: redis.Redis) -> None:
-    save_thread(client, "thread_evil", [entry("user", ESCAPES)], 1_700_000_000)
+    save_thread(client, "thread_evil", [lab_entry("user", ESCAPES)], 1_700_000_000)
 
     outputs = [
         lab11(*command).stdout for command in (("show", "1"), ("threads",), ("export", "1", "--format", "markdown"))
@@ -202,8 +200,8 @@ def test_a_stored_escape_sequence_is_shown_inert_by_show_and_threads(lab11, clie
 def test_delete_removes_the_thread_from_threads_and_from_the_menu(
     lab11, client: redis.Redis, env: dict[str, str], tmp_path: Path
 ) -> None:
-    save_thread(client, "thread_keep", [entry("user", "keep me")], 1_700_000_000)
-    save_thread(client, "thread_gone", [entry("user", "forget me")], 1_700_000_100)
+    save_thread(client, "thread_keep", [lab_entry("user", "keep me")], 1_700_000_000)
+    save_thread(client, "thread_gone", [lab_entry("user", "forget me")], 1_700_000_100)
 
     deleted = lab11("delete", "thread_gone", "--yes")
 
@@ -224,7 +222,7 @@ def test_delete_removes_the_thread_from_threads_and_from_the_menu(
 
 
 def test_delete_asks_first_and_no_answer_deletes_nothing(lab11, client: redis.Redis) -> None:
-    save_thread(client, "thread_a", [entry("user", "hello")], 1_700_000_000)
+    save_thread(client, "thread_a", [lab_entry("user", "hello")], 1_700_000_000)
 
     refused = lab11("delete", "thread_a", stdin="n\n")
     unanswered = lab11("delete", "thread_a")
@@ -238,7 +236,7 @@ def test_delete_asks_first_and_no_answer_deletes_nothing(lab11, client: redis.Re
 def test_one_ctrl_c_at_the_delete_question_ends_the_command_and_deletes_nothing(
     client: redis.Redis, env: dict[str, str], tmp_path: Path
 ) -> None:
-    save_thread(client, "thread_a", [entry("user", "hello")], 1_700_000_000)
+    save_thread(client, "thread_a", [lab_entry("user", "hello")], 1_700_000_000)
     app = LabApp(env, tmp_path, argv=[sys.executable, str(APP), "delete", "thread_a"])
     try:
         app.expect_exact("(y/N): ")
@@ -251,7 +249,7 @@ def test_one_ctrl_c_at_the_delete_question_ends_the_command_and_deletes_nothing(
 
 
 def test_an_unknown_thread_is_one_line_and_exit_status_2(lab11, client: redis.Redis) -> None:
-    save_thread(client, "thread_a", [entry("user", "hello")], 1_700_000_000)
+    save_thread(client, "thread_a", [lab_entry("user", "hello")], 1_700_000_000)
 
     for command in (("delete", "thread_a", "thread_nope", "--yes"), ("show", "thread_nope"), ("show", "9")):
         result = lab11(*command)
@@ -260,7 +258,7 @@ def test_an_unknown_thread_is_one_line_and_exit_status_2(lab11, client: redis.Re
     assert client.exists("lab11:thread_a") == 1  # nothing deleted when one of them is unknown
 
 
-GOOD_LINE = json.dumps({"key": "lab11:t1", "thread_id": "t1", "entries": [entry("user", "hi")], "last_used": 1.5})
+GOOD_LINE = json.dumps({"key": "lab11:t1", "thread_id": "t1", "entries": [lab_entry("user", "hi")], "last_used": 1.5})
 
 
 @pytest.mark.parametrize(
@@ -309,7 +307,7 @@ def test_the_commands_do_not_load_the_agent_framework() -> None:
 def test_menu_option_5_asks_the_same_question_as_delete(
     client: redis.Redis, env: dict[str, str], tmp_path: Path
 ) -> None:
-    save_thread(client, "thread_a", [entry("user", "hello")], 1_700_000_000)
+    save_thread(client, "thread_a", [lab_entry("user", "hello")], 1_700_000_000)
     app = LabApp(env, tmp_path)
     try:
         app.menu()

@@ -16,18 +16,13 @@ import redis
 from lab11_persistence.redis_history.sealing import Keyring, is_sealed, key_id_of
 from tests.support.app_driver import APP, assert_clean, wait_for
 from tests.support.app_driver import app_env as clean_env
+from tests.support.messages import lab_entry
 from tests.support.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.app
 
 INDEX = "lab11.recent-threads"
 FACT = "my passport number is X1234567"
-
-
-def entry(role: str, text: str) -> str:
-    return json.dumps(
-        {"type": "chat_message", "role": {"type": "role", "value": role}, "contents": [{"type": "text", "text": text}]}
-    )
 
 
 def lab11(env: dict[str, str], cwd: Path, *args: str, keys: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -84,7 +79,7 @@ def test_a_mixed_thread_then_rekey_all_seals_everything_under_the_first_key(
     env: dict[str, str], tmp_path: Path, client: redis.Redis
 ) -> None:
     old, new = new_key(env, tmp_path, "old"), new_key(env, tmp_path, "new")
-    client.rpush("lab11:thread_m", entry("user", FACT), *seal(old, "thread_m", entry("assistant", "noted")))
+    client.rpush("lab11:thread_m", lab_entry("user", FACT), *seal(old, "thread_m", lab_entry("assistant", "noted")))
     client.zadd(INDEX, {"thread_m": 1_700_000_000.0})
     both = f"{new},{old}"
 
@@ -106,7 +101,7 @@ def test_a_missing_key_is_one_line_naming_it_and_nothing_changes(
     env: dict[str, str], tmp_path: Path, client: redis.Redis
 ) -> None:
     old, new = new_key(env, tmp_path, "old"), new_key(env, tmp_path, "new")
-    client.rpush("lab11:thread_k", *seal(old, "thread_k", entry("user", FACT)))
+    client.rpush("lab11:thread_k", *seal(old, "thread_k", lab_entry("user", FACT)))
     client.zadd(INDEX, {"thread_k": 1_700_000_000.0})
     before = client.lrange("lab11:thread_k", 0, -1)
 
@@ -123,7 +118,7 @@ def test_export_writes_sealed_entries_and_decrypt_writes_plaintext_both_imported
     env: dict[str, str], tmp_path: Path, client: redis.Redis
 ) -> None:
     key = new_key(env, tmp_path, "k1")
-    client.rpush("lab11:thread_e", *seal(key, "thread_e", entry("user", FACT), entry("assistant", "noted")))
+    client.rpush("lab11:thread_e", *seal(key, "thread_e", lab_entry("user", FACT), lab_entry("assistant", "noted")))
     client.zadd(INDEX, {"thread_e": 1_700_000_000.0})
     sealed_file, plain_file = tmp_path / "sealed.jsonl", tmp_path / "plain.jsonl"
 
@@ -144,8 +139,8 @@ def test_export_writes_sealed_entries_and_decrypt_writes_plaintext_both_imported
 
 def test_migrate_needs_decrypt_for_a_sealed_thread(env: dict[str, str], tmp_path: Path, client: redis.Redis) -> None:
     key = new_key(env, tmp_path, "k1")
-    client.rpush("lab11:thread_g", *seal(key, "thread_g", entry("user", FACT)))
-    client.rpush("lab11:thread_p", entry("user", "plaintext thread"))
+    client.rpush("lab11:thread_g", *seal(key, "thread_g", lab_entry("user", FACT)))
+    client.rpush("lab11:thread_p", lab_entry("user", "plaintext thread"))
     scoped = ["--application-id", "travel-app"]
 
     refused = lab11(env, tmp_path, "migrate", "--all", *scoped, keys=key)
@@ -164,8 +159,8 @@ def test_an_export_imported_into_another_scope_is_sealed_again_for_its_new_key(
 ) -> None:
     key, other = new_key(env, tmp_path, "k1"), new_key(env, tmp_path, "k2")
     export = tmp_path / "lab.jsonl"
-    lines = [export_line(f"thread_{number:03d}", [entry("user", "plaintext")]) for number in range(250)]
-    lines.append(export_line("thread_x", seal(key, "thread_x", entry("user", FACT))))  # after the first batch
+    lines = [export_line(f"thread_{number:03d}", [lab_entry("user", "plaintext")]) for number in range(250)]
+    lines.append(export_line("thread_x", seal(key, "thread_x", lab_entry("user", FACT))))  # after the first batch
     export.write_text("".join(lines))
     scoped = ["--application-id", "travel-app"]
 
@@ -188,7 +183,9 @@ def test_rekey_stopped_by_ctrl_c_leaves_every_thread_whole_and_the_next_run_fini
     for start in range(0, count, 2000):
         pipe = client.pipeline(transaction=False)
         for number in range(start, start + 2000):
-            pipe.rpush(f"lab11:thread_{number:05d}", entry("user", f"q{number}"), entry("assistant", f"a{number}"))
+            pipe.rpush(
+                f"lab11:thread_{number:05d}", lab_entry("user", f"q{number}"), lab_entry("assistant", f"a{number}")
+            )
             pipe.zadd(INDEX, {f"thread_{number:05d}": 1_700_000_000 + number})
         pipe.execute()
     key = new_key(env, tmp_path, "k1")

@@ -14,10 +14,10 @@ import pytest
 from agent_framework import ChatMessage
 
 from lab11_persistence.redis_history.archive import IMPORT_WRITTEN, ThreadDump, import_threads
-from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError
 from lab11_persistence.redis_history.history import RedisHistory
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
+from tests.support.confirmation import write_turns
 
 pytestmark = pytest.mark.cluster
 
@@ -81,18 +81,6 @@ def cut_replica(
         yield scenario
     finally:
         scenario.resume()
-
-
-async def write_turns(store: RedisChatMessageStore, numbers: range) -> tuple[set[int], set[int]]:
-    acknowledged, reported = set(), set()
-    for number in numbers:
-        try:
-            await store.add_messages([ChatMessage(role="user", text=f"turn {number}")])
-            acknowledged.add(number)
-        except ReplicaConfirmationError as error:
-            assert "replica" in str(error)
-            reported.add(number)
-    return acknowledged, reported
 
 
 async def surviving_turns(cluster: ValkeyCluster, key_prefix: str) -> set[int]:

@@ -11,10 +11,9 @@ import asyncio
 import time
 
 import pytest
-from agent_framework import ChatMessage
 
-from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError
 from redis_chat_message_store import RedisChatMessageStore
+from tests.support.confirmation import write_turns
 from tests.support.sentinel import DataNode, SentinelDeployment
 
 pytestmark = pytest.mark.sentinel
@@ -32,19 +31,6 @@ def store_on(sentinel: SentinelDeployment, thread_id: str, min_replicas: int = 0
         min_replicas=min_replicas,
         replica_timeout_ms=WAIT_MS,
     )
-
-
-async def write_turns(store: RedisChatMessageStore, numbers: range) -> tuple[set[int], set[int]]:
-    """Each turn once; returns (acknowledged, reported as short of replicas)."""
-    acknowledged, reported = set(), set()
-    for number in numbers:
-        try:
-            await store.add_messages([ChatMessage(role="user", text=f"turn {number}")])
-            acknowledged.add(number)
-        except ReplicaConfirmationError as error:
-            assert "replica" in str(error)
-            reported.add(number)
-    return acknowledged, reported
 
 
 async def surviving_turns(sentinel: SentinelDeployment, thread_id: str) -> set[int]:
