@@ -12,8 +12,9 @@ from agent_framework import ChatMessage
 
 from lab11_persistence.offline_model.reasoning import summarize_messages
 from redis_chat_message_store import RedisChatMessageStore
-from tests.app.test_commands import client, entry, env, lab11, save_thread  # noqa: F401 (fixtures)
+from tests.app.test_commands import client, env, lab11, save_thread  # noqa: F401 (fixtures)
 from tests.support.app_driver import LabApp, assert_clean
+from tests.support.messages import lab_entry
 from tests.support.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.app
@@ -41,7 +42,7 @@ def peek_at_the_latest_thread(environment: dict[str, str], cwd: Path) -> str:
 
 
 def test_the_menu_says_1_message_not_1_messages(client: redis.Redis, env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
-    save_thread(client, "thread_one", [entry("user", "Just one question.")], 1_700_000_000)
+    save_thread(client, "thread_one", [lab_entry("user", "Just one question.")], 1_700_000_000)
 
     peeked = peek_at_the_latest_thread(env, tmp_path)
 

@@ -23,8 +23,9 @@ import redis
 from lab11_persistence.console import progress
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.migration import PAGE_SIZE, convert_entries
-from tests.app.test_commands import INDEX, client, entry, env, lab11, save_thread  # noqa: F401 (fixtures)
+from tests.app.test_commands import INDEX, client, env, lab11, save_thread  # noqa: F401 (fixtures)
 from tests.support.app_driver import APP, assert_clean, wait_for
+from tests.support.messages import lab_entry
 
 SCOPE = ["--application-id", "travel-app", "--tenant-id", "acme"]
 TARGET = KeyLayout.resolve("lab11", tenant_id="acme", application_id="travel-app")
@@ -45,7 +46,9 @@ def seed(client: redis.Redis, count: int, *, score: float = 1_700_000_000) -> No
     pipe = client.pipeline(transaction=False)
     for number in range(count):
         thread_id = f"thread_{number:05d}"
-        pipe.rpush(f"lab11:{thread_id}", entry("user", f"question {number}"), entry("assistant", f"answer {number}"))
+        pipe.rpush(
+            f"lab11:{thread_id}", lab_entry("user", f"question {number}"), lab_entry("assistant", f"answer {number}")
+        )
         pipe.zadd(INDEX, {thread_id: score + number})
     pipe.execute()
 
@@ -55,8 +58,8 @@ def seed(client: redis.Redis, count: int, *, score: float = 1_700_000_000) -> No
 
 @pytest.mark.app
 def test_migrate_named_threads_says_where_each_went(lab11, client: redis.Redis) -> None:  # noqa: F811
-    save_thread(client, "thread_a", [entry("user", "hi"), entry("assistant", "hello")], 1_700_000_000)
-    save_thread(client, "thread_b", [entry("user", "hey")], 1_700_000_001)
+    save_thread(client, "thread_a", [lab_entry("user", "hi"), lab_entry("assistant", "hello")], 1_700_000_000)
+    save_thread(client, "thread_b", [lab_entry("user", "hey")], 1_700_000_001)
     result = lab11("migrate", "thread_a", "lab11:thread_b", *SCOPE)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -88,7 +91,7 @@ def test_a_bad_argument_or_an_unknown_thread_writes_nothing(
     arguments: list[str],
     says: str,
 ) -> None:
-    save_thread(client, "thread_a", [entry("user", "hi")], 1_700_000_000)
+    save_thread(client, "thread_a", [lab_entry("user", "hi")], 1_700_000_000)
     before = everything(client)
     result = lab11("migrate", *arguments)
     assert result.returncode == 2
@@ -186,7 +189,7 @@ def test_stopped_by_ctrl_c_every_thread_is_whole_and_the_next_run_finishes(
     assert 0 < migrated < count, "the run was not stopped midway"
     for thread_id, source, target in zip(ids, sources, targets, strict=True):
         number = int(thread_id[-5:])
-        original = [entry("user", f"question {number}"), entry("assistant", f"answer {number}")]
+        original = [lab_entry("user", f"question {number}"), lab_entry("assistant", f"answer {number}")]
         assert target in ([], convert_entries(original)), thread_id  # whole, or not there at all
         assert source in ([], original) and (source or target), thread_id  # a source goes only once copied
 
@@ -223,8 +226,8 @@ def test_progress_is_shown_once_a_run_takes_more_than_a_second(
 @pytest.mark.app
 def test_prune_dry_run_lists_then_yes_deletes(lab11, client: redis.Redis) -> None:  # noqa: F811
     now = time.time()
-    save_thread(client, "thread_old", [entry("user", "long ago")], now - 40 * DAY)
-    save_thread(client, "thread_new", [entry("user", "yesterday"), entry("assistant", "ok")], now - DAY)
+    save_thread(client, "thread_old", [lab_entry("user", "long ago")], now - 40 * DAY)
+    save_thread(client, "thread_new", [lab_entry("user", "yesterday"), lab_entry("assistant", "ok")], now - DAY)
     before = everything(client)
     dry = lab11("prune", "--older-than", "30d", "--dry-run")
     assert dry.returncode == 0, dry.stderr
@@ -246,10 +249,10 @@ def test_prune_dry_run_lists_then_yes_deletes(lab11, client: redis.Redis) -> Non
 @pytest.mark.app
 def test_prune_works_on_one_scope_only(lab11, client: redis.Redis) -> None:  # noqa: F811
     old = time.time() - 90 * DAY
-    save_thread(client, "thread_lab", [entry("user", "mine")], old)
+    save_thread(client, "thread_lab", [lab_entry("user", "mine")], old)
     other = KeyLayout.resolve("lab11", tenant_id="globex", application_id="travel-app")
     for layout in (TARGET, other):
-        client.rpush(layout.key("thread_s"), entry("user", "scoped"))
+        client.rpush(layout.key("thread_s"), lab_entry("user", "scoped"))
         client.zadd(layout.index_key, {"thread_s": old})
     result = lab11("prune", "--older-than", "30d", "--yes", *SCOPE)
     assert result.returncode == 0 and "Deleted 1 thread" in result.stdout
@@ -260,7 +263,7 @@ def test_prune_works_on_one_scope_only(lab11, client: redis.Redis) -> None:  # n
 @pytest.mark.app
 @pytest.mark.parametrize("age", ["30", "0d", "-1d", "30x", "d", "1.5d"])
 def test_a_bad_age_is_one_line_and_deletes_nothing(lab11, client: redis.Redis, age: str) -> None:  # noqa: F811
-    save_thread(client, "thread_old", [entry("user", "long ago")], 1_000)
+    save_thread(client, "thread_old", [lab_entry("user", "long ago")], 1_000)
     result = lab11("prune", "--older-than", age, "--yes")
     assert result.returncode == 2 and "--older-than" in one_line(result.stderr)
     assert client.exists("lab11:thread_old") == 1
@@ -276,7 +279,7 @@ def test_every_command_works_on_the_scope_the_settings_or_options_name(
     env: dict[str, str],  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    save_thread(client, "thread_lab", [entry("user", "in the lab's layout")], 1_700_000_000)
+    save_thread(client, "thread_lab", [lab_entry("user", "in the lab's layout")], 1_700_000_000)
     assert lab11("migrate", "thread_lab", *SCOPE).returncode == 0
     key = TARGET.key("thread_lab")
     env.update(LAB11_APPLICATION_ID="travel-app", LAB11_TENANT_ID="acme")  # the settings name the same scope

@@ -14,8 +14,9 @@ import pytest
 
 from lab11_persistence.redis_history.summary import Summary
 from lab11_persistence.summaries import SUMMARIZING_INSTRUCTIONS
-from tests.app.test_commands import entry, save_thread
+from tests.app.test_commands import save_thread
 from tests.support.app_driver import APP, LabApp, app_env, assert_clean
+from tests.support.messages import lab_entry
 from tests.support.model_server import ModelServer, RecordedRequest
 from tests.support.valkey import ValkeyProcess
 
@@ -88,7 +89,10 @@ def test_a_long_catch_up_before_a_turn_is_said_in_one_line(
     model_server.reply = reply
     client = redis_server.client()
     save_thread(
-        client, "thread_long", [entry("user", "My name is Ana."), *(entry("user", f"m{n}") for n in range(60))], 1.0
+        client,
+        "thread_long",
+        [lab_entry("user", "My name is Ana."), *(lab_entry("user", f"m{n}") for n in range(60))],
+        1.0,
     )
     env = app_env(
         tmp_path / "home",
@@ -123,7 +127,7 @@ def _run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProc
 
 def test_show_threads_export_and_import_carry_the_summary(tmp_path: Path, redis_server: ValkeyProcess) -> None:
     client = redis_server.client()
-    save_thread(client, "thread_s", [entry("user", f"m{n}") for n in range(6)], 1_700_000_000.0)
+    save_thread(client, "thread_s", [lab_entry("user", f"m{n}") for n in range(6)], 1_700_000_000.0)
     record = Summary("The user said: My name is Ana.", covers=12, in_list=2, last="x").record()
     client.set("{lab11:thread_s}:summary", record)
     env = app_env(tmp_path / "home", tmp_path / "data", REDIS_URL=redis_server.url)
@@ -147,10 +151,15 @@ def test_show_threads_export_and_import_carry_the_summary(tmp_path: Path, redis_
 
 
 def test_an_export_made_before_summaries_still_imports(tmp_path: Path, redis_server: ValkeyProcess) -> None:
-    line = {"key": "lab11:thread_old", "thread_id": "thread_old", "entries": [entry("user", "hi")], "last_used": None}
+    line = {
+        "key": "lab11:thread_old",
+        "thread_id": "thread_old",
+        "entries": [lab_entry("user", "hi")],
+        "last_used": None,
+    }
     (tmp_path / "old.jsonl").write_text(json.dumps(line) + "\n")
     env = app_env(tmp_path / "home", tmp_path / "data", REDIS_URL=redis_server.url)
     assert _run(env, tmp_path, "import", str(tmp_path / "old.jsonl")).returncode == 0
     client = redis_server.client()
-    assert client.lrange("lab11:thread_old", 0, -1) == [entry("user", "hi")]
+    assert client.lrange("lab11:thread_old", 0, -1) == [lab_entry("user", "hi")]
     assert not client.exists("{lab11:thread_old}:summary")
