@@ -7,7 +7,6 @@ the embedded server holds is sealed. A key dropped too early ends the app with o
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -15,34 +14,18 @@ from pathlib import Path
 import pytest
 
 from lab11_persistence.redis_history.sealing import is_sealed
-from tests.support.app_driver import LabApp, assert_clean, embedded_redis
+from tests.support.app_driver import FIRST, QUESTION, LabApp, assert_clean, chat_twice_and_exit, embedded_redis
 
 pytestmark = pytest.mark.app
-
-FIRST = "Hi, my name is Ada and I want to go to Lisbon."
-SECOND = "I love seafood and my budget is 1500 euros."
-QUESTION = "What is my name and where do I want to go?"
 
 
 def key_entry(key_id: str) -> str:
     return f"{key_id}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode('ascii')}"
 
 
-def chat_twice_and_exit(start_app: Callable[..., LabApp], keys: str) -> str:
-    app = start_app({"LAB11_ENCRYPTION_KEYS": keys})
-    app.menu()
-    key = re.search(r"Current Redis key: (lab11:thread_[0-9a-f-]+)", app.transcript)
-    assert key, app.transcript
-    app.say(FIRST)
-    app.say(SECOND)
-    assert app.exit() == 0
-    assert_clean(app.transcript)
-    return key.group(1)
-
-
 def test_a_sealed_thread_is_recalled_after_a_restart(start_app: Callable[..., LabApp], data_dir: Path) -> None:
     keys = key_entry("k1")
-    key = chat_twice_and_exit(start_app, keys)
+    key = chat_twice_and_exit(start_app, {"LAB11_ENCRYPTION_KEYS": keys})
     with embedded_redis(data_dir) as client:
         stored = client.lrange(key, 0, -1)
     assert len(stored) == 4 and all(map(is_sealed, stored))
@@ -66,7 +49,7 @@ def test_a_sealed_thread_is_recalled_after_a_restart(start_app: Callable[..., La
 
 
 def test_a_missing_key_ends_the_app_with_one_line_naming_it(start_app: Callable[..., LabApp], data_dir: Path) -> None:
-    key = chat_twice_and_exit(start_app, key_entry("dropped"))
+    key = chat_twice_and_exit(start_app, {"LAB11_ENCRYPTION_KEYS": key_entry("dropped")})
     with embedded_redis(data_dir) as client:
         before = client.lrange(key, 0, -1)
 

@@ -11,27 +11,10 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.support.app_driver import LabApp, assert_clean
+from tests.support.app_driver import FIRST, QUESTION, SECOND, LabApp, assert_clean, chat_twice_and_exit
 from tests.support.model_server import ModelServer
 
 pytestmark = pytest.mark.app
-
-FIRST = "Hi, my name is Ada and I want to go to Lisbon."
-SECOND = "I love seafood and my budget is 1500 euros."
-QUESTION = "What is my name and where do I want to go?"
-
-
-def _chat_twice_and_exit(start_app: Callable[..., LabApp], env: dict[str, str] | None = None) -> str:
-    """First run: two turns, then exit; returns the Redis key shown in the menu."""
-    app = start_app(env)
-    app.menu()
-    key = re.search(r"Current Redis key: (lab11:thread_[0-9a-f-]+)", app.transcript)
-    assert key, app.transcript
-    app.say(FIRST)
-    app.say(SECOND)
-    assert app.exit() == 0
-    assert_clean(app.transcript)
-    return key.group(1)
 
 
 def _load_first_saved_thread(app: LabApp, key: str) -> None:
@@ -49,7 +32,7 @@ def _load_first_saved_thread(app: LabApp, key: str) -> None:
 
 def test_offline_model_remembers_earlier_turns_after_a_restart(start_app: Callable[..., LabApp]) -> None:
     """After exit and restart, the loaded thread's history reaches the offline model."""
-    key = _chat_twice_and_exit(start_app)
+    key = chat_twice_and_exit(start_app)
 
     app = start_app()
     app.menu()
@@ -84,7 +67,7 @@ def _restart_flow_through_model_server(
     start_app: Callable[..., LabApp], model_server: ModelServer, env: dict[str, str]
 ) -> list[tuple[str, str]]:
     """Chat twice, restart, load the thread, ask again; returns what the model was sent last."""
-    key = _chat_twice_and_exit(start_app, env)
+    key = chat_twice_and_exit(start_app, env)
     assert len(model_server.answered) == 2
     app = start_app(env)
     app.menu()

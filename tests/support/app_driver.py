@@ -260,3 +260,22 @@ def _text(entry: dict[str, object]) -> str:
 def same_text(shown: str, stored: str) -> bool:
     """The terminal's rendering of a reply against the stored text (whitespace aside)."""
     return " ".join(shown.split()) == " ".join(stored.split())
+
+
+# The lab's "tell it facts, restart, ask" conversation, as the restart tests have it.
+FIRST = "Hi, my name is Ada and I want to go to Lisbon."
+SECOND = "I love seafood and my budget is 1500 euros."
+QUESTION = "What is my name and where do I want to go?"
+
+
+def chat_twice_and_exit(start_app: Callable[..., LabApp], env: dict[str, str] | None = None) -> str:
+    """First run: two turns (FIRST, SECOND), then exit; returns the Redis key shown in the menu."""
+    app = start_app(env)
+    app.menu()
+    key = re.search(r"Current Redis key: (lab11:thread_[0-9a-f-]+)", app.transcript)
+    assert key, app.transcript
+    app.say(FIRST)
+    app.say(SECOND)
+    assert app.exit() == 0
+    assert_clean(app.transcript)
+    return key.group(1)
