@@ -76,6 +76,8 @@ def cut_replica(
     redis_cluster: ValkeyCluster, key_prefix: str, whole_cluster_afterwards: list[ClusterNode]
 ) -> Iterator[CutReplica]:
     scenario = CutReplica(redis_cluster, f"{key_prefix}:cut-replica")
+    # An earlier failover test may have just restarted this shard's replica: it confirms nothing until in sync.
+    scenario.primary.wait_until_replicated()
     whole_cluster_afterwards.append(scenario.primary)  # restarted (as a replica) once the test is over
     try:
         yield scenario
