@@ -6,8 +6,6 @@ the embedded server holds is sealed. A key dropped too early ends the app with o
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,12 +13,9 @@ import pytest
 
 from lab11_persistence.redis_history.sealing import is_sealed
 from tests.support.app_driver import FIRST, QUESTION, LabApp, assert_clean, chat_twice_and_exit, embedded_redis
+from tests.support.encryption_keys import key_entry
 
 pytestmark = pytest.mark.app
-
-
-def key_entry(key_id: str) -> str:
-    return f"{key_id}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode('ascii')}"
 
 
 def test_a_sealed_thread_is_recalled_after_a_restart(start_app: Callable[..., LabApp], data_dir: Path) -> None:

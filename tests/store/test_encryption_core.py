@@ -7,9 +7,7 @@ The server-side proofs (MONITOR, a scan of every key, the commands, the app) are
 
 from __future__ import annotations
 
-import base64
 import logging
-import secrets
 from typing import Any
 
 import fakeredis
@@ -24,14 +22,11 @@ from lab11_persistence.redis_history.message_json import message_text
 from lab11_persistence.redis_history.rekey import CURRENT, REKEYED, WOULD_REKEY, rekey_all, rekey_threads
 from lab11_persistence.redis_history.sealing import Keyring, MissingKeyError, is_sealed, key_id_of
 from redis_chat_message_store import RedisChatMessageStore
+from tests.support.encryption_keys import key_entry
 
 pytestmark = pytest.mark.fast
 
 FACT = "my passport number is X1234567"
-
-
-def key_entry(key_id: str) -> str:
-    return f"{key_id}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode('ascii')}"
 
 
 OLD, NEW = key_entry("2026-06"), key_entry("2026-12")

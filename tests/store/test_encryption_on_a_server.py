@@ -6,7 +6,6 @@ the old key, a missing key, a moved entry and the summary behave as on fakeredis
 
 from __future__ import annotations
 
-import base64
 import logging
 import secrets
 import threading
@@ -22,6 +21,7 @@ from lab11_persistence.redis_history.rekey import REKEYED, rekey_all, rekey_thre
 from lab11_persistence.redis_history.sealing import MissingKeyError, is_sealed, key_id_of
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support import acl
+from tests.support.encryption_keys import key_entry
 from tests.support.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.server
@@ -32,10 +32,6 @@ TURNS = [
     ("My passport number is X1234567.", "Noted."),
     ("I love seafood.", "Lisbon has plenty."),
 ]
-
-
-def key_entry(key_id: str) -> str:
-    return f"{key_id}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode('ascii')}"
 
 
 OLD, NEW = key_entry("old"), key_entry("new")

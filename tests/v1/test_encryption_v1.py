@@ -3,9 +3,7 @@ layouts, and a thread the lab's release sealed continued here. Runs in .venv-v1;
 
 from __future__ import annotations
 
-import base64
 import re
-import secrets
 import sys
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from agent_framework import Message
 from lab11_persistence.redis_history.sealing import Keyring, MissingKeyError, is_sealed, key_id_of
 from lab11_persistence.v1.history_provider import RedisHistoryProvider
 from tests.support.app_driver import APP, LabApp, app_env, assert_clean, embedded_redis, stop_embedded_server
+from tests.support.encryption_keys import key_entry
 from tests.support.valkey import ValkeyProcess
 
 pytestmark = pytest.mark.v1
@@ -28,10 +27,6 @@ LAB_ENTRY = (
     '{"type":"chat_message","role":{"type":"role","value":"user"},"contents":[{"type":"text",'
     '"text":"My name is Ana and I fly to Lisbon."}]}'
 )
-
-
-def key_entry(key_id: str) -> str:
-    return f"{key_id}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode('ascii')}"
 
 
 KEY = key_entry("v1-key")

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import AsyncIterator
 from typing import IO
 
-from lab11_persistence.config import EXIT_OK, EXIT_SETUP
+from lab11_persistence.config import EXIT_OK, EXIT_REDIS, EXIT_SETUP
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.console.progress import Progress, walk_pages
 from lab11_persistence.console.thread_lookup import resolve_thread
+from lab11_persistence.console.wording import unconfirmed_line
 from lab11_persistence.counting import counted
 from lab11_persistence.encryption_setting import SETTING
 from lab11_persistence.redis_history.history import RedisHistory
@@ -41,6 +43,8 @@ def rekey_line(result: Rekey) -> str:
         words += f" ({_entries(result.rewritten)})"
     if result.unreadable:
         words += f"; {_entries(result.unreadable)} that do not open left as they are"
+    if not result.confirmed:
+        words += f"; confirmed by {result.replicas} replica{'s' if result.replicas != 1 else ''} only"
     return f"{inert_line(result.thread_id)}: {words}"
 
 
@@ -57,18 +61,25 @@ async def cmd_rekey(history: RedisHistory, args: argparse.Namespace, out: IO[str
             yield await rekey_threads(history, thread_ids[start : start + PAGE_SIZE], dry_run=args.dry_run)
 
     progress = Progress(None if args.all else len(thread_ids), "checked")
-    counts = dict.fromkeys((REKEYED, WOULD_REKEY, CURRENT, GONE, BUSY, "entries", "unreadable"), 0)
+    counts = dict.fromkeys((REKEYED, WOULD_REKEY, CURRENT, GONE, BUSY, "entries", "unreadable", "unconfirmed"), 0)
 
     def tally(result: Rekey) -> None:
         counts[result.outcome] += 1
         counts["entries"] += result.rewritten
         counts["unreadable"] += result.unreadable
-        if not args.all or result.outcome == BUSY:
+        counts["unconfirmed"] += not result.confirmed
+        if not args.all or result.outcome == BUSY or not result.confirmed:
             out.write(rekey_line(result) + "\n")
 
     pages = rekey_all(history, dry_run=args.dry_run) if args.all else explicit_pages()
     await walk_pages(pages, progress, "rekeyed", tally)
     out.write(rekey_summary(counts, history.codec.keyring.sealing_key_id or "", args.dry_run) + "\n")
+    if counts["unconfirmed"]:  # a failover could bring back the old key's entries: it must stay for now
+        unconfirmed = unconfirmed_line(
+            counts["unconfirmed"], history.confirmation.min_replicas, "rekeyed", "they would be back under the old key"
+        )
+        sys.stderr.write(f"lab11: {unconfirmed} Keep the old key until a rekey is confirmed.\n")
+        return EXIT_REDIS
     return EXIT_SETUP if counts[BUSY] else EXIT_OK
 
 

@@ -54,11 +54,12 @@ def history_heading(redis_key: str, kept: int, removed: int) -> str:
     return f"History of {inert_line(redis_key)} (messages {first:,} to {last:,} of the conversation, oldest first):"
 
 
-def unconfirmed_line(threads: int, required: int) -> str:
-    """What a writing command says of the threads it wrote that fewer replicas than asked confirmed in time."""
+def unconfirmed_line(threads: int, required: int, done: str = "written", risk: str = "they would be lost") -> str:
+    """What a writing command says of the threads it wrote (``done``: or deleted, or rekeyed) that fewer replicas
+    than asked confirmed in time, and what a failover now would do to them (``risk``)."""
     return (
-        f"{counted(threads, 'thread')} written on the primary but not confirmed by {required} "
-        f"replica{'s' if required != 1 else ''} in time (LAB11_MIN_REPLICAS): they would be lost if the primary "
+        f"{counted(threads, 'thread')} {done} on the primary but not confirmed by {required} "
+        f"replica{'s' if required != 1 else ''} in time (LAB11_MIN_REPLICAS): {risk} if the primary "
         "failed before its replicas catch up."
     )
 

@@ -1,5 +1,6 @@
 """Where a history's confirmed writes go: the turn's MULTI/EXEC and its WAIT, an import's or a migration's
-writes and theirs, each on the connection that wrote, to the primary that serves the key.
+writes and theirs, a rekey's watched transaction and its, each on the connection that wrote, to the primary
+that serves the key.
 
 On a single server or a Sentinel-managed primary that is the history's own client. On a cluster it is a plain
 client of the slot's primary (``slot_primary``), because a WAIT counts the writes of the connection it is sent
@@ -25,6 +26,7 @@ from lab11_persistence.redis_history.confirmation import (
     run_confirmed,
 )
 from lab11_persistence.redis_history.slot_primary import SlotPrimaries
+from lab11_persistence.redis_history.watched_transaction import WatchedTransaction
 
 __all__ = ["ConfirmedWriter"]
 
@@ -32,7 +34,8 @@ T = TypeVar("T")
 
 
 class ConfirmedWriter:
-    """A history's writes confirmed by ``confirmation.min_replicas`` replicas (used only when that is above 0)."""
+    """A history's writes confirmed by ``confirmation.min_replicas`` replicas (``transaction`` and ``writes`` are
+    used only when that is above 0; ``watched`` always, its WAIT only then)."""
 
     def __init__(self, client: Any, confirmation: ReplicaConfirmation) -> None:
         self.client = client
@@ -62,6 +65,17 @@ class ConfirmedWriter:
 
         async def on_the_primary() -> ConfirmedReplies:
             return await run_confirmed(await self._primary_for(key), queue, self.confirmation)
+
+        return await self._on_primaries(on_the_primary)
+
+    async def watched(self, key: str, work: Callable[[WatchedTransaction], Awaitable[T]]) -> T:
+        """``work(transaction)`` on one connection held to the primary of ``key``: WATCH, reads, then ``commit``'s
+        MULTI/EXEC and WAIT (none for 0 replicas) in one round trip. Run it under ``RedisHistory.call``, and look
+        again on WatchError."""
+
+        async def on_the_primary() -> T:
+            async with WatchedTransaction(await self._primary_for(key), self.confirmation) as transaction:
+                return await work(transaction)
 
         return await self._on_primaries(on_the_primary)
 

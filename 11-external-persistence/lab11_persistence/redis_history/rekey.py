@@ -8,7 +8,10 @@ thread) is left exactly as it is, never deleted.
 Each thread is rewritten whole or not at all: one optimistic transaction (WATCH on the thread's list,
 its summary and its write token, then LSET of each changed entry and SET of the summary, keeping their
 expiry, in MULTI/EXEC). A turn written meanwhile changes a watched key, so the rewrite is refused and
-done again over the thread as it now is: that turn is kept, sealed or not. A crash, a kill or Ctrl-C
+done again over the thread as it now is: that turn is kept, sealed or not. Under ``min_replicas`` the
+EXEC is followed by WAIT on the same held connection (``watched_transaction``), and a rewrite fewer
+replicas confirmed in time is reported (``Rekey.confirmed``): a failover could bring back the entries
+under the old key, so that key must stay until a rekey is confirmed. A crash, a kill or Ctrl-C
 before EXEC changes nothing; a thread already under the first key is read and left alone, so running
 it again goes on where it stopped, and a second run finds nothing to do.
 
@@ -24,9 +27,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from lab11_persistence.redis_history.connection import RETRIES
 from lab11_persistence.redis_history.history import RedisHistory
+from lab11_persistence.redis_history.watched_transaction import WatchedTransaction
 
 __all__ = ["CURRENT", "GONE", "REKEYED", "WOULD_REKEY", "Rekey", "rekey_all", "rekey_threads"]
 
@@ -39,12 +46,15 @@ REKEYED, WOULD_REKEY, CURRENT, GONE, BUSY = "rekeyed", "would be rekeyed", "curr
 @dataclass(frozen=True)
 class Rekey:
     """What became of one thread: ``outcome``, how many entries (the summary counted as one) were rewritten
-    (or would be), and how many needed it but do not open (left as they are)."""
+    (or would be), and how many needed it but do not open (left as they are). A rewrite under ``min_replicas``
+    is ``confirmed`` once that many replicas hold it (``replicas``: how many did in time)."""
 
     thread_id: str
     outcome: str
     rewritten: int = 0
     unreadable: int = 0
+    confirmed: bool = True
+    replicas: int = 0
 
 
 def _stale(history: RedisHistory, entries: Sequence[Any], summary: Any) -> int:
@@ -73,54 +83,78 @@ async def rekey_threads(history: RedisHistory, thread_ids: Sequence[str], *, dry
 
 
 async def _rekey_one(history: RedisHistory, thread_id: str, dry_run: bool) -> Rekey:
+    committed_unheard = False  # an attempt sent its EXEC and lost the connection before the replies came
+
+    async def once() -> Rekey:
+        nonlocal committed_unheard
+        try:
+            result = await history.confirmed.watched(
+                history.key(thread_id), lambda transaction: _rekey_once(history, transaction, thread_id, dry_run)
+            )
+        except _LostCommit as lost:
+            committed_unheard = True
+            raise lost.error from None
+        if committed_unheard and result.outcome == CURRENT:  # that EXEC ran; its WAIT's answer was lost with it
+            return Rekey(thread_id, REKEYED, result.rewritten, result.unreadable, confirmed=not history.confirmation)
+        return result
+
     for _ in range(ATTEMPTS):
         try:
-            return await history.call(lambda: _rekey_once(history, thread_id, dry_run))
+            return await history.call(once, tries_of_our_own=RETRIES)  # redis-py's retries are not on this connection
         except WatchError:
             continue  # a turn (or another rekey) landed meanwhile: look again at the thread as it now is
     return Rekey(thread_id, BUSY)
 
 
-async def _rekey_once(history: RedisHistory, thread_id: str, dry_run: bool) -> Rekey:
+class _LostCommit(Exception):
+    """The connection went after the rewrite was sent: it may have run (``error`` is the connection's)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+async def _rekey_once(history: RedisHistory, transaction: WatchedTransaction, thread_id: str, dry_run: bool) -> Rekey:
     codec, keyring = history.codec, history.codec.keyring
     key, summary_key = history.key(thread_id), history.summary_key(thread_id)
-    async with await history.transaction() as pipe:
-        await pipe.watch(key, summary_key, history.write_token_key(thread_id))  # one hash slot
-        try:
-            entries = await pipe.lrange(key, 0, -1)
-        except ResponseError:  # no longer a list since the page was read: not a thread to touch
-            return Rekey(thread_id, GONE)
-        if not entries:
-            return Rekey(thread_id, GONE)
-        summary = await pipe.get(summary_key)
-        changed: dict[int, str] = {}
-        unreadable = 0
-        for index, entry in enumerate(entries):
-            if keyring.needs_rekey(entry):
-                opened = codec.open_or_none(entry, key)  # MissingKeyError propagates: a configuration error
-                if opened is None:
-                    unreadable += 1
-                else:
-                    changed[index] = codec.seal_one(opened, key)
-        new_summary = None
-        if isinstance(summary, str) and keyring.needs_rekey(summary):
-            opened = codec.open_or_none(summary, key)
+    await transaction.watch(key, summary_key, history.write_token_key(thread_id))  # one hash slot
+    try:
+        entries = await transaction.read("LRANGE", key, 0, -1)
+    except ResponseError as error:  # no longer a list since the page was read: not a thread to touch
+        if not str(error).startswith("WRONGTYPE"):
+            raise
+        return Rekey(thread_id, GONE)
+    if not entries:
+        return Rekey(thread_id, GONE)
+    summary = await transaction.read("GET", summary_key)
+    changed: dict[int, str] = {}
+    unreadable = 0
+    for index, entry in enumerate(entries):
+        if keyring.needs_rekey(entry):
+            opened = codec.open_or_none(entry, key)  # MissingKeyError propagates: a configuration error
             if opened is None:
                 unreadable += 1
             else:
-                new_summary = codec.seal_one(opened, key)
-        rewritten = len(changed) + (new_summary is not None)
-        if not rewritten:
-            return Rekey(thread_id, CURRENT, 0, unreadable)
-        if dry_run:
-            return Rekey(thread_id, WOULD_REKEY, rewritten, unreadable)
-        pipe.multi()
-        for index, entry in changed.items():
-            pipe.lset(key, index, entry)
-        if new_summary is not None:
-            pipe.set(summary_key, new_summary, keepttl=True)
-        await pipe.execute()
-    return Rekey(thread_id, REKEYED, rewritten, unreadable)
+                changed[index] = codec.seal_one(opened, key)
+    new_summary = None
+    if isinstance(summary, str) and keyring.needs_rekey(summary):
+        opened = codec.open_or_none(summary, key)
+        if opened is None:
+            unreadable += 1
+        else:
+            new_summary = codec.seal_one(opened, key)
+    rewritten = len(changed) + (new_summary is not None)
+    if not rewritten:
+        return Rekey(thread_id, CURRENT, 0, unreadable)
+    if dry_run:
+        return Rekey(thread_id, WOULD_REKEY, rewritten, unreadable)
+    commands: list[tuple[Any, ...]] = [("LSET", key, index, entry) for index, entry in changed.items()]
+    if new_summary is not None:
+        commands.append(("SET", summary_key, new_summary, "KEEPTTL"))
+    try:
+        done = await transaction.commit(commands)
+    except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        raise _LostCommit(error) from None
+    return Rekey(thread_id, REKEYED, rewritten, unreadable, confirmed=done.confirmed, replicas=done.replicas)
 
 
 async def index_pages(history: RedisHistory, page_size: int = PAGE_SIZE) -> AsyncIterator[list[str]]:
