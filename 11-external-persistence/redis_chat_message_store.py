@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, MutableMapping, Sequence
+from functools import partial
 from typing import Any
 
 from agent_framework import AgentThread, ChatMessage
@@ -176,9 +177,8 @@ class RedisChatMessageStore(MicrosoftListMethods, StoreExtras):
             if self.max_messages and not summarized:
                 pipe.ltrim(redis_key, -self.max_messages, -1)
 
-        length = await self.history.write_turn(self.thread_id, the_labs_commands, summarized=summarized)
-        if self.window is not None:
-            self.window.fold_soon(self.thread_id, length)
+        fold = None if self.window is None else partial(self.window.fold_soon, self.thread_id)  # after the turn
+        await self.history.write_turn(self.thread_id, the_labs_commands, summarized=summarized, on_saved=fold)
 
     async def list_messages(self) -> list[ChatMessage]:
         """LRANGE 0 -1, oldest first; entries that are not messages are skipped (one warning each), never deleted.

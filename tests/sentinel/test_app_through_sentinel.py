@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from lab11_persistence.redis_history.sealing import is_sealed
 from tests.support.app_driver import APP, LabApp, assert_clean
 from tests.support.app_driver import app_env as clean_env
+from tests.support.encryption_keys import key_entry
 from tests.support.sentinel import SentinelDeployment
 
 pytestmark = pytest.mark.sentinel
 
+KEY = key_entry("sentinel")
 UNCONFIRMED = "saved on the primary but confirmed by 0 of 1 replica in time"
 
 
@@ -157,6 +160,85 @@ def test_an_import_no_replica_confirmed_counts_the_threads_and_exits_non_zero(
     assert result.returncode == 1
     assert "2 threads written on the primary but not confirmed by 1 replica" in result.stderr
     assert_clean(result.stderr)
+
+
+def test_a_rekey_no_replica_confirmed_counts_the_threads_and_exits_non_zero(
+    sentinel: SentinelDeployment, lab11: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    seed(sentinel, "thread_to_rekey", ["Seal me."])
+    sentinel.replica.pause()
+
+    result = lab11(
+        "rekey", "thread_to_rekey", LAB11_ENCRYPTION_KEYS=KEY, LAB11_MIN_REPLICAS="1", LAB11_REPLICA_TIMEOUT_MS="200"
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert "thread_to_rekey: rekeyed (1 entry); confirmed by 0 replicas only" in result.stdout
+    assert "1 thread rekeyed on the primary but not confirmed by 1 replica" in result.stderr
+    assert "back under the old key" in result.stderr and "Keep the old key" in result.stderr
+    with sentinel.primary.client() as client:
+        sealed = client.lindex("lab11:thread_to_rekey", 0)
+        client.delete("lab11:thread_to_rekey")  # sealed under a key the module's other tests do not hold
+        client.zrem("lab11.recent-threads", "thread_to_rekey")
+    assert is_sealed(sealed)  # rewritten on the primary all the same
+    assert_clean(result.stdout + result.stderr)
+    assert KEY.split(":", 1)[1] not in result.stdout + result.stderr
+
+
+def test_a_delete_no_replica_confirmed_says_so_and_exits_non_zero(
+    sentinel: SentinelDeployment, lab11: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    seed(sentinel, "thread_to_delete", ["Forget me."])
+    sentinel.replica.pause()
+
+    result = lab11("delete", "thread_to_delete", "--yes", LAB11_MIN_REPLICAS="1", LAB11_REPLICA_TIMEOUT_MS="200")
+
+    assert result.returncode == 1, result.stderr
+    assert "Deleted lab11:thread_to_delete (on the primary; not confirmed by its replicas)." in result.stdout
+    assert "1 thread deleted on the primary but not confirmed by 1 replica" in result.stderr
+    assert "they would come back" in result.stderr and result.stderr.count("\n") == 1
+    with sentinel.primary.client() as client:
+        assert client.exists("lab11:thread_to_delete") == 0
+
+
+def test_a_prune_no_replica_confirmed_counts_the_threads_and_exits_non_zero(
+    sentinel: SentinelDeployment, lab11: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    seed(sentinel, "thread_long_idle", ["Old news."])
+    with sentinel.primary.client() as client:
+        client.zadd("lab11.recent-threads", {"thread_long_idle": 1_000_000_000})  # 2001
+    sentinel.replica.pause()
+
+    result = lab11("prune", "--older-than", "365d", "--yes", LAB11_MIN_REPLICAS="1", LAB11_REPLICA_TIMEOUT_MS="200")
+
+    assert result.returncode == 1, result.stderr
+    assert "Deleted 1 thread (1 message)" in result.stdout
+    assert "1 thread deleted on the primary but not confirmed by 1 replica" in result.stderr
+    with sentinel.primary.client() as client:
+        assert client.exists("lab11:thread_long_idle") == 0
+
+
+def test_menu_option_5_says_a_deletion_no_replica_confirmed_in_one_line(
+    sentinel: SentinelDeployment, start_app: Callable[..., LabApp]
+) -> None:
+    seed(sentinel, "thread_from_the_menu", ["Forget me too."])
+    app = start_app(LAB11_MIN_REPLICAS="1", LAB11_REPLICA_TIMEOUT_MS="200")
+    app.menu()
+    sentinel.replica.pause()
+
+    app.choose("5")
+    app.expect_exact("Delete which thread?")
+    app.send("1")
+    app.expect_exact("(y/N): ")
+    app.send("y")
+    app.menu()
+    status = app.exit()
+
+    said = app.transcript.rsplit("(y/N): ", 1)[1]
+    assert "The thread is deleted on the primary but confirmed by 0 of 1 replica in time" in said
+    assert len([line for line in said.splitlines() if "replica" in line]) == 1
+    assert status == 0
+    assert_clean(app.transcript)
 
 
 def test_a_bad_sentinel_url_is_one_line(lab11: Callable[..., subprocess.CompletedProcess[str]]) -> None:

@@ -6,18 +6,20 @@ Both ask first, on standard input, as the menu's option 5 does (``wording.delete
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from contextlib import aclosing
 from typing import IO
 
-from lab11_persistence.config import EXIT_OK
+from lab11_persistence.config import EXIT_OK, EXIT_REDIS
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert_line
 from lab11_persistence.console.progress import Progress
 from lab11_persistence.console.terminal import StdinLines
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import delete_question, local_time, said_yes
+from lab11_persistence.console.wording import delete_question, local_time, said_yes, unconfirmed_line
 from lab11_persistence.counting import counted
+from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.retention import count_idle_threads, prune_threads
 
@@ -38,10 +40,27 @@ async def cmd_delete(history: RedisHistory, args: argparse.Namespace, out: IO[st
             question = f"Delete {threads} ({messages}): {listed}? (y/N): "
         if not await confirmed(question, out):
             return EXIT_OK
+    unconfirmed = 0
     for thread_id in thread_ids:
-        await history.clear(thread_id)
-        out.write(f"Deleted {inert_line(history.key(thread_id))}.\n")
-    return EXIT_OK
+        try:
+            await history.clear(thread_id)
+        except ReplicaConfirmationError:  # deleted on the primary all the same: said, and counted below
+            unconfirmed += 1
+            out.write(
+                f"Deleted {inert_line(history.key(thread_id))} (on the primary; not confirmed by its replicas).\n"
+            )
+        else:
+            out.write(f"Deleted {inert_line(history.key(thread_id))}.\n")
+    return _unconfirmed_deletions(history, unconfirmed)
+
+
+def _unconfirmed_deletions(history: RedisHistory, unconfirmed: int) -> int:
+    """The exit status after deleting: 1, with one line, if some deletion was short of LAB11_MIN_REPLICAS."""
+    if not unconfirmed:
+        return EXIT_OK
+    line = unconfirmed_line(unconfirmed, history.confirmation.min_replicas, "deleted", "they would come back")
+    sys.stderr.write(f"lab11: {line}\n")
+    return EXIT_REDIS
 
 
 async def confirmed(question: str, out: IO[str]) -> bool:
@@ -75,7 +94,7 @@ async def cmd_prune(history: RedisHistory, args: argparse.Namespace, out: IO[str
     if not args.dry_run and not args.yes and not await confirmed(question, out):
         return EXIT_OK
     progress = Progress(total, "checked" if args.dry_run else "pruned")
-    threads = messages = kept = done = 0
+    threads = messages = kept = done = unconfirmed = 0
     async with aclosing(prune_threads(history, cutoff, dry_run=args.dry_run)) as pages:
         async for page in pages:
             for pruned in page:
@@ -83,6 +102,7 @@ async def cmd_prune(history: RedisHistory, args: argparse.Namespace, out: IO[str
                     kept += 1
                     continue
                 threads, messages = threads + 1, messages + pruned.messages
+                unconfirmed += not pruned.confirmed
                 if args.dry_run:
                     used = local_time(pruned.last_used)
                     out.write(
@@ -98,4 +118,4 @@ async def cmd_prune(history: RedisHistory, args: argparse.Namespace, out: IO[str
     if kept:
         line += f"; {kept:,} written since, kept"
     out.write(line + ".\n")
-    return EXIT_OK
+    return _unconfirmed_deletions(history, unconfirmed)

@@ -219,7 +219,12 @@ class MenuSession:
         ``restarted``: whether the embedded server was already restarted for this failure (a turn does that
         off the event loop before it reports); None restarts it here, outside any running loop.
         """
-        from lab11_persistence.console.deferred import RedisError, RedisPasswordRefusedError, RedisUnavailableError
+        from lab11_persistence.console.deferred import (
+            RedisError,
+            RedisPasswordRefusedError,
+            RedisUnavailableError,
+            ReplicaConfirmationError,
+        )
 
         detail = self._one_line(error)
         sign_in = _in_chain(error, "ClientAuthenticationError")  # azure.core: no Azure credential worked
@@ -227,6 +232,8 @@ class MenuSession:
             self.term.error(self._one_line(entra))
         elif isinstance(error, RedisPasswordRefusedError):
             self.term.error(f"{detail}. Fix REDIS_URL and start the app again.")
+        elif isinstance(error, ReplicaConfirmationError):  # done on the primary (a deletion): said as it is
+            self.term.error(f"{detail}.")
         elif isinstance(error, RedisUnavailableError):
             if restarted is None:
                 restarted = self._restart_embedded_server()

@@ -57,16 +57,26 @@ class ReplicaConfirmationError(RuntimeError):
 
     Not a failed write: the data is on the primary, and sending it again would store it twice. It is at
     risk only if the primary fails before a replica catches up. ``replies`` are the transaction's own.
+    ``deletion``: the transaction deleted a thread, which a failover now would bring back.
     """
 
-    def __init__(self, confirmed: int, required: int, replies: Sequence[Any] = (), *, on_disk: bool = False) -> None:
+    def __init__(
+        self,
+        confirmed: int,
+        required: int,
+        replies: Sequence[Any] = (),
+        *,
+        on_disk: bool = False,
+        deletion: bool = False,
+    ) -> None:
         self.confirmed = confirmed
         self.required = required
         self.replies = list(replies)
         where = "on disk by" if on_disk else "by"
+        done, risk = ("thread is deleted", "come back") if deletion else ("turn is saved", "be lost")
         super().__init__(
-            f"The turn is saved on the primary but confirmed {where} {confirmed} of {required} "
-            f"replica{'s' if required != 1 else ''} in time; it would be lost if the primary failed now."
+            f"The {done} on the primary but confirmed {where} {confirmed} of {required} "
+            f"replica{'s' if required != 1 else ''} in time; it would {risk} if the primary failed now."
         )
 
 
@@ -116,10 +126,12 @@ class ConfirmedReplies:
     def confirmed(self) -> bool:
         return self.replicas >= self.required
 
-    def check(self) -> list[Any]:
+    def check(self, *, deletion: bool = False) -> list[Any]:
         """The replies, or ReplicaConfirmationError if fewer replicas than required confirmed."""
         if not self.confirmed:
-            raise ReplicaConfirmationError(self.replicas, self.required, self.replies, on_disk=self.on_disk)
+            raise ReplicaConfirmationError(
+                self.replicas, self.required, self.replies, on_disk=self.on_disk, deletion=deletion
+            )
         return self.replies
 
 

@@ -283,7 +283,14 @@ class RedisHistory:
 
     # -- one thread --------------------------------------------------------------------------
 
-    async def append(self, thread_id: str, entries: Sequence[str], *, summarized: bool = False) -> int | None:
+    async def append(
+        self,
+        thread_id: str,
+        entries: Sequence[str],
+        *,
+        summarized: bool = False,
+        on_saved: Callable[[int | None], None] | None = None,
+    ) -> int | None:
         """RPUSH ``entries`` and LTRIM to ``max_messages``: one turn's transaction (see ``write_turn``).
 
         ``summarized``: what falls out of a model's window leaves the list through its summary
@@ -299,9 +306,16 @@ class RedisHistory:
             if self.max_messages and not summarized:
                 pipe.ltrim(key, -self.max_messages, -1)
 
-        return await self.write_turn(thread_id, push_and_trim, summarized=summarized)
+        return await self.write_turn(thread_id, push_and_trim, summarized=summarized, on_saved=on_saved)
 
-    async def write_turn(self, thread_id: str, push: TurnCommands, *, summarized: bool = False) -> int | None:
+    async def write_turn(
+        self,
+        thread_id: str,
+        push: TurnCommands,
+        *,
+        summarized: bool = False,
+        on_saved: Callable[[int | None], None] | None = None,
+    ) -> int | None:
         """One turn's MULTI/EXEC, in one round trip, saved exactly once.
 
         ``push(pipe, key)`` queues the turn's own commands, its RPUSH first (the lab's RPUSH and LTRIM);
@@ -317,7 +331,8 @@ class RedisHistory:
 
         With ``confirmation`` (``min_replicas`` > 0) the WAIT follows the EXEC in the same round trip, on the
         same connection (``confirmed_writer``); fewer replicas in time raise ReplicaConfirmationError once
-        the turn is saved: it is on the primary, and it is never sent again.
+        the turn is saved: it is on the primary, and it is never sent again. ``on_saved(length)`` runs once the
+        turn is on the primary, confirmed or not (a window's fold, which need not wait for the replicas).
         """
         key, token_key, token = self.key(thread_id), self.write_token_key(thread_id), uuid.uuid4().hex
         sent = False
@@ -368,6 +383,8 @@ class RedisHistory:
             await asyncio.gather(write, self.call(lambda: self.index.touch(thread_id)))
         else:
             await write
+        if on_saved is not None:
+            on_saved(length)
         if confirmed is not None:  # saved on the primary either way: never sent again, reported instead
             confirmed.check()
         return length
@@ -510,14 +527,27 @@ class RedisHistory:
         return bool(await self.call(lambda: self.client.lrem(self.key(thread_id), 1, entry)))
 
     async def clear(self, thread_id: str) -> None:
-        """Delete the thread's history (its side keys, such as its summary, too) and forget it in the recency index."""
-        keys = self.thread_keys(thread_id)
+        """Delete the thread's history (its side keys, such as its summary, too) and forget it in the recency index.
 
-        async def delete_thread() -> None:
-            pipe = await self.transaction()
+        With ``confirmation``, the deletion is confirmed as a turn is (a failover to a replica that missed it
+        would bring the thread back): ReplicaConfirmationError once it is done on the primary, if fewer
+        replicas confirmed it in time.
+        """
+        keys = self.thread_keys(thread_id)
+        confirmed: ConfirmedReplies | None = None
+
+        def queue_deletion(pipe: Any) -> None:
             pipe.delete(*keys)
             if not self.cluster:
                 pipe.zrem(self.index_key, thread_id)
+
+        async def delete_thread() -> None:
+            nonlocal confirmed
+            if self.confirmation:
+                confirmed = await self.confirmed.transaction(keys[0], queue_deletion)
+                return
+            pipe = await self.transaction()
+            queue_deletion(pipe)
             await pipe.execute()
 
         if self.cluster:  # the index is in another slot: its own command, alongside
@@ -526,6 +556,8 @@ class RedisHistory:
             )
         else:
             await self.call(delete_thread)
+        if confirmed is not None:
+            confirmed.check(deletion=True)
 
     async def transaction(self) -> Any:
         """A MULTI/EXEC pipeline (use ``watch`` on it for an optimistic transaction)."""

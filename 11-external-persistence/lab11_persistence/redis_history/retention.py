@@ -78,6 +78,7 @@ class Pruned:
     last_used: float
     messages: int
     kept: bool = False
+    confirmed: bool = True  # under min_replicas: whether that many replicas hold the deletion
 
 
 async def count_idle_threads(history: RedisHistory, cutoff: float) -> int:
@@ -124,19 +125,30 @@ async def _count_messages(history: RedisHistory, page: list[tuple[str, float]]) 
 
 
 async def _prune_page(history: RedisHistory, page: list[tuple[str, float]], cutoff: float) -> list[Pruned]:
-    """One script per thread, pipelined; on a cluster the index entries follow, in their own slot."""
-    pipe = history.client.pipeline(transaction=False)
-    for thread_id, _ in page:
+    """One script per thread, pipelined; on a cluster the index entries follow, in their own slot. With the
+    history's ``min_replicas``, each primary's WAIT follows its scripts (``ConfirmedWriter.writes``)."""
+
+    def prune(pipe: Any, thread_id: str) -> None:
         token = history.write_token_key(thread_id)
         keys = [history.key(thread_id), token, *(key for key in history.thread_keys(thread_id)[1:] if key != token)]
         if history.cluster:
             pipe.eval(_PRUNE_THREAD, len(keys), *keys)
         else:
             pipe.eval(_PRUNE, len(keys) + 1, *keys, history.index_key, repr(float(cutoff)), thread_id)
-    replies: list[Any] = await pipe.execute()
+
+    if history.confirmation:
+        writes = [
+            (history.key(thread_id), lambda pipe, thread_id=thread_id: prune(pipe, thread_id)) for thread_id, _ in page
+        ]
+        replies_and_confirmed = await history.confirmed.writes(writes)
+    else:
+        pipe = history.client.pipeline(transaction=False)
+        for thread_id, _ in page:
+            prune(pipe, thread_id)
+        replies_and_confirmed = [(reply, True) for reply in await pipe.execute()]
     results = [
-        Pruned(thread_id, history.key(thread_id), score, max(int(reply), 0), kept=int(reply) == KEPT)
-        for (thread_id, score), reply in zip(page, replies, strict=True)
+        Pruned(thread_id, history.key(thread_id), score, max(int(reply), 0), int(reply) == KEPT, confirmed)
+        for (thread_id, score), (reply, confirmed) in zip(page, replies_and_confirmed, strict=True)
     ]
     gone = [result.thread_id for result in results if not result.kept]
     if history.cluster and gone:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from agent_framework import Content, HistoryProvider, Message
@@ -155,9 +156,8 @@ class RedisHistoryProvider(HistoryProvider):
         else:
             entries = [encode_entry(lab_message_dict(normalize(message.to_dict()))) for message in messages]
         summarized = self.window is not None and self.window.summarizes
-        length = await self.history.append(session_id, entries, summarized=summarized)
-        if self.window is not None:
-            self.window.fold_soon(session_id, length)
+        fold = None if self.window is None else partial(self.window.fold_soon, session_id)  # confirmed or not
+        await self.history.append(session_id, entries, summarized=summarized, on_saved=fold)
 
     async def clear(self, session_id: str | None) -> None:
         await self.history.clear(self.history.layout.session_thread_id(session_id))
