@@ -14,9 +14,12 @@ from collections.abc import Iterator
 import pytest
 from agent_framework import ChatMessage
 
+from lab11_persistence.redis_history.history import RedisHistory
+from lab11_persistence.redis_history.rekey import REKEYED, rekey_threads
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support import acl
 from tests.support.cluster import ValkeyCluster
+from tests.support.encryption_keys import key_entry
 
 pytestmark = pytest.mark.cluster
 
@@ -65,4 +68,28 @@ async def test_the_store_on_a_cluster_runs_under_the_app_user(
     for store in stores:
         await store.clear()
         await store.aclose()
+    assert _refused(redis_cluster) == []
+
+
+async def test_confirmed_turns_and_a_confirmed_rekey_on_a_cluster_run_under_the_app_user(
+    redis_cluster: ValkeyCluster, cluster_password: str
+) -> None:
+    """LAB11_MIN_REPLICAS (WAIT on the slot's primary) and ``lab11 rekey`` (WATCH, MULTI/EXEC, WAIT there too)."""
+    for primary in redis_cluster.primaries():  # a replica restarted by an earlier test confirms once in sync
+        primary.wait_until_replicated()
+    url = f"redis://{acl.USER}:{cluster_password}@{redis_cluster.live_node().address}/0"
+    thread = f"least-privilege-{uuid.uuid4().hex[:8]}"
+    confirmed = {"min_replicas": 1, "replica_timeout_ms": 2000}
+    store = RedisChatMessageStore(redis_url=url, thread_id=thread, key_prefix=acl.KEY_PREFIX, cluster=True, **confirmed)
+    await store.add_messages([ChatMessage(role="user", text="a confirmed turn")])
+    await store.aclose()
+
+    history = RedisHistory.connect(
+        url, cluster=True, key_prefix=acl.KEY_PREFIX, encryption_keys=key_entry("acl"), **confirmed
+    )
+    [result] = await rekey_threads(history, [thread])
+    await history.clear(thread)
+    await history.aclose()
+
+    assert (result.outcome, result.confirmed) == (REKEYED, True)
     assert _refused(redis_cluster) == []
