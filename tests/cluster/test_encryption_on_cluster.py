@@ -39,12 +39,14 @@ def cluster_store(cluster: ValkeyCluster, key_prefix: str, thread_id: str, keys:
     )
 
 
+def threads_on_every_primary(cluster: ValkeyCluster, key_prefix: str) -> list[str]:
+    return [thread_id for ids in cluster.thread_ids_on_every_primary(key_prefix).values() for thread_id in ids]
+
+
 async def test_sealed_threads_on_every_primary_read_back_and_rekey(
     redis_cluster: ValkeyCluster, key_prefix: str
 ) -> None:
-    thread_ids = [
-        thread_id for ids in redis_cluster.thread_ids_on_every_primary(key_prefix).values() for thread_id in ids
-    ]
+    thread_ids = threads_on_every_primary(redis_cluster, key_prefix)
     for thread_id in thread_ids:
         store = cluster_store(redis_cluster, key_prefix, thread_id, OLD)
         for number in range(3):
@@ -76,9 +78,7 @@ async def test_sealed_threads_on_every_primary_read_back_and_rekey(
 async def test_a_rekey_under_min_replicas_is_confirmed_by_each_threads_primary(
     redis_cluster: ValkeyCluster, key_prefix: str
 ) -> None:
-    thread_ids = [
-        thread_id for ids in redis_cluster.thread_ids_on_every_primary(key_prefix).values() for thread_id in ids
-    ]
+    thread_ids = threads_on_every_primary(redis_cluster, key_prefix)
     for thread_id in thread_ids:
         store = RedisChatMessageStore(
             redis_url=redis_cluster.url, thread_id=thread_id, key_prefix=key_prefix, cluster=True
