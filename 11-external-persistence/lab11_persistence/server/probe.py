@@ -45,6 +45,10 @@ class TooFewReplicasError(RedisProbeError):
     """The server has fewer replicas than LAB11_MIN_REPLICAS asks to confirm each turn (a setting to fix)."""
 
 
+class UntrustedCertificateError(RedisProbeError):
+    """The server's TLS certificate is not signed by a CA this machine (or REDIS_CA_CERT) trusts."""
+
+
 def probe_redis(
     url: str,
     *,
@@ -186,12 +190,20 @@ def _primary_of(url: str, ca_cert: str | None, timeout: float) -> str:
         where = parse_sentinel_url(url)
     except ValueError as error:
         raise RedisProbeError(f"REDIS_URL: {error}") from None
-    problems = []
+    problems: list[str] = []
+    untrusted: list[UntrustedCertificateError] = []
     for host, port in where.sentinels:
         try:
             address = _ask_sentinel(where, host, port, ca_cert, timeout)
-        except (OSError, RedisProbeError) as error:
-            problems.append(f"{host}:{port} {getattr(error, 'strerror', None) or error}")
+        except UntrustedCertificateError as error:
+            untrusted.append(error)
+            problems.append(str(error))
+            continue
+        except RedisProbeError as error:  # it names the sentinel
+            problems.append(str(error).rstrip("."))
+            continue
+        except OSError as error:
+            problems.append(f"{host}:{port} {error.strerror or error}")
             continue
         if address is None:
             raise RedisProbeError(
@@ -204,6 +216,8 @@ def _primary_of(url: str, ca_cert: str | None, timeout: float) -> str:
             credentials = f"{quote(where.username or '', safe='')}:{quote(where.password, safe='')}@"
         netloc = f"[{primary_host}]" if ":" in primary_host else primary_host
         return f"{'rediss' if where.tls else 'redis'}://{credentials}{netloc}:{primary_port}/{where.db}"
+    if len(untrusted) == len(where.sentinels):  # one CA signs them all, as a rule: the first one says it all
+        raise untrusted[0]
     raise RedisProbeError(f"No sentinel of REDIS_URL answered ({'; '.join(problems)}).")
 
 
@@ -289,7 +303,7 @@ def _start_tls(connection: socket.socket, context: ssl.SSLContext, host: str, wh
         return context.wrap_socket(connection, server_hostname=host)
     except ssl.SSLCertVerificationError as error:
         reason = error.verify_message or "certificate verify failed"
-        raise RedisProbeError(
+        raise UntrustedCertificateError(
             f"Redis at {where} has a TLS certificate this machine does not trust ({reason}). "
             "Set REDIS_CA_CERT to the CA bundle that signed it."
         ) from None
