@@ -104,12 +104,13 @@ def test_the_app_asks_the_check_to_count_every_primary_when_redis_cluster_is_set
 # -- on the real cluster -----------------------------------------------------------------------
 
 
-def _two_shards(cluster: ValkeyCluster) -> tuple[ClusterNode, ClusterNode, ClusterNode]:
-    """The primary REDIS_URL names, another primary, and that other primary's replica."""
+def _two_shards(cluster: ValkeyCluster) -> tuple[ClusterNode, ClusterNode, ClusterNode, ClusterNode]:
+    """The primary REDIS_URL names and its replica, another primary and that other primary's replica."""
     cluster.wait_until_replicas_online()
     shards = cluster.shards()
     named, other = sorted(shards)[:2]
-    return cluster.node_at(named), cluster.node_at(other), cluster.node_at(shards[other][0])
+    nodes = (named, shards[named][0], other, shards[other][0])
+    return cluster.node_at(nodes[0]), cluster.node_at(nodes[1]), cluster.node_at(nodes[2]), cluster.node_at(nodes[3])
 
 
 def _listed_replicas(primary: ClusterNode) -> int:
@@ -136,7 +137,7 @@ def test_more_replicas_than_any_primary_has_names_one_and_counts_them_all(redis_
 def test_a_primary_whose_replica_is_gone_is_found_though_the_url_names_another_primary(
     redis_cluster: ValkeyCluster, cluster_password: str, whole_cluster_afterwards: list[ClusterNode], tmp_path: Path
 ) -> None:
-    named, weakened, its_replica = _two_shards(redis_cluster)
+    named, named_replica, weakened, its_replica = _two_shards(redis_cluster)
     url = f"redis://{acl.USER}:{cluster_password}@{named.address}/0"
     its_replica.kill()
     whole_cluster_afterwards.append(its_replica)
@@ -145,11 +146,13 @@ def test_a_primary_whose_replica_is_gone_is_found_though_the_url_names_another_p
     probe_redis(url, min_replicas=1)  # the named node alone (as before): it has its replica
     with pytest.raises(TooFewReplicasError) as refused:
         probe_redis(url, min_replicas=1, cluster=True)
+    with pytest.raises(TooFewReplicasError) as refused_from_a_replica:  # a replica named: its primaries are judged
+        probe_redis(url.replace(named.address, named_replica.address), min_replicas=1, cluster=True)
     env = app_env(tmp_path / "home", tmp_path / "data", REDIS_URL=url, REDIS_CLUSTER="1", LAB11_MIN_REPLICAS="1")
     command = run_app(env, tmp_path, "threads")
 
     expected = f"LAB11_MIN_REPLICAS=1 but a primary of the cluster at {weakened.address} has 0 replicas connected"
-    assert expected in str(refused.value)
+    assert expected in str(refused.value) and expected in str(refused_from_a_replica.value)
     assert command.returncode == 2, command.stderr
     assert command.stderr.count("\n") == 1 and expected in command.stderr, command.stderr
     for shown in (str(refused.value), command.stdout + command.stderr):
