@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support import acl
 from tests.support.cluster import FIGURES, ClusterNode, ValkeyCluster
 
 
@@ -24,3 +26,19 @@ def whole_cluster_afterwards(redis_cluster: ValkeyCluster) -> Iterator[list[Clus
         FIGURES.append(
             f"  killed node(s) restarted on their data, cluster whole again in {time.monotonic() - started:.1f}s"
         )
+
+
+@pytest.fixture
+def cluster_password(redis_cluster: ValkeyCluster) -> Iterator[str]:
+    """The least-privilege user of tests/support/acl.py on every node (a cluster keeps its ACL per node), with an
+    empty ACL LOG; its password. Removed afterwards: the cluster is shared with the rest of the suite."""
+    password = secrets.token_urlsafe(24)
+    for node in redis_cluster.nodes:
+        with node.client() as admin:
+            admin.execute_command(*acl.acl_setuser_arguments(password))
+            admin.execute_command("ACL", "LOG", "RESET")
+    yield password
+    for node in redis_cluster.nodes:
+        if node.alive:
+            with node.client() as admin:
+                admin.execute_command("ACL", "DELUSER", acl.USER)

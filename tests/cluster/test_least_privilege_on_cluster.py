@@ -2,40 +2,26 @@
 
 A cluster keeps its ACL per node, so the user from ``tests/support/acl.py`` is created on all six
 (and removed afterwards: the cluster is shared with the rest of the suite). The cluster client
-also asks for the slot map (``CLUSTER SLOTS``) and the command table (``COMMAND``).
+also asks for the slot map (``CLUSTER SLOTS``) and the command table (``COMMAND``); so does the app's
+start-up check with LAB11_MIN_REPLICAS (``CLUSTER SLOTS``, then ``ROLE`` on every primary).
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from agent_framework import ChatMessage
 
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.rekey import REKEYED, rekey_threads
+from lab11_persistence.server.probe import probe_redis
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support import acl
 from tests.support.cluster import ValkeyCluster
 from tests.support.encryption_keys import key_entry
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def cluster_password(redis_cluster: ValkeyCluster) -> Iterator[str]:
-    password = secrets.token_urlsafe(24)
-    for node in redis_cluster.nodes:
-        with node.client() as admin:
-            admin.execute_command(*acl.acl_setuser_arguments(password))
-            admin.execute_command("ACL", "LOG", "RESET")
-    yield password
-    for node in redis_cluster.nodes:
-        if node.alive:
-            with node.client() as admin:
-                admin.execute_command("ACL", "DELUSER", acl.USER)
 
 
 def _refused(cluster: ValkeyCluster) -> list[str]:
@@ -92,4 +78,15 @@ async def test_confirmed_turns_and_a_confirmed_rekey_on_a_cluster_run_under_the_
     await history.aclose()
 
     assert (result.outcome, result.confirmed) == (REKEYED, True)
+    assert _refused(redis_cluster) == []
+
+
+def test_the_start_up_check_counts_every_primarys_replicas_under_the_app_user(
+    redis_cluster: ValkeyCluster, cluster_password: str
+) -> None:
+    """LAB11_MIN_REPLICAS on a cluster: CLUSTER SLOTS on the named node, then ROLE on each primary; nothing more."""
+    url = f"redis://{acl.USER}:{cluster_password}@{redis_cluster.live_node().address}/0"
+
+    probe_redis(url, min_replicas=1, cluster=True)
+
     assert _refused(redis_cluster) == []

@@ -8,12 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.settings import FIGURES
-from tests.support.tls import Certificates, TLSRedisProcess, make_certificates, redis_server_binary
-
-TLS_SKIP_REASON = (
-    "Debian's redis-server (with TLS) is not installed; run: bash tests/reliability/install-tls-server.sh "
-    "(.ci/run does, so CI never skips this)"
-)
+from tests.support.tls import Certificates, TLSRedisProcess, make_certificates, require_tls_server
 
 
 @pytest.fixture
@@ -25,8 +20,7 @@ def certificates(tmp_path: Path) -> Certificates:
 @pytest.fixture
 def tls_capable() -> None:
     """Skip (saying how to fix it) only when Debian's redis-server is missing."""
-    if redis_server_binary() is None:
-        pytest.skip(TLS_SKIP_REASON)
+    require_tls_server()
 
 
 @pytest.fixture

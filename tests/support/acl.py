@@ -81,9 +81,10 @@ COMMANDS: dict[str, str] = {
     # replica confirmation (LAB11_MIN_REPLICAS)
     "wait": "a turn, an import, a migration with min_replicas: how many replicas hold it, sent after the writes",
     "waitaof": "the same, on the replicas' disks, where a history is given ReplicaConfirmation(on_disk=True)",
-    "role": "the start-up check with LAB11_MIN_REPLICAS: how many replicas the primary has",
+    "role": "the start-up check with LAB11_MIN_REPLICAS: how many replicas the primary has (each one, on a cluster)",
     # a Redis Cluster (REDIS_CLUSTER=1)
-    "cluster|slots": "redis-py's cluster client learns which node holds which slots",
+    "cluster|slots": "redis-py's cluster client learns which node holds which slots; the start-up check with "
+    "LAB11_MIN_REPLICAS on a cluster lists the primaries whose replicas it counts",
     "command": "redis-py's cluster client learns which arguments of each command are keys",
 }
 

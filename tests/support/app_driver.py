@@ -174,6 +174,19 @@ def run_with_app_modules(script: str, timeout: float = TIMEOUT_SECONDS) -> subpr
     )
 
 
+def run_app(env: dict[str, str], cwd: Path, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python app.py ARGUMENTS`` (a ``lab11`` command, or the menu with no arguments) to its end, its output kept."""
+    return subprocess.run(
+        [sys.executable, str(APP), *arguments],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+
+
 def has_traceback(text: str) -> bool:
     return any(marker in text for marker in TRACEBACK_MARKERS)
 

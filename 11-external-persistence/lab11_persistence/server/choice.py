@@ -32,6 +32,7 @@ def redis_for(settings: Settings) -> tuple[str, EmbeddedServer | None]:
                 ca_cert=settings.redis_ca_cert,
                 token_credentials=token_credentials,
                 min_replicas=settings.min_replicas,
+                cluster=settings.redis_is_cluster,  # with min_replicas: every primary's replicas are counted
             )
         except TooFewReplicasError as error:  # a setting the server cannot meet: exit 2, as a bad setting
             raise SetupError(str(error), EXIT_SETUP) from None

@@ -16,13 +16,17 @@ still answers "does this server accept us", now for the identity that signed in.
 
 A ``redis+sentinel://`` URL is asked of its sentinels first (``SENTINEL MASTERS``), and
 the primary they name is checked. With ``min_replicas`` (``LAB11_MIN_REPLICAS``) the check also reads
-how many replicas the primary has (``ROLE``): fewer is ``TooFewReplicasError``.
+how many replicas the primary has (``ROLE``): fewer is ``TooFewReplicasError``. On a cluster
+(``cluster=True``, REDIS_CLUSTER) every primary is counted: the node the URL names lists them
+(``CLUSTER SLOTS``), and each is asked ``ROLE`` on a connection of its own, signed in as the URL says.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -41,6 +45,10 @@ class TooFewReplicasError(RedisProbeError):
     """The server has fewer replicas than LAB11_MIN_REPLICAS asks to confirm each turn (a setting to fix)."""
 
 
+class UntrustedCertificateError(RedisProbeError):
+    """The server's TLS certificate is not signed by a CA this machine (or REDIS_CA_CERT) trusts."""
+
+
 def probe_redis(
     url: str,
     *,
@@ -48,11 +56,13 @@ def probe_redis(
     timeout: float = TIMEOUT_SECONDS,
     token_credentials: tuple[str, str] | None = None,
     min_replicas: int = 0,
+    cluster: bool = False,
 ) -> None:
     """Connect, authenticate as the URL says, PING; raise RedisProbeError saying what is wrong.
 
     ``token_credentials``: ``(user name, token)`` from Microsoft Entra ID sign-in, sent instead of
-    the URL's credentials (it has none then). ``min_replicas``: how many replicas the server must have.
+    the URL's credentials (it has none then). ``min_replicas``: how many replicas the server must have;
+    with ``cluster`` (REDIS_CLUSTER), how many every primary of the cluster must have.
     """
     if is_sentinel_url(url):
         url = _primary_of(url, ca_cert, timeout)
@@ -67,43 +77,111 @@ def probe_redis(
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise RedisProbeError("REDIS_URL must start with redis://, rediss:// or unix://.")
 
-    context = _tls_context(ca_cert) if parts.scheme == "rediss" else None
-    commands: list[list[str]] = []
+    auth: list[str] | None = None
     if token_credentials is not None:
-        commands.append(["AUTH", *token_credentials])
+        auth = ["AUTH", *token_credentials]
     elif password is not None:
-        commands.append(["AUTH", username, password] if username else ["AUTH", password])
-    commands.append(["PING"])
-    try:
-        plain = _open(parts.scheme, parts.path, host, port, timeout)
-    except OSError as error:
-        reason = error.strerror or str(error) or type(error).__name__
-        raise RedisProbeError(
-            f"Cannot reach Redis at {where} ({reason}). Check REDIS_URL, or unset it to use the embedded server."
-        ) from None
-    with plain:  # the TLS socket takes over the connection, so it is closed too
-        connection = plain if context is None else _start_tls(plain, context, host, where)
-        with connection:
-            replies = _exchange(connection, commands)
-            sent = "token" if token_credentials is not None else "password" if password is not None else None
-            _judge(replies, where, sent=sent)
-            if min_replicas:
-                _count_replicas(connection, where, min_replicas)
+        auth = ["AUTH", username, password] if username else ["AUTH", password]
+    sign_in = _SignIn(
+        scheme=parts.scheme,
+        context=_tls_context(ca_cert) if parts.scheme == "rediss" else None,
+        auth=auth,
+        sent="token" if token_credentials is not None else "password" if password is not None else None,
+        timeout=timeout,
+    )
+    primaries: list[tuple[str, int]] = []
+    with sign_in.open(host, port, where, path=parts.path) as connection:
+        if min_replicas and cluster:
+            primaries = cluster_primaries(_ask(connection, ["CLUSTER", "SLOTS"], where), host)
+        elif min_replicas:
+            found = replicas_in_role(_ask(connection, ["ROLE"], where))
+            if found is not None and found < min_replicas:  # a replica node is not judged (see replicas_in_role)
+                raise TooFewReplicasError(
+                    f"LAB11_MIN_REPLICAS={min_replicas} but Redis at {where} has {found} replica"
+                    f"{'s' if found != 1 else ''} connected: every turn would be reported as unconfirmed "
+                    "(add replicas, or lower LAB11_MIN_REPLICAS)."
+                )
+    if primaries:
+        counts: dict[str, int | None] = {}
+        for primary_host, primary_port in primaries:
+            address = _address(primary_host, primary_port)
+            with sign_in.open(primary_host, primary_port, f"the cluster's primary {address}") as connection:
+                counts[address] = replicas_in_role(_ask(connection, ["ROLE"], address))
+        judge_cluster_replicas(counts, min_replicas)
 
 
-def _count_replicas(connection: socket.socket, where: str, min_replicas: int) -> None:
-    """``ROLE``'s list of replicas against LAB11_MIN_REPLICAS (a replica node is not judged: on a cluster the URL
-    may name one, and its primary's replicas are not its own). ROLE, not INFO: a narrower grant for the app's user."""
-    role = _ask(connection, ["ROLE"], where)
+class _SignIn:
+    """How to open a connection the way the URL says (TLS or not), sign in and PING: for the node the URL
+    names, and on a cluster for each of its primaries (same credentials: a cluster's ACL is per node)."""
+
+    def __init__(
+        self, *, scheme: str, context: ssl.SSLContext | None, auth: list[str] | None, sent: str | None, timeout: float
+    ) -> None:
+        """``auth``: the AUTH command to send first, if any; ``sent``: what it signs in with (``_judge``)."""
+        self.scheme, self.context, self.sent, self.timeout = scheme, context, sent, timeout
+        self.commands = [*([auth] if auth else []), ["PING"]]
+
+    @contextmanager
+    def open(self, host: str, port: int, where: str, *, path: str = "") -> Iterator[socket.socket]:
+        try:
+            plain = _open(self.scheme, path, host, port, self.timeout)
+        except OSError as error:
+            reason = error.strerror or str(error) or type(error).__name__
+            raise RedisProbeError(
+                f"Cannot reach Redis at {where} ({reason}). Check REDIS_URL, or unset it to use the embedded server."
+            ) from None
+        with plain:  # the TLS socket takes over the connection, so it is closed too
+            connection = plain if self.context is None else _start_tls(plain, self.context, host, where)
+            with connection:
+                _judge(_exchange(connection, self.commands), where, sent=self.sent)
+                yield connection
+
+
+def replicas_in_role(role: Any) -> int | None:
+    """How many replicas a ``ROLE`` reply lists (the primary lists only those online: connected, past their
+    first sync), or None for a node that is not a primary: it is not judged (on a cluster the URL may name a
+    replica, and its primary's replicas are not its own). ROLE, not INFO: a narrower grant for the app's user."""
     if not isinstance(role, list) or not role or role[0] != "master":
+        return None
+    return len(role[2]) if len(role) > 2 and isinstance(role[2], list) else 0
+
+
+def cluster_primaries(slots: Any, named_host: str) -> list[tuple[str, int]]:
+    """Each primary that serves slots, once, from a ``CLUSTER SLOTS`` reply (RESP2): ``[[start, end, [host,
+    port, id, ...], replica, ...], ...]``. An empty or ``?`` host means the node the URL names, as for redis-py."""
+    primaries: list[tuple[str, int]] = []
+    for entry in slots if isinstance(slots, list) else []:
+        if not isinstance(entry, list) or len(entry) < 3 or not isinstance(entry[2], list) or len(entry[2]) < 2:
+            continue
+        host, port = str(entry[2][0] or ""), int(entry[2][1])
+        primary = (named_host if host in ("", "?") else host, port)
+        if primary not in primaries:
+            primaries.append(primary)
+    if not primaries:
+        raise RedisProbeError("The cluster's slot map (CLUSTER SLOTS) names no primary: is it a cluster?")
+    return primaries
+
+
+def judge_cluster_replicas(counts: dict[str, int | None], min_replicas: int) -> None:
+    """``counts``: each primary's address and its replicas (None: it answered as a replica, so a failover is
+    under way and the node that took its slots is judged instead, or the next start judges it). Every primary
+    must have ``min_replicas``: a turn is confirmed by the replicas of its slot's primary."""
+    judged = {address: found for address, found in counts.items() if found is not None}
+    short = {address: found for address, found in judged.items() if found < min_replicas}
+    if not short:
         return
-    found = len(role[2]) if len(role) > 2 and isinstance(role[2], list) else 0
-    if found < min_replicas:
-        raise TooFewReplicasError(
-            f"LAB11_MIN_REPLICAS={min_replicas} but Redis at {where} has {found} replica"
-            f"{'s' if found != 1 else ''} connected: every turn would be reported as unconfirmed "
-            "(add replicas, or lower LAB11_MIN_REPLICAS)."
-        )
+    weakest = min(short, key=lambda address: (short[address], address))
+    found = short[weakest]
+    others = f" ({len(short)} of {len(judged)} primaries have fewer than {min_replicas})" if len(short) > 1 else ""
+    raise TooFewReplicasError(
+        f"LAB11_MIN_REPLICAS={min_replicas} but a primary of the cluster at {weakest} has {found} replica"
+        f"{'s' if found != 1 else ''} connected{others}: turns written to its slots would be reported as "
+        "unconfirmed (add replicas, or lower LAB11_MIN_REPLICAS)."
+    )
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _primary_of(url: str, ca_cert: str | None, timeout: float) -> str:
@@ -112,12 +190,20 @@ def _primary_of(url: str, ca_cert: str | None, timeout: float) -> str:
         where = parse_sentinel_url(url)
     except ValueError as error:
         raise RedisProbeError(f"REDIS_URL: {error}") from None
-    problems = []
+    problems: list[str] = []
+    untrusted: list[UntrustedCertificateError] = []
     for host, port in where.sentinels:
         try:
             address = _ask_sentinel(where, host, port, ca_cert, timeout)
-        except (OSError, RedisProbeError) as error:
-            problems.append(f"{host}:{port} {getattr(error, 'strerror', None) or error}")
+        except UntrustedCertificateError as error:
+            untrusted.append(error)
+            problems.append(str(error))
+            continue
+        except RedisProbeError as error:  # it names the sentinel
+            problems.append(str(error).rstrip("."))
+            continue
+        except OSError as error:
+            problems.append(f"{host}:{port} {error.strerror or error}")
             continue
         if address is None:
             raise RedisProbeError(
@@ -130,6 +216,8 @@ def _primary_of(url: str, ca_cert: str | None, timeout: float) -> str:
             credentials = f"{quote(where.username or '', safe='')}:{quote(where.password, safe='')}@"
         netloc = f"[{primary_host}]" if ":" in primary_host else primary_host
         return f"{'rediss' if where.tls else 'redis'}://{credentials}{netloc}:{primary_port}/{where.db}"
+    if len(untrusted) == len(where.sentinels):  # one CA signs them all, as a rule: the first one says it all
+        raise untrusted[0]
     raise RedisProbeError(f"No sentinel of REDIS_URL answered ({'; '.join(problems)}).")
 
 
@@ -215,7 +303,7 @@ def _start_tls(connection: socket.socket, context: ssl.SSLContext, host: str, wh
         return context.wrap_socket(connection, server_hostname=host)
     except ssl.SSLCertVerificationError as error:
         reason = error.verify_message or "certificate verify failed"
-        raise RedisProbeError(
+        raise UntrustedCertificateError(
             f"Redis at {where} has a TLS certificate this machine does not trust ({reason}). "
             "Set REDIS_CA_CERT to the CA bundle that signed it."
         ) from None
