@@ -175,7 +175,7 @@ def test_a_rekey_no_replica_confirmed_counts_the_threads_and_exits_non_zero(
     assert result.returncode == 1, result.stderr
     assert "thread_to_rekey: rekeyed (1 entry); confirmed by 0 replicas only" in result.stdout
     assert "1 thread rekeyed on the primary but not confirmed by 1 replica" in result.stderr
-    assert "back under the old key" in result.stderr and "Keep the old key" in result.stderr
+    assert "would be back as they were" in result.stderr and "Keep the old key" in result.stderr
     with sentinel.primary.client() as client:
         sealed = client.lindex("lab11:thread_to_rekey", 0)
         client.delete("lab11:thread_to_rekey")  # sealed under a key the module's other tests do not hold

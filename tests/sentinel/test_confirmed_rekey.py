@@ -10,7 +10,7 @@ import pytest
 from agent_framework import ChatMessage
 
 from lab11_persistence.redis_history.history import RedisHistory
-from lab11_persistence.redis_history.rekey import REKEYED, rekey_threads
+from lab11_persistence.redis_history.rekey import CURRENT, REKEYED, rekey_threads
 from lab11_persistence.redis_history.sealing import is_sealed, key_id_of
 from redis_chat_message_store import RedisChatMessageStore
 from tests.support.encryption_keys import key_entry
@@ -96,3 +96,20 @@ async def test_a_confirmed_rekey_survives_a_failover_and_the_old_key_can_go(
         assert [message.text for message in await reader.list_messages()] == ["My name is Ada.", "Hi Ada."]
     finally:
         await reader.aclose()
+
+
+async def test_a_thread_an_unconfirmed_rekey_left_counts_as_confirmed_only_once_the_replica_catches_up(
+    sentinel: SentinelDeployment, history: RedisHistory
+) -> None:
+    """Run again, the thread is already done: nothing to write, so no WAIT; the replica's offset says it."""
+    await seed(sentinel, "rekey_run_again")
+    sentinel.replica.pause()
+    [first] = await rekey_threads(history, ["rekey_run_again"])
+
+    [while_paused] = await rekey_threads(history, ["rekey_run_again"])
+    sentinel.replica.resume()
+    [once_caught_up] = await rekey_threads(history, ["rekey_run_again"])
+
+    assert (first.outcome, first.confirmed) == (REKEYED, False)
+    assert (while_paused.outcome, while_paused.confirmed, while_paused.replicas) == (CURRENT, False, 0)
+    assert (once_caught_up.outcome, once_caught_up.confirmed, once_caught_up.replicas) == (CURRENT, True, 1)

@@ -19,6 +19,7 @@ from lab11_persistence.redis_history.confirmation import (
     ConfirmedReplies,
     ReplicaConfirmation,
     ReplicaConfirmationError,
+    replicas_caught_up,
     run_confirmed,
 )
 from lab11_persistence.redis_history.history import RedisHistory
@@ -98,3 +99,24 @@ async def test_a_prune_no_replica_confirmed_deletes_and_marks_each_thread_unconf
         ("thread_b", 1, False),
     ]
     assert await fake_redis.exists("lab11:thread_a", "lab11:thread_b") == 0
+
+
+class ScriptedRole:
+    """A primary whose ``ROLE`` answers are given in advance: its offset, then its replicas' as they move."""
+
+    def __init__(self, *replies: list[Any]) -> None:
+        self.replies = list(replies)
+
+    async def execute_command(self, *command: str) -> list[Any]:
+        assert command == ("ROLE",)
+        return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+
+
+async def test_replicas_caught_up_counts_those_that_reach_the_primarys_offset_when_asked() -> None:
+    primary = ScriptedRole(
+        ["master", 500, [["10.0.0.2", "6379", "400"], ["10.0.0.3", "6379", "500"]]],
+        ["master", 520, [["10.0.0.2", "6379", "480"], ["10.0.0.3", "6379", "520"]]],  # later writes count not
+        ["master", 540, [["10.0.0.2", "6379", "500"], ["10.0.0.3", "6379", "540"]]],
+    )
+
+    assert await replicas_caught_up(primary, ReplicaConfirmation(2, timeout_ms=2000)) == 2  # type: ignore[arg-type]

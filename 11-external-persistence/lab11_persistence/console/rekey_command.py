@@ -74,11 +74,14 @@ async def cmd_rekey(history: RedisHistory, args: argparse.Namespace, out: IO[str
     pages = rekey_all(history, dry_run=args.dry_run) if args.all else explicit_pages()
     await walk_pages(pages, progress, "rekeyed", tally)
     out.write(rekey_summary(counts, history.codec.keyring.sealing_key_id or "", args.dry_run) + "\n")
-    if counts["unconfirmed"]:  # a failover could bring back the old key's entries: it must stay for now
+    if counts["unconfirmed"]:  # a failover could bring back the entries as they were: the old key must stay
         unconfirmed = unconfirmed_line(
-            counts["unconfirmed"], history.confirmation.min_replicas, "rekeyed", "they would be back under the old key"
+            counts["unconfirmed"],
+            history.confirmation.min_replicas,
+            "rekeyed",
+            "their entries would be back as they were (plaintext, or under the old key)",
         )
-        sys.stderr.write(f"lab11: {unconfirmed} Keep the old key until a rekey is confirmed.\n")
+        sys.stderr.write(f"lab11: {unconfirmed} Keep the old key, and run the rekey again once they catch up.\n")
         return EXIT_REDIS
     return EXIT_SETUP if counts[BUSY] else EXIT_OK
 

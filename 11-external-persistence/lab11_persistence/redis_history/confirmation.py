@@ -29,6 +29,8 @@ opened by ``sentinel.open_sentinel_primary``).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,8 +47,12 @@ __all__ = [
     "ReplicaConfirmationError",
     "confirmed_writes",
     "execute_confirmed",
+    "replicas_caught_up",
     "run_confirmed",
 ]
+
+#: Replicas report their offset to the primary once a second: a check without a write of its own waits that long.
+REPLICA_ACK_INTERVAL_MS = 1000
 
 #: ``queue(pipe)``: queues commands on a plain (non-transactional) pipeline, as ``pipe.rpush(...)`` does.
 QueueCommands = Callable[[Any], None]
@@ -227,3 +233,29 @@ async def confirmed_writes(
                 raise reply
             results[position] = (reply, done.confirmed)
     return results
+
+
+async def replicas_caught_up(client: redis.Redis, confirmation: ReplicaConfirmation) -> int:
+    """How many replicas of ``client``'s primary hold everything it had accepted when asked: ``ROLE`` gives the
+    primary's replication offset, then the replicas' acknowledged offsets are read until ``min_replicas`` of
+    them reach it, or the time runs out.
+
+    WAIT needs a write of the connection's own; this confirms writes made earlier on other connections (a rekey
+    run again, finding the threads an unconfirmed run rewrote already done). It waits up to the confirmation's
+    timeout, and at least ``REPLICA_ACK_INTERVAL_MS``: an idle replica reports only that often.
+    """
+    target = _role_offsets(await client.execute_command("ROLE"))[0]
+    deadline = time.monotonic() + max(confirmation.timeout_ms, REPLICA_ACK_INTERVAL_MS) / 1000
+    while True:
+        replicas = _role_offsets(await client.execute_command("ROLE"))[1]
+        caught_up = sum(1 for offset in replicas if offset >= target)
+        if caught_up >= confirmation.min_replicas or time.monotonic() >= deadline:
+            return caught_up
+        await asyncio.sleep(0.05)
+
+
+def _role_offsets(role: Any) -> tuple[int, list[int]]:
+    """A primary's ``ROLE`` reply as its offset and each replica's acknowledged one (a replica node: ValueError)."""
+    if not isinstance(role, (list, tuple)) or len(role) < 3 or str(role[0]) != "master":
+        raise ValueError("Not a primary: ROLE did not answer 'master'.")
+    return int(role[1]), [int(replica[2]) for replica in role[2]]

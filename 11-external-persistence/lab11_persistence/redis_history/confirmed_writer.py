@@ -23,6 +23,7 @@ from lab11_persistence.redis_history.confirmation import (
     QueueCommands,
     ReplicaConfirmation,
     confirmed_writes,
+    replicas_caught_up,
     run_confirmed,
 )
 from lab11_persistence.redis_history.slot_primary import SlotPrimaries
@@ -78,6 +79,18 @@ class ConfirmedWriter:
                 return await work(transaction)
 
         return await self._on_primaries(on_the_primary)
+
+    async def caught_up(self, keys: Sequence[str]) -> dict[str, int]:
+        """For each key, how many replicas of its primary hold everything that primary had accepted when asked
+        (``confirmation.replicas_caught_up``; each primary asked once)."""
+        asked: dict[int, int] = {}
+        found = {}
+        for key in keys:
+            primary = await self._primary_for(key)
+            if id(primary) not in asked:
+                asked[id(primary)] = await replicas_caught_up(primary, self.confirmation)
+            found[key] = asked[id(primary)]
+        return found
 
     async def writes(self, writes: Sequence[tuple[str, QueueCommands]]) -> list[tuple[Any, bool]]:
         """Writes other than a turn's (an import's, a migration's): ``(key, queue)`` each, ``queue(pipe)`` queuing one

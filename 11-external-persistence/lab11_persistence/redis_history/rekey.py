@@ -11,7 +11,9 @@ expiry, in MULTI/EXEC). A turn written meanwhile changes a watched key, so the r
 done again over the thread as it now is: that turn is kept, sealed or not. Under ``min_replicas`` the
 EXEC is followed by WAIT on the same held connection (``watched_transaction``), and a rewrite fewer
 replicas confirmed in time is reported (``Rekey.confirmed``): a failover could bring back the entries
-under the old key, so that key must stay until a rekey is confirmed. A crash, a kill or Ctrl-C
+as they were, so the old key must stay until a rekey is confirmed. Run again, such a thread is found
+already done, with nothing to write and so no WAIT: it counts as confirmed once enough replicas of its
+primary hold everything that primary has accepted (``confirmation.replicas_caught_up``). A crash, a kill or Ctrl-C
 before EXEC changes nothing; a thread already under the first key is read and left alone, so running
 it again goes on where it stopped, and a second run finds nothing to do.
 
@@ -24,7 +26,7 @@ of thread ids and one thread's entries are held at a time. Nothing here imports 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -79,7 +81,25 @@ async def rekey_threads(history: RedisHistory, thread_ids: Sequence[str], *, dry
             results.append(Rekey(thread_id, CURRENT))
         else:
             results.append(await _rekey_one(history, thread_id, dry_run))
+    if history.confirmation and not dry_run:
+        results = await _confirm_current(history, results)
     return results
+
+
+async def _confirm_current(history: RedisHistory, results: list[Rekey]) -> list[Rekey]:
+    """Threads found already under the first key may be an earlier run's unconfirmed rewrites (there is nothing
+    to write, so no WAIT): confirmed when enough replicas of their primary hold everything it has accepted."""
+    keys = {result.thread_id: history.key(result.thread_id) for result in results if result.outcome == CURRENT}
+    if not keys:
+        return results
+    caught_up = await history.call(lambda: history.confirmed.caught_up(list(keys.values())))
+    required = history.confirmation.min_replicas
+    return [
+        replace(result, confirmed=caught_up[key] >= required, replicas=caught_up[key])
+        if (key := keys.get(result.thread_id))
+        else result
+        for result in results
+    ]
 
 
 async def _rekey_one(history: RedisHistory, thread_id: str, dry_run: bool) -> Rekey:
