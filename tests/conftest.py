@@ -6,6 +6,7 @@ Nothing heavy is imported here: a core test runs without the Agent Framework bei
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -49,6 +50,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # honest when a test directory is run with another rootdir's configuration.
     for name, what in LAYERS.items():
         config.addinivalue_line("markers", f"{name}: {what}")
+    # A run started in the background by a non-interactive shell inherits SIGINT ignored, and so would every
+    # program the tests start: the Ctrl-C tests need what a user's terminal gives, SIGINT's default action.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(tryfirst=True)
