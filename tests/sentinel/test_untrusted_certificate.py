@@ -11,7 +11,8 @@ import pytest
 from redis.asyncio.sentinel import MasterNotFoundError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from lab11_persistence.redis_history.connection import RedisEndpoint, RedisUnavailableError, untrusted_certificate
+from lab11_persistence.redis_history.certificates import untrusted_certificate
+from lab11_persistence.redis_history.connection import RedisEndpoint, RedisUnavailableError
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.sentinel import open_sentinel_primary
 

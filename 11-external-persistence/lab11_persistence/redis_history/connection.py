@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -32,6 +31,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from lab11_persistence.redis_history.certificates import untrusted_certificate
 from lab11_persistence.redis_history.sentinel_url import is_sentinel_url, parse_sentinel_url
 from lab11_persistence.redis_history.urls import describe_redis_url, url_without_credentials
 
@@ -45,7 +45,6 @@ __all__ = [
     "describe_redis_url",
     "pipeline_replies",
     "single_attempt",
-    "untrusted_certificate",
     "url_without_credentials",
 ]
 
@@ -68,19 +67,6 @@ class RedisUnavailableError(RuntimeError):
 
 class RedisPasswordRefusedError(RedisUnavailableError):
     """Redis refused the credentials: unlike a lost connection, trying again will not help."""
-
-
-def untrusted_certificate(error: BaseException) -> bool:
-    """The server's TLS certificate was refused (no trusted CA signed it, or it names another host), here or as
-    the cause of ``error``: no retry and no wait for a failover makes it trusted."""
-    seen: BaseException | None = error
-    for _ in range(8):  # redis-py wraps the ssl module's error once or twice; a cycle is not followed forever
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 # Set while a write transaction runs: redis-py must not resend it on its own (see RedisHistory.append).

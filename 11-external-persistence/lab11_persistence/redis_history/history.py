@@ -41,6 +41,7 @@ from redis.exceptions import AuthenticationError, ResponseError, WatchError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from lab11_persistence.redis_history.certificates import untrusted_certificate
 from lab11_persistence.redis_history.codec import BrokenSealError, EntryCodec
 from lab11_persistence.redis_history.confirmation import ConfirmedReplies, ReplicaConfirmation
 from lab11_persistence.redis_history.confirmed_writer import ConfirmedWriter
@@ -55,7 +56,6 @@ from lab11_persistence.redis_history.connection import (
     RedisUnavailableError,
     pipeline_replies,
     single_attempt,
-    untrusted_certificate,
 )
 from lab11_persistence.redis_history.keys import KeyLayout
 from lab11_persistence.redis_history.message_json import decode_entry

@@ -14,7 +14,7 @@ from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelManage
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from lab11_persistence.redis_history.connection import untrusted_certificate
+from lab11_persistence.redis_history.certificates import untrusted_certificate
 from lab11_persistence.redis_history.sentinel_url import SentinelURL, parse_sentinel_url
 
 __all__ = ["open_sentinel_primary"]
@@ -50,7 +50,7 @@ class _Sentinels(Sentinel):
     characters and more) and the exception's repr, which in redis-py 8 is only its class: a sentinel whose TLS
     certificate is not trusted read as ``network:ConnectionError``. Here each sentinel is its address and the
     error's message, and the error is raised from a certificate failure when there was one, so that the failure
-    policy can tell it from a failover (``connection.untrusted_certificate``)."""
+    policy can tell it from a failover (``certificates.untrusted_certificate``)."""
 
     async def discover_master(self, service_name: str) -> tuple[str, int]:
         reasons: list[str] = []
