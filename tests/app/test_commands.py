@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.app_driver import APP, LabApp, assert_clean
+from tests.support.app_driver import APP, LabApp, assert_clean, run_app
 from tests.support.app_driver import app_env as clean_env
 from tests.support.messages import lab_entry
 from tests.support.valkey import ValkeyProcess
@@ -41,16 +41,7 @@ def lab11(env: dict[str, str], tmp_path: Path):  # type: ignore[no-untyped-def]
     """Run ``python app.py ARGS...``; returns the CompletedProcess (stdout and stderr as text)."""
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, str(APP), *args],
-            env=env,
-            cwd=tmp_path,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-        )
+        return run_app(env, tmp_path, *args, stdin=stdin)
 
     return run
 

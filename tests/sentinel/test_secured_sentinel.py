@@ -16,8 +16,8 @@ from tests.support.sentinel import (
     REPLICA_USER_ACL_LINE,
     SENTINEL_CLIENT_ACL_LINE,
     SENTINEL_USER_ACL_LINE,
-    Secured,
     SentinelDeployment,
+    app_user_deployment,
     client_options,
 )
 
@@ -28,15 +28,10 @@ APP_RULES = " ".join([PERMISSIONS, *CONFIRMATION_ACL_LINE.split()[3:]])
 @pytest.fixture(scope="module")
 def sentinel_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelDeployment]:
     """This module's deployment: password-protected data nodes, the app's user in their config files."""
-    secured = Secured(users=((USER, APP_RULES),))
-    deployment = SentinelDeployment(tmp_path_factory.mktemp("valkey-sentinel-secured"), secured=secured).start()
-    try:
-        for sentinel_node in deployment.sentinels:
-            with sentinel_node.client() as client:
-                client.execute_command(*SENTINEL_CLIENT_ACL_LINE.replace(">PASSWORD", f">{secured.password}").split())
+    with app_user_deployment(
+        tmp_path_factory.mktemp("valkey-sentinel-secured"), APP_RULES, SENTINEL_CLIENT_ACL_LINE
+    ) as deployment:
         yield deployment
-    finally:
-        deployment.stop()
 
 
 def acl_log_entries(deployment: SentinelDeployment) -> dict[int, list[object]]:

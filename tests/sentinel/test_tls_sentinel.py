@@ -23,7 +23,12 @@ from redis_chat_message_store import RedisChatMessageStore, RedisUnavailableErro
 from tests.support.acl import PERMISSIONS, USER
 from tests.support.app_driver import LabApp, app_env, assert_clean, run_app
 from tests.support.messages import lab_entry
-from tests.support.sentinel import CONFIRMATION_ACL_LINE, SENTINEL_CLIENT_ACL_LINE, Secured, SentinelDeployment
+from tests.support.sentinel import (
+    CONFIRMATION_ACL_LINE,
+    SENTINEL_CLIENT_ACL_LINE,
+    SentinelDeployment,
+    app_user_deployment,
+)
 from tests.support.tls import Certificates, make_certificates, require_tls_server
 
 pytestmark = pytest.mark.sentinel
@@ -57,17 +62,10 @@ def sentinel_deployment(
 ) -> Iterator[SentinelDeployment]:
     """This module's deployment: on TLS alone, one sentinel, password-protected data nodes with the app's user in
     their config files, and the app's user on the sentinel (the documented lines)."""
-    secured = Secured(users=((USER, APP_RULES),))
-    deployment = SentinelDeployment(
-        tmp_path_factory.mktemp("redis-sentinel-tls"), sentinels=1, secured=secured, tls=certificates
-    ).start()
-    try:
-        for sentinel_node in deployment.sentinels:
-            with sentinel_node.client() as client:
-                client.execute_command(*SENTINEL_LINE.replace(">PASSWORD", f">{secured.password}").split())
+    with app_user_deployment(
+        tmp_path_factory.mktemp("redis-sentinel-tls"), APP_RULES, SENTINEL_LINE, sentinels=1, tls=certificates
+    ) as deployment:
         yield deployment
-    finally:
-        deployment.stop()
 
 
 @pytest.fixture

@@ -174,12 +174,16 @@ def run_with_app_modules(script: str, timeout: float = TIMEOUT_SECONDS) -> subpr
     )
 
 
-def run_app(env: dict[str, str], cwd: Path, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``python app.py ARGUMENTS`` (a ``lab11`` command, or the menu with no arguments) to its end, its output kept."""
+def run_app(
+    env: dict[str, str], cwd: Path, *arguments: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python app.py ARGUMENTS`` (a ``lab11`` command, or the menu with no arguments) to its end, its output kept;
+    ``stdin``: what is typed (None: the test's own standard input)."""
     return subprocess.run(
         [sys.executable, str(APP), *arguments],
         env=env,
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         encoding="utf-8",

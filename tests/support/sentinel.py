@@ -22,6 +22,7 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -445,3 +446,21 @@ def _pairs(flat: list[str] | dict[str, str]) -> dict[str, str]:
     if isinstance(flat, dict):
         return {str(key): str(value) for key, value in flat.items()}
     return {str(flat[index]): str(flat[index + 1]) for index in range(0, len(flat), 2)}
+
+
+@contextlib.contextmanager
+def app_user_deployment(
+    base_dir: Path, app_rules: str, sentinel_line: str, **options: object
+) -> Iterator[SentinelDeployment]:
+    """A deployment whose data nodes refuse anyone without a password, the app's user (``app_rules``) in their
+    config files, and that user on every sentinel (``sentinel_line``: an ACL SETUSER line with ``>PASSWORD``);
+    every process stopped afterwards. ``options``: SentinelDeployment's (``sentinels``, ``tls``)."""
+    secured = Secured(users=((USER, app_rules),))
+    deployment = SentinelDeployment(base_dir, secured=secured, **options).start()  # type: ignore[arg-type]
+    try:
+        for sentinel_node in deployment.sentinels:
+            with sentinel_node.client() as client:
+                client.execute_command(*sentinel_line.replace(">PASSWORD", f">{secured.password}").split())
+        yield deployment
+    finally:
+        deployment.stop()
