@@ -45,6 +45,7 @@ __all__ = [
     "QueueCommands",
     "ReplicaConfirmation",
     "ReplicaConfirmationError",
+    "confirmed_transaction",
     "confirmed_writes",
     "execute_confirmed",
     "replicas_caught_up",
@@ -118,6 +119,13 @@ class ReplicaConfirmation:
             raise reply
         return int(reply[1]) if self.on_disk else int(reply)
 
+    def counted(self, results: Sequence[Any], wait_reply: Any) -> ConfirmedReplies:
+        """The writes' own ``results`` with what the WAIT sent after them answered (unread for 0 replicas)."""
+        if not self:
+            return ConfirmedReplies(list(results), replicas=0, required=0)
+        replicas = self.replicas_in(wait_reply)
+        return ConfirmedReplies(list(results), replicas=replicas, required=self.min_replicas, on_disk=self.on_disk)
+
 
 @dataclass(frozen=True)
 class ConfirmedReplies:
@@ -189,21 +197,25 @@ async def run_confirmed(
             pipe.execute_command(*confirmation.wait_command())
         replies = await pipe.execute(raise_on_error=False)
     if transaction:
-        executed = replies[1 + queued]
-        if isinstance(executed, ExecAbortError):
-            raise next((reply for reply in replies[1 : 1 + queued] if isinstance(reply, Exception)), executed)
-        if isinstance(executed, Exception):
-            raise executed
-        if executed is None:
-            raise ResponseError("EXEC returned nothing: the transaction was discarded")
-        results = list(executed)
-    else:
-        results = list(replies[:queued])
-    if not confirmation:
-        return ConfirmedReplies(results, replicas=0, required=0)
-    replicas = confirmation.replicas_in(replies[-1])
-    required, on_disk = confirmation.min_replicas, confirmation.on_disk
-    return ConfirmedReplies(results, replicas=replicas, required=required, on_disk=on_disk)
+        discarded = ResponseError("EXEC returned nothing: the transaction was discarded")
+        return confirmed_transaction(replies, queued, confirmation, discarded)
+    return confirmation.counted(replies[:queued], replies[-1] if replies else None)
+
+
+def confirmed_transaction(
+    replies: Sequence[Any], queued: int, confirmation: ReplicaConfirmation, discarded: Exception
+) -> ConfirmedReplies:
+    """The replies to MULTI, ``queued`` commands, EXEC and the confirmation's WAIT (none for 0 replicas), as the
+    transaction's own replies and the replicas that confirmed them. A command the server refused to queue raises
+    its error (nothing ran); an EXEC that answers nothing (a watched key changed) raises ``discarded``."""
+    executed = replies[1 + queued]
+    if isinstance(executed, ExecAbortError):
+        raise next((reply for reply in replies[1 : 1 + queued] if isinstance(reply, Exception)), executed)
+    if isinstance(executed, Exception):
+        raise executed
+    if executed is None:
+        raise discarded
+    return confirmation.counted(executed, replies[-1])
 
 
 async def confirmed_writes(

@@ -19,10 +19,10 @@ from typing import Any
 
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ExecAbortError, ResponseError, WatchError
+from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from lab11_persistence.redis_history.confirmation import ConfirmedReplies, ReplicaConfirmation
+from lab11_persistence.redis_history.confirmation import ConfirmedReplies, ReplicaConfirmation, confirmed_transaction
 
 __all__ = ["WatchedTransaction"]
 
@@ -83,18 +83,8 @@ class WatchedTransaction:
             except ResponseError as error:
                 replies.append(error)
         self._in_step = True
-        executed = replies[len(commands) + 1]
-        if isinstance(executed, ExecAbortError):
-            raise next((reply for reply in replies[1 : len(commands) + 1] if isinstance(reply, Exception)), executed)
-        if isinstance(executed, Exception):
-            raise executed
-        if executed is None:
-            raise WatchError("A watched key changed: the transaction was not run.")
-        if not self.confirmation:
-            return ConfirmedReplies(list(executed), replicas=0, required=0)
-        replicas = self.confirmation.replicas_in(replies[-1])
-        required, on_disk = self.confirmation.min_replicas, self.confirmation.on_disk
-        return ConfirmedReplies(list(executed), replicas=replicas, required=required, on_disk=on_disk)
+        discarded = WatchError("A watched key changed: the transaction was not run.")
+        return confirmed_transaction(replies, len(commands), self.confirmation, discarded)
 
     async def _send(self, *command: Any) -> Any:
         return await self._send_on(self._connection, *command)
