@@ -59,10 +59,15 @@ class Rekey:
     replicas: int = 0
 
 
-def _stale(history: RedisHistory, entries: Sequence[Any], summary: Any) -> int:
+def _stale(history: RedisHistory, entries: Sequence[Any], summary: Any) -> dict[int | None, str]:
+    """What needs a rekey, as stored: the entries by their index in the list, the summary record under None."""
     keyring = history.codec.keyring
-    stale = sum(1 for entry in entries if isinstance(entry, str) and keyring.needs_rekey(entry))
-    return stale + (1 if isinstance(summary, str) and keyring.needs_rekey(summary) else 0)
+    stale: dict[int | None, str] = {
+        index: entry for index, entry in enumerate(entries) if isinstance(entry, str) and keyring.needs_rekey(entry)
+    }
+    if isinstance(summary, str) and keyring.needs_rekey(summary):
+        stale[None] = summary
+    return stale
 
 
 async def rekey_threads(history: RedisHistory, thread_ids: Sequence[str], *, dry_run: bool = False) -> list[Rekey]:
@@ -134,7 +139,7 @@ class _LostCommit(Exception):
 
 
 async def _rekey_once(history: RedisHistory, transaction: WatchedTransaction, thread_id: str, dry_run: bool) -> Rekey:
-    codec, keyring = history.codec, history.codec.keyring
+    codec = history.codec
     key, summary_key = history.key(thread_id), history.summary_key(thread_id)
     await transaction.watch(key, summary_key, history.write_token_key(thread_id))  # one hash slot
     try:
@@ -146,30 +151,18 @@ async def _rekey_once(history: RedisHistory, transaction: WatchedTransaction, th
     if not entries:
         return Rekey(thread_id, GONE)
     summary = await transaction.read("GET", summary_key)
-    changed: dict[int, str] = {}
-    unreadable = 0
-    for index, entry in enumerate(entries):
-        if keyring.needs_rekey(entry):
-            opened = codec.open_or_none(entry, key)  # MissingKeyError propagates: a configuration error
-            if opened is None:
-                unreadable += 1
-            else:
-                changed[index] = codec.seal_one(opened, key)
-    new_summary = None
-    if isinstance(summary, str) and keyring.needs_rekey(summary):
-        opened = codec.open_or_none(summary, key)
-        if opened is None:
-            unreadable += 1
-        else:
-            new_summary = codec.seal_one(opened, key)
-    rewritten = len(changed) + (new_summary is not None)
+    stale = _stale(history, entries, summary)
+    opened = {where: codec.open_or_none(entry, key) for where, entry in stale.items()}  # MissingKeyError propagates
+    resealed = {where: codec.seal_one(text, key) for where, text in opened.items() if text is not None}
+    rewritten, unreadable = len(resealed), len(stale) - len(resealed)  # what does not open stays as it is
     if not rewritten:
         return Rekey(thread_id, CURRENT, 0, unreadable)
     if dry_run:
         return Rekey(thread_id, WOULD_REKEY, rewritten, unreadable)
-    commands: list[tuple[Any, ...]] = [("LSET", key, index, entry) for index, entry in changed.items()]
-    if new_summary is not None:
-        commands.append(("SET", summary_key, new_summary, "KEEPTTL"))
+    commands = [
+        ("SET", summary_key, entry, "KEEPTTL") if where is None else ("LSET", key, where, entry)
+        for where, entry in resealed.items()
+    ]
     try:
         done = await transaction.commit(commands)
     except (RedisConnectionError, RedisTimeoutError, OSError) as error:
