@@ -250,7 +250,7 @@ async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *
     per thread, ``IMPORT_WRITTEN``, ``IMPORT_KEPT`` or ``IMPORT_NOT_A_LIST``. Single node: one
     round trip for the lot; cluster: one call per thread, the index alongside (another slot).
     The history's ``max_messages`` and TTL do not apply: an import restores what was exported. With the
-    history's ``min_replicas``, the writes are confirmed as a turn is (``ConfirmedWriter.writes``), and a
+    history's ``min_replicas``, the writes are confirmed as a turn is (``RedisHistory.write_each``), and a
     thread written but not confirmed in time is ``IMPORT_UNCONFIRMED``.
     """
     now = time.time()
@@ -267,7 +267,7 @@ async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *
     def thread_keys(thread: ThreadDump) -> list[str]:
         return [history.key(thread.thread_id), history.summary_key(thread.thread_id)]
 
-    if history.confirmation:
+    if history.confirmation or not history.cluster:  # a cluster without confirmation: a call per thread, below
         index_keys = [] if history.cluster else [history.index_key]
 
         def write(thread: ThreadDump) -> Callable[[Any], None]:
@@ -275,22 +275,12 @@ async def import_threads(history: RedisHistory, threads: Sequence[ThreadDump], *
             return lambda pipe: pipe.eval(_IMPORT_SCRIPT, len(keys), *keys, *arguments(thread))
 
         writes = [(history.key(thread.thread_id), write(thread)) for thread in threads]
-        done = await history.call(lambda: history.confirmed.writes(writes))
+        done = await history.call(lambda: history.write_each(writes))
         results = [IMPORT_UNCONFIRMED if int(reply) == IMPORT_WRITTEN and not ok else int(reply) for reply, ok in done]
         if history.cluster and (written := [t for t, r in zip(threads, results, strict=True) if r > 0]):
             scores = {thread.thread_id: score_of(thread) for thread in written}
             await history.call(lambda: client.zadd(history.index_key, scores))
         return results
-
-    if not history.cluster:
-
-        async def write_all() -> list[Any]:
-            pipe = client.pipeline(transaction=False)
-            for thread in threads:
-                pipe.eval(_IMPORT_SCRIPT, 3, *thread_keys(thread), history.index_key, *arguments(thread))
-            return await pipe.execute()
-
-        return [int(reply) for reply in await history.call(write_all)]
 
     results = []
     for thread in threads:

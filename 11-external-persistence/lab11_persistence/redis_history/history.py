@@ -43,7 +43,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lab11_persistence.redis_history.certificates import untrusted_certificate
 from lab11_persistence.redis_history.codec import BrokenSealError, EntryCodec
-from lab11_persistence.redis_history.confirmation import ConfirmedReplies, ReplicaConfirmation
+from lab11_persistence.redis_history.confirmation import ConfirmedReplies, QueueCommands, ReplicaConfirmation
 from lab11_persistence.redis_history.confirmed_writer import ConfirmedWriter
 from lab11_persistence.redis_history.connection import (
     CLUSTER_RETRYABLE_ERRORS,
@@ -421,6 +421,17 @@ class RedisHistory:
         if seeded:
             await self.call(lambda: self.index.touch(thread_id))
         return seeded
+
+    async def write_each(self, writes: Sequence[tuple[str, QueueCommands]]) -> list[tuple[Any, bool]]:
+        """Writes that need not be one transaction (an import's threads, a migration's, a prune's), each ``(key,
+        queue)`` with ``queue(pipe)`` queuing one command, pipelined: each reply (an error reply raised), and whether
+        ``confirmation``'s replicas hold it (``ConfirmedWriter.writes``, a WAIT per primary; always so without)."""
+        if self.confirmation:
+            return await self.confirmed.writes(writes)
+        pipe = self.client.pipeline(transaction=False)
+        for _key, queue in writes:
+            queue(pipe)
+        return [(reply, True) for reply in await pipe.execute()]
 
     async def entries_and_summaries(self, thread_ids: Sequence[str]) -> list[tuple[Any, Any]]:
         """Each thread's stored entries and summary record as stored, in one pipeline: ``(entries, summary)``

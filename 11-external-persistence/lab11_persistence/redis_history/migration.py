@@ -308,21 +308,13 @@ async def _write_targets(history: RedisHistory, pending: dict[str, tuple[_Source
         summary = converted_summary(found.summary, converted)
         pipe.eval(_WRITE_TARGET, len(keys), *keys, repr(found.score), thread_id, found.ttl_ms, summary, *converted)
 
-    if history.confirmation:
-        writes = [
-            (history.key(thread_id), lambda pipe, thread_id=thread_id: write(pipe, thread_id)) for thread_id in pending
-        ]
-        done = await history.confirmed.writes(writes)
-        outcomes = {}
-        for thread_id, (reply, confirmed) in zip(pending, done, strict=True):
-            outcome = _WRITE_RESULTS[int(reply)]
-            outcomes[thread_id] = UNCONFIRMED if outcome == MIGRATED and not confirmed else outcome
-    else:
-        pipe = history.client.pipeline(transaction=False)
-        for thread_id in pending:
-            write(pipe, thread_id)
-        replies = await pipe.execute()
-        outcomes = {thread_id: _WRITE_RESULTS[int(reply)] for thread_id, reply in zip(pending, replies, strict=True)}
+    writes = [
+        (history.key(thread_id), lambda pipe, thread_id=thread_id: write(pipe, thread_id)) for thread_id in pending
+    ]
+    outcomes = {}
+    for thread_id, (reply, confirmed) in zip(pending, await history.write_each(writes), strict=True):
+        outcome = _WRITE_RESULTS[int(reply)]
+        outcomes[thread_id] = UNCONFIRMED if outcome == MIGRATED and not confirmed else outcome
     indexed = {
         thread_id: pending[thread_id][0].score
         for thread_id, outcome in outcomes.items()

@@ -126,7 +126,7 @@ async def _count_messages(history: RedisHistory, page: list[tuple[str, float]]) 
 
 async def _prune_page(history: RedisHistory, page: list[tuple[str, float]], cutoff: float) -> list[Pruned]:
     """One script per thread, pipelined; on a cluster the index entries follow, in their own slot. With the
-    history's ``min_replicas``, each primary's WAIT follows its scripts (``ConfirmedWriter.writes``)."""
+    history's ``min_replicas``, each primary's WAIT follows its scripts (``RedisHistory.write_each``)."""
 
     def prune(pipe: Any, thread_id: str) -> None:
         token = history.write_token_key(thread_id)
@@ -136,16 +136,10 @@ async def _prune_page(history: RedisHistory, page: list[tuple[str, float]], cuto
         else:
             pipe.eval(_PRUNE, len(keys) + 1, *keys, history.index_key, repr(float(cutoff)), thread_id)
 
-    if history.confirmation:
-        writes = [
-            (history.key(thread_id), lambda pipe, thread_id=thread_id: prune(pipe, thread_id)) for thread_id, _ in page
-        ]
-        replies_and_confirmed = await history.confirmed.writes(writes)
-    else:
-        pipe = history.client.pipeline(transaction=False)
-        for thread_id, _ in page:
-            prune(pipe, thread_id)
-        replies_and_confirmed = [(reply, True) for reply in await pipe.execute()]
+    writes = [
+        (history.key(thread_id), lambda pipe, thread_id=thread_id: prune(pipe, thread_id)) for thread_id, _ in page
+    ]
+    replies_and_confirmed = await history.write_each(writes)
     results = [
         Pruned(thread_id, history.key(thread_id), score, max(int(reply), 0), int(reply) == KEPT, confirmed)
         for (thread_id, score), (reply, confirmed) in zip(page, replies_and_confirmed, strict=True)
