@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from lab11_persistence.config import EXIT_OK, EXIT_REDIS
+from lab11_persistence.config import EXIT_OK
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert, inert_line
-from lab11_persistence.console.progress import Progress
+from lab11_persistence.console.progress import Progress, report_unconfirmed
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import local_time, removed_note, summary_heading, unconfirmed_line
+from lab11_persistence.console.wording import local_time, removed_note, summary_heading
 from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.archive import (
     IMPORT_KEPT,
@@ -149,6 +149,5 @@ async def cmd_import(history: RedisHistory, args: argparse.Namespace, out: IO[st
         line += f", {foreign:,} left alone (the key holds something other than a thread)"
     out.write(line + ".\n")
     if unconfirmed:
-        sys.stderr.write(f"lab11: {unconfirmed_line(unconfirmed, history.confirmation.min_replicas)}\n")
-        return EXIT_REDIS
+        return report_unconfirmed(unconfirmed, history.confirmation.min_replicas)
     return EXIT_OK

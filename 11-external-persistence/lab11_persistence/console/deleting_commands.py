@@ -6,18 +6,17 @@ Both ask first, on standard input, as the menu's option 5 does (``wording.delete
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from contextlib import aclosing
 from typing import IO
 
-from lab11_persistence.config import EXIT_OK, EXIT_REDIS
+from lab11_persistence.config import EXIT_OK
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert_line
-from lab11_persistence.console.progress import Progress
+from lab11_persistence.console.progress import Progress, report_unconfirmed
 from lab11_persistence.console.terminal import StdinLines
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import delete_question, local_time, said_yes, unconfirmed_line
+from lab11_persistence.console.wording import delete_question, local_time, said_yes
 from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.confirmation import ReplicaConfirmationError
 from lab11_persistence.redis_history.history import RedisHistory
@@ -58,9 +57,7 @@ def _unconfirmed_deletions(history: RedisHistory, unconfirmed: int) -> int:
     """The exit status after deleting: 1, with one line, if some deletion was short of LAB11_MIN_REPLICAS."""
     if not unconfirmed:
         return EXIT_OK
-    line = unconfirmed_line(unconfirmed, history.confirmation.min_replicas, "deleted", "they would come back")
-    sys.stderr.write(f"lab11: {line}\n")
-    return EXIT_REDIS
+    return report_unconfirmed(unconfirmed, history.confirmation.min_replicas, "deleted", "they would come back")
 
 
 async def confirmed(question: str, out: IO[str]) -> bool:

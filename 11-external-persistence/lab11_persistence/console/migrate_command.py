@@ -8,12 +8,11 @@ import sys
 from collections.abc import AsyncIterator
 from typing import IO
 
-from lab11_persistence.config import EXIT_OK, EXIT_REDIS, EXIT_SETUP, KEY_PREFIX
+from lab11_persistence.config import EXIT_OK, EXIT_SETUP, KEY_PREFIX
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert_line
-from lab11_persistence.console.progress import Progress, walk_pages
+from lab11_persistence.console.progress import Progress, report_unconfirmed, walk_pages
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import unconfirmed_line
 from lab11_persistence.counting import counted
 from lab11_persistence.redis_history.history import RedisHistory
 from lab11_persistence.redis_history.migration import PAGE_SIZE, Migration, migrate_all, migrate_threads, sealed_threads
@@ -76,8 +75,7 @@ async def cmd_migrate(history: RedisHistory, args: argparse.Namespace, out: IO[s
     await walk_pages(pages, progress, "migrated", tally)
     out.write(migration_summary(counts, history.layout.thread_key_prefix, args.dry_run, args.delete_source) + "\n")
     if counts["unconfirmed"]:  # on the primary only: run again once the replicas are back
-        sys.stderr.write(f"lab11: {unconfirmed_line(counts['unconfirmed'], history.confirmation.min_replicas)}\n")
-        return EXIT_REDIS
+        return report_unconfirmed(counts["unconfirmed"], history.confirmation.min_replicas)
     return EXIT_SETUP if any(counts[problem] for problem in MIGRATE_PROBLEMS) else EXIT_OK
 
 

@@ -1,4 +1,5 @@
-"""Progress of a long thread command (import, migrate, prune, rekey) on standard error, and its walk over pages.
+"""Progress of a long thread command (import, migrate, prune, rekey) on standard error, its walk over pages, and
+its last word on threads its replicas did not confirm.
 
 Quiet for a short run: the count appears only once the work has taken more than a second, then at
 most once a second; on a terminal it rewrites one line, elsewhere (a log file) it writes one line each.
@@ -13,7 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import TypeVar
 
-from lab11_persistence.console.wording import interrupted_line
+from lab11_persistence.config import EXIT_REDIS
+from lab11_persistence.console.wording import interrupted_line, unconfirmed_line
 from lab11_persistence.counting import counted
 
 T = TypeVar("T")
@@ -67,3 +69,11 @@ async def walk_pages(pages: AsyncIterator[list[T]], progress: Progress, verb: st
         sys.stderr.write(interrupted_line(done, verb))
         raise
     progress.finish()
+
+
+def report_unconfirmed(threads: int, required: int, *words: str, advice: str = "") -> int:
+    """One line on standard error for the ``threads`` a writing command wrote that fewer than ``required``
+    (LAB11_MIN_REPLICAS) replicas confirmed in time (``words``: ``unconfirmed_line``'s), and its exit status, 1."""
+    line = unconfirmed_line(threads, required, *words)
+    sys.stderr.write(f"lab11: {line} {advice}\n" if advice else f"lab11: {line}\n")
+    return EXIT_REDIS

@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import AsyncIterator
 from typing import IO
 
-from lab11_persistence.config import EXIT_OK, EXIT_REDIS, EXIT_SETUP
+from lab11_persistence.config import EXIT_OK, EXIT_SETUP
 from lab11_persistence.console.command_line import UsageError
 from lab11_persistence.console.inert_text import inert_line
-from lab11_persistence.console.progress import Progress, walk_pages
+from lab11_persistence.console.progress import Progress, report_unconfirmed, walk_pages
 from lab11_persistence.console.thread_lookup import resolve_thread
-from lab11_persistence.console.wording import unconfirmed_line
 from lab11_persistence.counting import counted
 from lab11_persistence.encryption_setting import SETTING
 from lab11_persistence.redis_history.history import RedisHistory
@@ -75,14 +73,13 @@ async def cmd_rekey(history: RedisHistory, args: argparse.Namespace, out: IO[str
     await walk_pages(pages, progress, "rekeyed", tally)
     out.write(rekey_summary(counts, history.codec.keyring.sealing_key_id or "", args.dry_run) + "\n")
     if counts["unconfirmed"]:  # a failover could bring back the entries as they were: the old key must stay
-        unconfirmed = unconfirmed_line(
+        return report_unconfirmed(
             counts["unconfirmed"],
             history.confirmation.min_replicas,
             "rekeyed",
             "their entries would be back as they were (plaintext, or under the old key)",
+            advice="Keep the old key, and run the rekey again once they catch up.",
         )
-        sys.stderr.write(f"lab11: {unconfirmed} Keep the old key, and run the rekey again once they catch up.\n")
-        return EXIT_REDIS
     return EXIT_SETUP if counts[BUSY] else EXIT_OK
 
 
