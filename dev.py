@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -274,19 +275,25 @@ class InstallProgress:
             self.show("pip failed; its output:", final=True)
 
 
-def pip_install(python: Path, arguments: list[str], log_path: Path) -> None:
-    """``pip install`` with a progress line; on failure, pip's own output and CalledProcessError."""
-    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *arguments]
-    progress = InstallProgress(_site_packages(python.parent.parent), sys.stdout.isatty())
-    with open(log_path, "w", encoding="utf-8") as log:
+def _run_logged(command: list[str], log_path: Path, mode: str, on_line: Callable[[str], None]) -> int:
+    """Run ``command``, its output (standard error too) written to ``log_path`` (opened with ``mode``) line by line
+    and each line handed to ``on_line``; its exit status."""
+    with open(log_path, mode, encoding="utf-8") as log:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace"
         )
         assert process.stdout is not None
         for line in process.stdout:
             log.write(line)
-            progress.feed(line)
-        status = process.wait()
+            on_line(line)
+        return process.wait()
+
+
+def pip_install(python: Path, arguments: list[str], log_path: Path) -> None:
+    """``pip install`` with a progress line; on failure, pip's own output and CalledProcessError."""
+    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", *arguments]
+    progress = InstallProgress(_site_packages(python.parent.parent), sys.stdout.isatty())
+    status = _run_logged(command, log_path, "w", progress.feed)
     progress.finish(status == 0)
     if status != 0:
         lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -341,17 +348,12 @@ def uv_install(uv: Path, python: Path, arguments: list[str], log_path: Path) -> 
     started = time.monotonic()
     command = [str(uv), "pip", "install", "--python", str(python), "--compile-bytecode"]
     command += [*_pip_settings_for_uv(python), *arguments]
-    with open(log_path, "a", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace"
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            log.write(line)
-            if UV_SUMMARY.match(line):
-                print(f"  {line.strip().lower()}", flush=True)
-        status = process.wait()
-    if status == 0:
+
+    def say_summary(line: str) -> None:
+        if UV_SUMMARY.match(line):
+            print(f"  {line.strip().lower()}", flush=True)
+
+    if _run_logged(command, log_path, "a", say_summary) == 0:
         print(f"  installed with uv in {time.monotonic() - started:.0f} s", flush=True)
         return True
     return False
