@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from lab11_persistence.redis_history.sealing import Keyring, is_sealed, key_id_of
-from tests.support.app_driver import APP, assert_clean, wait_for
+from tests.support.app_driver import APP, assert_clean, run_app, wait_for
 from tests.support.app_driver import app_env as clean_env
 from tests.support.messages import lab_entry
 from tests.support.valkey import ValkeyProcess
@@ -27,9 +27,7 @@ FACT = "my passport number is X1234567"
 
 def lab11(env: dict[str, str], cwd: Path, *args: str, keys: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**env, **({"LAB11_ENCRYPTION_KEYS": keys} if keys is not None else {})}
-    return subprocess.run(
-        [sys.executable, str(APP), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+    return run_app(env, cwd, *args)
 
 
 def new_key(env: dict[str, str], cwd: Path, key_id: str) -> str:
